@@ -1,0 +1,127 @@
+"""Fixtures shared by the suite.
+
+Database tests take the `db_url` fixture and run once per backend: SQLite
+always, PostgreSQL too when `PROVENANCE_TEST_DB` is a SQLAlchemy URL. Each
+PostgreSQL test gets a schema of its own, dropped afterwards. When
+`PROVENANCE_TEST_DB` is set but the server cannot be reached, the tests fail:
+they never skip PostgreSQL silently.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, settings
+from sqlalchemy import create_engine, text
+
+from provenance import keys, payloads
+from provenance.envelope import Envelope
+from provenance.keys import SigningKey
+from provenance.ledger import Appended, Ledger, Receipt
+from provenance.operator import initialise, sign
+from provenance.store import database_url
+
+PG_ENV = "PROVENANCE_TEST_DB"
+
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
+)
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200
+)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+DATA = Path(__file__).parent / "data"
+
+
+def backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(PG_ENV) else ["sqlite"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames:
+        metafunc.parametrize("db_url", backends(), indirect=True)
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    url = database_url(base)
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL for a ledger that does not exist yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    base = os.environ[PG_ENV]
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(database_url(base))
+    with admin.begin() as conn:  # fails the test (not skips) if PostgreSQL is down
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield pg_schema_url(base, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@dataclass
+class World:
+    """A fresh ledger with its operator, and helpers to add parties and statements."""
+
+    db: str
+    dir: Path
+    ledger: Ledger
+    operator: SigningKey
+    party_keys: dict[str, SigningKey] = field(default_factory=dict)
+
+    def register(
+        self,
+        party_id: str,
+        roles: list[str],
+        country: str = "US",
+        headquarters: str | None = None,
+        algorithm: str = "ed25519",
+        **extra: object,
+    ) -> SigningKey:
+        key = keys.generate(algorithm)
+        statement = payloads.from_document(
+            {
+                "kind": "party",
+                "id": party_id,
+                "name": f"{party_id.title()} Inc.",
+                "roles": roles,
+                "country": country,
+                "headquarters": headquarters or country,
+                "keys": [key.verifying.pem()],
+                **extra,
+            }
+        )
+        self.ledger.append(sign(statement, [self.operator]))
+        self.party_keys[party_id] = key
+        return key
+
+    def envelope(self, document: dict[str, object], *signers: SigningKey) -> Envelope:
+        return sign(payloads.from_document(document), list(signers))
+
+    def append(self, document: dict[str, object], *signers: SigningKey) -> tuple[Appended, Receipt]:
+        return self.ledger.append(self.envelope(document, *signers))
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path) -> Iterator[World]:
+    done = initialise(db_url, origin="test.example/ledger", keys_dir=tmp_path / "keys")
+    operator = keys.load_private(done.operator_key)
+    try:
+        yield World(db_url, tmp_path, done.ledger, operator)
+    finally:
+        done.ledger.close()
