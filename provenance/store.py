@@ -1,0 +1,350 @@
+"""Storage: the SQLAlchemy models, the engine, and migrations on first use.
+
+The same code runs on SQLite (one file, zero set-up) and PostgreSQL. Tables are
+created only by the Alembic migrations in `migrations/`, applied when a ledger
+is first opened by a newer version of the code.
+
+Two kinds of table:
+
+* the **ledger** itself (`ledger_info`, `entries`, `tree_nodes`, `checkpoints`):
+  append-only, enforced by database triggers that refuse UPDATE and DELETE;
+* **projections** (everything else): derived from the entries, rebuilt by
+  `provenance ledger replay`.
+
+Writers are serialised: SQLite takes its write lock at `BEGIN IMMEDIATE`,
+PostgreSQL a transaction-scoped advisory lock keyed by the schema, so two
+appends can never both extend the tree from the same head.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import NullPool
+
+from provenance.errors import ConfigError, InputError, IntegrityError, NotFoundError
+from provenance.resources import resource_dir
+
+DB_ENV = "PROVENANCE_DB"
+DEFAULT_DB = "provenance.db"
+
+BigInt = BigInteger().with_variant(Integer, "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+# --- the ledger (append-only) -----------------------------------------------------
+
+
+class LedgerInfo(Base):
+    """The ledger's identity: its checkpoint origin and verifier key. One row."""
+
+    __tablename__ = "ledger_info"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(255))
+    verifier_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime]
+    key_path: Mapped[str | None] = mapped_column(Text)
+    """Where `init` wrote the checkpoint key (a convenience for the CLI, not trusted)."""
+
+
+class Entry(Base):
+    """One leaf of the log: the canonical JSON {seq, integrated_at, envelope}."""
+
+    __tablename__ = "entries"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    integrated_at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    envelope_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    signer_party: Mapped[str] = mapped_column(String(128), index=True)
+    signer_keys: Mapped[str] = mapped_column(Text)
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TreeNode(Base):
+    """Hash of a complete subtree: leaves [idx * 2**level, (idx + 1) * 2**level)."""
+
+    __tablename__ = "tree_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CheckpointRow(Base):
+    """A signed C2SP checkpoint note for a tree size."""
+
+    __tablename__ = "checkpoints"
+    size: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+
+
+LEDGER_TABLES = ("ledger_info", "entries", "tree_nodes", "checkpoints")
+
+
+# --- projections: parties and keys --------------------------------------------------
+
+
+class PartyRow(Base):
+    __tablename__ = "parties"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    roles: Mapped[str] = mapped_column(Text)
+    """Space-separated roles, sorted."""
+    country: Mapped[str] = mapped_column(String(2))
+    headquarters: Mapped[str] = mapped_column(String(2))
+    address: Mapped[str | None] = mapped_column(Text)
+    registered_seq: Mapped[int] = mapped_column(BigInt)
+    updated_seq: Mapped[int] = mapped_column(BigInt)
+
+
+class PartyKeyRow(Base):
+    __tablename__ = "party_keys"
+    keyid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    registered_seq: Mapped[int] = mapped_column(BigInt)
+    revoked_seq: Mapped[int | None] = mapped_column(BigInt)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SubjectRow(Base):
+    """Which entries speak of which subject (`party/ID`, `chip/VENDOR/MODEL/SERIAL`, ...).
+
+    A search index, not a source of truth: every answer is re-checked against
+    the entry and its inclusion proof.
+    """
+
+    __tablename__ = "subjects"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+
+
+Index("ix_entries_kind_seq", Entry.kind, Entry.seq)
+Index("ix_subjects_seq", SubjectRow.seq)
+
+
+# --- engine -----------------------------------------------------------------------
+
+
+def database_url(db: str | None) -> str:
+    """A SQLAlchemy URL from `--db`: a URL, or a path to an SQLite file."""
+    value = db or os.environ.get(DB_ENV) or DEFAULT_DB
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    if value.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # We issue BEGIN ourselves (see _on_begin), so the driver must not.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout = 60000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@dataclass
+class Store:
+    """An engine plus what we know about its database."""
+
+    engine: Engine
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction."""
+        with _translated(self.url), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A serialised write transaction: one writer at a time, all or nothing."""
+        with _translated(self.url), self.engine.connect() as conn:
+            conn = conn.execution_options(ledger_write=True)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def _translated(url: str) -> Iterator[None]:
+    """Turn driver errors about the database itself into our errors."""
+    try:
+        yield
+    except DBAPIError as exc:
+        message = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if "file is not a database" in message or "not a database" in message:
+            raise InputError(
+                f"{_display(url)} is not a provenance ledger (not a database)"
+            ) from exc
+        if "no such table" in message or "does not exist" in message:
+            raise InputError(
+                f"{_display(url)} is not a provenance ledger (missing table: {message})"
+            ) from exc
+        if "append-only" in message:
+            raise IntegrityError(f"refused by the database: {message}") from exc
+        if isinstance(exc, OperationalError):
+            raise ConfigError(f"database error on {_display(url)}: {message}") from exc
+        raise
+
+
+def _display(url: str) -> str:
+    path = _sqlite_path(url)
+    if path is not None:
+        return str(path)
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InputError(f"not a database URL: {url}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 60})
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    raise InputError(
+        f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
+    )
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resource_dir("migrations")))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(resource_dir("migrations")))
+    head = script.get_current_head()
+    if head is None:
+        raise ConfigError("no migrations found in this installation")
+    return head
+
+
+def open_store(db: str | None, *, create: bool = False) -> Store:
+    """Open the ledger database, applying migrations it has not seen yet.
+
+    With `create`, an empty (or missing) database becomes a new ledger schema;
+    without it, a missing or empty database is `NotFoundError`. A database that
+    holds other tables, or is not a database at all, is refused.
+    """
+    url = database_url(db)
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        if not create:
+            raise NotFoundError(f"no ledger at {path}", hint="create one with: provenance init")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(make_engine(url), url)
+    try:
+        _migrate(store, create=create)
+    except BaseException:
+        store.dispose()
+        raise
+    return store
+
+
+def _migrate(store: Store, *, create: bool) -> None:
+    from alembic import command
+
+    try:
+        with store.write() as conn:
+            tables = set(inspect(conn).get_table_names())
+            if not tables:
+                if not create:
+                    raise NotFoundError(
+                        f"{_display(store.url)} holds no ledger",
+                        hint="create one with: provenance init",
+                    )
+            elif "alembic_version" not in tables or "ledger_info" not in tables:
+                raise InputError(
+                    f"{_display(store.url)} is not a provenance ledger "
+                    f"(it holds other tables: {', '.join(sorted(tables)[:5])})"
+                )
+            else:
+                current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                if current == _head_revision():
+                    return
+            command.upgrade(_alembic_config(conn), "head")
+    except OperationalError as exc:
+        raise ConfigError(f"cannot open {_display(store.url)}: {exc.orig}") from exc
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
