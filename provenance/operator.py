@@ -1,0 +1,127 @@
+"""What the ledger's operator does: create a ledger with its keys, find its keys later.
+
+`initialise` writes two Ed25519 keys into a folder (reusing them if they are
+already there): `operator.pem`, the operator party's signing key, and
+`ledger.pem`, the key that signs checkpoints. Its first entry registers the
+operator party with the operator key, signed by that key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from provenance import keys, payloads
+from provenance.envelope import Envelope, sign_statement
+from provenance.errors import ConfigError, NotFoundError
+from provenance.keys import SigningKey
+from provenance.ledger import Appended, Ledger
+from provenance.payloads import PartyStatement, Role
+
+CHECKPOINT_KEY_ENV = "PROVENANCE_CHECKPOINT_KEY"
+OPERATOR_KEY = "operator.pem"
+CHECKPOINT_KEY = "ledger.pem"
+
+
+@dataclass(frozen=True)
+class Initialised:
+    ledger: Ledger
+    operator_key: Path
+    checkpoint_key: Path
+    genesis: Appended
+    created_keys: list[Path]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "origin": self.ledger.origin,
+            "verifier_key": self.ledger.verifier_key,
+            "operator_key": str(self.operator_key),
+            "checkpoint_key": str(self.checkpoint_key),
+            "created_keys": [str(p) for p in self.created_keys],
+            "genesis_seq": self.genesis.seq,
+        }
+
+
+def _key(path: Path, created: list[Path]) -> SigningKey:
+    if path.exists():
+        return keys.load_private(path)
+    key = keys.generate()
+    keys.save_private(path, key)
+    keys.save_public(path.with_suffix(".pub"), key.verifying)
+    created.append(path)
+    return key
+
+
+def sign(statement: payloads.Statement, signers: list[SigningKey]) -> Envelope:
+    """Sign a statement as an in-toto Statement in a DSSE envelope."""
+    return sign_statement(
+        statement.subjects(),
+        payloads.predicate_type(statement.kind),
+        statement.predicate(),
+        signers,
+    )
+
+
+def initialise(
+    db: str | None,
+    *,
+    origin: str,
+    keys_dir: Path,
+    operator_id: str = "operator",
+    operator_name: str = "Ledger operator",
+    country: str = "US",
+    headquarters: str | None = None,
+) -> Initialised:
+    """Create a ledger: keys (new, or reused from `keys_dir`) and the genesis entry."""
+    created: list[Path] = []
+    operator_path = keys_dir / OPERATOR_KEY
+    checkpoint_path = keys_dir / CHECKPOINT_KEY
+    operator_key = _key(operator_path, created)
+    checkpoint_key = _key(checkpoint_path, created)
+    statement = PartyStatement(
+        id=operator_id,
+        name=operator_name,
+        roles=[Role.OPERATOR],
+        country=country,
+        headquarters=headquarters or country,
+        keys=[operator_key.verifying.pem()],
+    )
+    ledger, genesis = Ledger.create(
+        db,
+        origin=origin,
+        ledger_key=checkpoint_key,
+        genesis=sign(statement, [operator_key]),
+        key_path=checkpoint_path,
+    )
+    return Initialised(ledger, operator_path, checkpoint_path, genesis, created)
+
+
+def checkpoint_key_path(ledger: Ledger, explicit: str | None) -> Path:
+    """Where the checkpoint key is: the option, the environment, or where init put it."""
+    value = explicit or os.environ.get(CHECKPOINT_KEY_ENV) or ledger.key_path
+    if not value:
+        raise ConfigError(
+            "this ledger does not know where its checkpoint key is",
+            hint=f"pass --checkpoint-key or set {CHECKPOINT_KEY_ENV}",
+        )
+    return Path(value)
+
+
+def open_for_append(db: str | None, checkpoint_key: str | None) -> Ledger:
+    """Open a ledger with its checkpoint key loaded, ready to append."""
+    ledger = Ledger.open(db)
+    try:
+        path = checkpoint_key_path(ledger, checkpoint_key)
+        try:
+            key = keys.load_private(path)
+        except NotFoundError as exc:
+            raise ConfigError(
+                f"the ledger's checkpoint key {path} is not there",
+                hint=f"pass --checkpoint-key or set {CHECKPOINT_KEY_ENV}",
+            ) from exc
+        ledger.use_checkpoint_key(key)
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
