@@ -1,0 +1,819 @@
+"""The `provenance` command line: parse, call the library, render.
+
+Every command takes `--db` (default `$PROVENANCE_DB`, else `./provenance.db`)
+and `--json`. Errors print one line, `error: ...`, and a hint where one helps,
+and exit with the code of their class: 0 ok, 1 compliance findings that
+block, 2 usage or invalid input, 3 signature or authorisation failure,
+4 ledger integrity failure, 5 not found. `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from provenance import __version__, bundle, documents, keys, payloads
+from provenance.audit import audit
+from provenance.envelope import Envelope
+from provenance.errors import InputError, ProvenanceError
+from provenance.ledger import Appended, Ledger, Receipt
+from provenance.operator import initialise, open_for_append, sign
+from provenance.store import DB_ENV
+
+F = TypeVar("F", bound=Callable[..., Any])
+INTERNAL_ERROR = 70
+
+
+# --- plumbing ---------------------------------------------------------------------------
+
+
+def _fail(ctx: click.Context, error: ProvenanceError) -> NoReturn:
+    if ctx.meta.get("json"):
+        click.echo(json.dumps({"error": error.to_dict()}, indent=2))
+    click.echo(f"error: {error.message}", err=True)
+    if error.hint:
+        click.echo(f"hint: {error.hint}", err=True)
+    ctx.exit(error.exit_code)
+
+
+class ProvenanceGroup(click.Group):
+    """A group that turns library errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ProvenanceError as error:
+            if ctx.meta.get("debug"):
+                raise
+            _fail(ctx, error)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as error:
+            if ctx.meta.get("debug"):
+                raise
+            click.echo(f"error: internal error: {type(error).__name__}: {error}", err=True)
+            click.echo("hint: run with --debug for the traceback, and report it", err=True)
+            ctx.exit(INTERNAL_ERROR)
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta["json"] = True
+    return value
+
+
+db_option = click.option(
+    "--db",
+    envvar=DB_ENV,
+    default=None,
+    metavar="URL",
+    help=f"Ledger database: an SQLite file path or a SQLAlchemy URL "
+    f"(default ${DB_ENV}, else ./provenance.db).",
+)
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    expose_value=True,
+    callback=_set_json,
+    is_eager=True,
+    help="Print the result as JSON on stdout.",
+)
+checkpoint_key_option = click.option(
+    "--checkpoint-key",
+    metavar="PEM",
+    default=None,
+    help="The ledger's checkpoint signing key (default $PROVENANCE_CHECKPOINT_KEY, "
+    "else where `init` wrote it).",
+)
+
+
+def common(func: F) -> F:
+    """`--db` and `--json`, which every command has."""
+    return db_option(json_option(func))
+
+
+def emit(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
+    """Print `data` as JSON, or the human form."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    elif callable(human):
+        human()
+    else:
+        click.echo(human)
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _n: None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def load_signers(paths: tuple[str, ...]) -> list[keys.SigningKey]:
+    if not paths:
+        raise InputError("a signing key is needed", hint="pass --key KEY.pem")
+    return [keys.load_private(Path(p)) for p in paths]
+
+
+def statement_from(path: str, kind: str | None = None) -> payloads.Statement:
+    """Read a YAML/JSON statement document; `kind` fills in (or must match) its kind."""
+    document = documents.read_document(path)
+    if kind is not None and isinstance(document, dict):
+        declared = document.setdefault("kind", kind)
+        if declared != kind:
+            raise InputError(f"{documents.display_name(path)} is a {declared!r}, not a {kind!r}")
+    return payloads.from_document(document)
+
+
+def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None) -> None:
+    state = "already in the ledger as" if result.duplicate else "appended"
+    click.echo(f"{state} entry {result.seq}: {result.kind}, signed by {result.signer}")
+    cp = receipt.checkpoint.checkpoint
+    click.echo(f"checkpoint: {cp.origin} size {cp.size}")
+    if receipt_file:
+        Path(receipt_file).write_text(receipt.text(), encoding="utf-8")
+        click.echo(f"receipt written to {receipt_file} (check it with: provenance verify)")
+    else:
+        click.echo("receipt (C2SP tlog-proof; check it offline with `provenance verify`):")
+        click.echo(receipt.text(), nl=False)
+
+
+def append_and_report(
+    db: str | None,
+    checkpoint_key: str | None,
+    envelope: Envelope,
+    as_json: bool,
+    receipt_file: str | None,
+) -> Appended:
+    with open_for_append(db, checkpoint_key) as ledger:
+        result, receipt = ledger.append(envelope)
+    if as_json:
+        emit(True, {"entry": result.__dict__, "receipt": receipt.to_json()}, "")
+    else:
+        appended_lines(result, receipt, receipt_file)
+    return result
+
+
+def signing_options(func: F) -> F:
+    func = click.option(
+        "--key",
+        "key_paths",
+        multiple=True,
+        required=True,
+        metavar="PEM",
+        help="Private key to sign with (repeat to add signatures).",
+    )(func)
+    func = click.option(
+        "--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE."
+    )(func)
+    return checkpoint_key_option(func)
+
+
+# --- the root ---------------------------------------------------------------------------
+
+
+@click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="provenance")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Compute provenance and export compliance for advanced AI chips.
+
+    A tamper-evident ledger of signed statements (DSSE envelopes carrying in-toto
+    Statements, in an RFC 6962 Merkle tree with C2SP signed checkpoints) about
+    chips, shipments, receipts, end use, inspections and licenses, and the tools
+    to verify it offline.
+
+    Start with `provenance demo`, or `provenance init`.
+    """
+    ctx.meta["debug"] = debug
+
+
+@main.command()
+@common
+@click.option(
+    "--origin",
+    default="provenance.local/ledger",
+    show_default=True,
+    help="The ledger's name in its checkpoints (C2SP origin).",
+)
+@click.option(
+    "--keys",
+    "keys_dir",
+    default="keys",
+    show_default=True,
+    type=click.Path(),
+    help="Folder for operator.pem and ledger.pem (reused if present).",
+)
+@click.option("--operator-id", default="operator", show_default=True)
+@click.option("--operator-name", default="Ledger operator", show_default=True)
+@click.option("--country", default="US", show_default=True, help="The operator's country.")
+def init(
+    db: str | None,
+    as_json: bool,
+    origin: str,
+    keys_dir: str,
+    operator_id: str,
+    operator_name: str,
+    country: str,
+) -> None:
+    """Create a ledger, its operator party and keys.
+
+    Writes KEYS/operator.pem (the operator's signing key) and KEYS/ledger.pem
+    (the checkpoint key), registers the operator as entry 0 and prints the
+    ledger's verifier key: give it to anyone who checks receipts offline.
+    """
+    done = initialise(
+        db,
+        origin=origin,
+        keys_dir=Path(keys_dir),
+        operator_id=operator_id,
+        operator_name=operator_name,
+        country=country,
+    )
+    with done.ledger:
+        pass
+
+    def human() -> None:
+        click.echo(f"created ledger {done.ledger.origin}")
+        for path in done.created_keys:
+            click.echo(f"wrote key {path} (mode 0600) and {path.with_suffix('.pub')}")
+        click.echo(f"operator party {operator_id!r} registered as entry {done.genesis.seq}")
+        click.echo("ledger verifier key (for `provenance verify --ledger-key`):")
+        click.echo(done.ledger.verifier_key)
+
+    emit(as_json, done.to_json(), human)
+
+
+# --- keys --------------------------------------------------------------------------------
+
+
+@main.group("key")
+def key_group() -> None:
+    """Generate keys; register, rotate and revoke parties' keys."""
+
+
+@key_group.command("generate")
+@click.argument("name")
+@click.option(
+    "--algorithm", type=click.Choice(["ed25519", "p256"]), default="ed25519", show_default=True
+)
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    type=click.Path(),
+    show_default=True,
+    help="Where to write NAME.pem and NAME.pub.",
+)
+@json_option
+def key_generate(name: str, algorithm: str, directory: str, as_json: bool) -> None:
+    """Write a new key pair NAME.pem (private, mode 0600) and NAME.pub.
+
+    The private key is encrypted when PROVENANCE_KEY_PASSPHRASE is set.
+    Prints the key id (SHA-256 of the public key's DER SubjectPublicKeyInfo).
+    """
+    key = keys.generate(algorithm)
+    private = Path(directory) / f"{name}.pem"
+    keys.save_private(private, key)
+    keys.save_public(private.with_suffix(".pub"), key.verifying)
+    data = {
+        "keyid": key.keyid,
+        "algorithm": algorithm,
+        "private_key": str(private),
+        "public_key": str(private.with_suffix(".pub")),
+    }
+    emit(as_json, data, f"wrote {private} and {private.with_suffix('.pub')}\nkey id {key.keyid}")
+
+
+@key_group.command("add")
+@click.argument("party")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(),
+    help="The new key's public half (PEM).",
+)
+@signing_options
+@common
+def key_add(
+    party: str,
+    public_key: str,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Register one more key for PARTY (signed by the operator)."""
+    verifying = keys.load_public(Path(public_key))
+    statement = payloads.KeyStatement(party=party, public_key=verifying.pem())
+    append_and_report(
+        db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
+    )
+
+
+@key_group.command("rotate")
+@click.argument("party")
+@click.option("--old", "old_key", required=True, help="Key id of the key being replaced.")
+@click.option(
+    "--new-public-key",
+    required=True,
+    type=click.Path(),
+    help="The replacement key's public half (PEM).",
+)
+@click.option(
+    "--new-key",
+    "new_private",
+    type=click.Path(),
+    help="The replacement's private key: adds its signature as proof of possession.",
+)
+@click.option("--reason", default=None)
+@signing_options
+@common
+def key_rotate(
+    party: str,
+    old_key: str,
+    new_public_key: str,
+    new_private: str | None,
+    reason: str | None,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Replace PARTY's key OLD by a new one; OLD is revoked at this entry.
+
+    Sign with the old key itself (--key OLD.pem) or the operator's key.
+    """
+    verifying = keys.load_public(Path(new_public_key))
+    statement = payloads.KeyRotationStatement(
+        party=party, old_key=old_key, public_key=verifying.pem(), reason=reason
+    )
+    signers = load_signers(key_paths)
+    if new_private:
+        signers.append(keys.load_private(Path(new_private)))
+    append_and_report(db, checkpoint_key, sign(statement, signers), as_json, receipt_file)
+
+
+@key_group.command("revoke")
+@click.argument("keyid")
+@click.option("--reason", required=True, help="Why (kept in the ledger).")
+@signing_options
+@common
+def key_revoke(
+    keyid: str,
+    reason: str,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Revoke key KEYID: nothing it signs after this entry is accepted.
+
+    Sign with the operator's key, or with the key being revoked.
+    """
+    statement = payloads.KeyRevocationStatement(key=keyid, reason=reason)
+    append_and_report(
+        db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
+    )
+
+
+main.add_command(key_group, "keys")
+
+
+# --- parties -----------------------------------------------------------------------------
+
+
+@main.group("party")
+def party_group() -> None:
+    """Register and show the parties that sign statements."""
+
+
+@party_group.command("register")
+@click.argument("file")
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(),
+    help="The party's public key (PEM); repeat for several.",
+)
+@signing_options
+@common
+def party_register(
+    file: str,
+    public_keys: tuple[str, ...],
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Register (or update) the party described in FILE, signed by the operator.
+
+    FILE is YAML or JSON (`-` for stdin) with id, name, roles (operator,
+    manufacturer, exporter, consignee, end_user, forwarder, auditor, regulator),
+    country and headquarters (ISO 3166-1 alpha-2) and an optional address.
+    """
+    document = documents.read_mapping(file)
+    document.setdefault("kind", "party")
+    document.setdefault("keys", [])
+    document["keys"] = [*document["keys"], *(keys.load_public(Path(p)).pem() for p in public_keys)]
+    statement = payloads.from_document(document)
+    append_and_report(
+        db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
+    )
+
+
+@party_group.command("show")
+@click.argument("party_id")
+@common
+def party_show(party_id: str, db: str | None, as_json: bool) -> None:
+    """A party: its roles, countries and keys, with when each was registered or revoked."""
+    from provenance.queries import party as find_party
+
+    with Ledger.open(db) as ledger:
+        data = find_party(ledger, party_id)
+
+    def human() -> None:
+        click.echo(f"{data['id']}: {data['name']}")
+        click.echo(f"  roles:        {', '.join(data['roles'])}")
+        click.echo(f"  country:      {data['country']} (headquarters {data['headquarters']})")
+        if data.get("address"):
+            click.echo(f"  address:      {data['address']}")
+        click.echo(f"  registered:   entry {data['registered_seq']}")
+        for k in data["keys"]:
+            state = (
+                f"revoked at entry {k['revoked_seq']} ({k['revocation_reason']})"
+                if k["revoked_seq"] is not None
+                else "valid"
+            )
+            click.echo(
+                f"  key {k['keyid'][:16]}  {k['algorithm']}  from entry "
+                f"{k['registered_seq']}  {state}"
+            )
+
+    emit(as_json, data, human)
+
+
+@party_group.command("list")
+@common
+def party_list(db: str | None, as_json: bool) -> None:
+    """Every registered party."""
+    from provenance.queries import parties
+
+    with Ledger.open(db) as ledger:
+        rows = parties(ledger)
+
+    def human() -> None:
+        for row in rows:
+            click.echo(
+                f"{row['id']:<24} {row['country']}  {','.join(row['roles']):<28} {row['name']}"
+            )
+
+    emit(as_json, rows, human)
+
+
+# --- signing and appending ---------------------------------------------------------------
+
+
+@main.command("sign")
+@click.argument("file")
+@click.option(
+    "--key",
+    "key_paths",
+    multiple=True,
+    required=True,
+    metavar="PEM",
+    help="Private key to sign with (repeat for several signatures).",
+)
+@click.option(
+    "--out",
+    "out",
+    default="-",
+    show_default=True,
+    metavar="ENVELOPE",
+    help="Where to write the DSSE envelope (JSON).",
+)
+@json_option
+def sign_command(file: str, key_paths: tuple[str, ...], out: str, as_json: bool) -> None:
+    """Sign a statement offline: FILE (YAML/JSON with `kind`) -> a DSSE envelope.
+
+    Submit the envelope later with `provenance ledger append`.
+    """
+    statement = statement_from(file)
+    envelope = sign(statement, load_signers(key_paths))
+    text = json.dumps(envelope.to_json(), indent=2) + "\n"
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+        emit(
+            as_json,
+            {"envelope": out, "kind": statement.kind, "digest": envelope.digest()},
+            f"wrote {statement.kind} envelope to {out}",
+        )
+
+
+@main.command("schema")
+@click.argument("kind", type=click.Choice(sorted(payloads.KINDS)))
+def schema(kind: str) -> None:
+    """Print the JSON Schema of a statement KIND (for generating files)."""
+    click.echo(json.dumps(payloads.json_schema(kind), indent=2))
+
+
+@main.group("ledger")
+def ledger_group() -> None:
+    """Append to, prove, export and audit the ledger."""
+
+
+@ledger_group.command("key")
+@common
+def ledger_key(db: str | None, as_json: bool) -> None:
+    """Print the ledger's verifier key (C2SP note verifier key, last line)."""
+    with Ledger.open(db) as ledger:
+        data = {"origin": ledger.origin, "verifier_key": ledger.verifier_key}
+    emit(as_json, data, f"origin {data['origin']}\n{data['verifier_key']}")
+
+
+@ledger_group.command("append")
+@click.argument("envelope_file", metavar="ENVELOPE")
+@checkpoint_key_option
+@click.option("--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE.")
+@common
+def ledger_append(
+    envelope_file: str,
+    checkpoint_key: str | None,
+    receipt_file: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Submit a pre-signed DSSE envelope (JSON; `-` for stdin)."""
+    envelope = Envelope.from_bytes(documents.read_bytes(envelope_file))
+    append_and_report(db, checkpoint_key, envelope, as_json, receipt_file)
+
+
+@ledger_group.command("import")
+@click.argument("file")
+@checkpoint_key_option
+@common
+def ledger_import(file: str, checkpoint_key: str | None, db: str | None, as_json: bool) -> None:
+    """Append a JSON Lines file of envelopes (one a line), all or nothing.
+
+    Signatures are verified on every core; a bad line stops the import with
+    its line number and nothing is appended.
+    """
+    envelopes: list[Envelope] = []
+    labels: list[str] = []
+    for number, line in documents.json_lines(file):
+        try:
+            envelopes.append(Envelope.from_bytes(line))
+        except ProvenanceError as exc:
+            raise type(exc)(f"line {number}: {exc.message}", hint=exc.hint) from exc
+        labels.append(f"line {number}")
+    if not envelopes:
+        raise InputError(f"{documents.display_name(file)} holds no envelopes")
+    with (
+        open_for_append(db, checkpoint_key) as ledger,
+        progress_bar("appending", len(envelopes)) as advance,
+    ):
+        results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
+        size = ledger.size()
+    added = sum(1 for r in results if not r.duplicate)
+    data = {
+        "appended": added,
+        "duplicates": len(results) - added,
+        "size": size,
+        "first": results[0].seq,
+        "last": results[-1].seq,
+    }
+    emit(
+        as_json,
+        data,
+        f"appended {added} entries ({data['duplicates']} already present); tree size {size}",
+    )
+
+
+@ledger_group.command("show")
+@click.argument("seq", type=int)
+@common
+def ledger_show(seq: int, db: str | None, as_json: bool) -> None:
+    """Show entry SEQ: kind, signer, subjects and the signed statement."""
+    with Ledger.open(db) as ledger:
+        parsed = ledger.entry(seq)
+        row = ledger.entry_row(seq)
+    signer_keys = row.signer_keys.split()
+    data = {
+        "seq": seq,
+        "kind": parsed.kind,
+        "integrated_at": parsed.integrated_at,
+        "signer": row.signer_party,
+        "signer_keys": signer_keys,
+        "envelope_digest": row.envelope_digest,
+        "statement": parsed.statement,
+    }
+
+    def human() -> None:
+        click.echo(f"entry {seq}: {parsed.kind}, integrated {parsed.integrated_at}")
+        click.echo(
+            f"signed by {row.signer_party} (keys {', '.join(k[:16] for k in signer_keys)})"
+        )
+        click.echo("subjects: " + ", ".join(s["name"] for s in parsed.statement["subject"]))
+        click.echo(json.dumps(parsed.statement["predicate"], indent=2, ensure_ascii=False))
+
+    emit(as_json, data, human)
+
+
+@ledger_group.command("checkpoint")
+@common
+def ledger_checkpoint(db: str | None, as_json: bool) -> None:
+    """Print the latest signed checkpoint (a C2SP signed note)."""
+    with Ledger.open(db) as ledger:
+        signed = ledger.checkpoint()
+    emit(as_json, signed.to_json(), lambda: click.echo(signed.note, nl=False))
+
+
+@ledger_group.command("proof")
+@click.argument("seq", type=int)
+@click.option("--size", type=int, default=None, help="Prove against the checkpoint at SIZE.")
+@common
+def ledger_proof(seq: int, size: int | None, db: str | None, as_json: bool) -> None:
+    """Print a C2SP tlog-proof (receipt) of entry SEQ."""
+    with Ledger.open(db) as ledger:
+        receipt = ledger.receipt(seq, size)
+    emit(as_json, receipt.to_json(), lambda: click.echo(receipt.text(), nl=False))
+
+
+@ledger_group.command("consistency")
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@common
+def ledger_consistency(old: int, new: int, db: str | None, as_json: bool) -> None:
+    """Prove that the tree of size OLD is a prefix of the tree of size NEW."""
+    from provenance.merkle import verify_consistency
+
+    with Ledger.open(db) as ledger:
+        proof = ledger.consistency_proof(old, new)
+        old_root, new_root = ledger.root(old) if old else None, ledger.root(new)
+    if old_root is not None:
+        verify_consistency(old, new, proof, old_root, new_root)
+    data = {
+        "old_size": old,
+        "new_size": new,
+        "old_root": old_root.hex() if old_root else None,
+        "new_root": new_root.hex(),
+        "proof": [p.hex() for p in proof],
+        "verified": True,
+    }
+
+    def human() -> None:
+        import base64
+
+        click.echo(f"consistency proof {old} -> {new} ({len(proof)} hashes, verified)")
+        for p in proof:
+            click.echo(base64.b64encode(p).decode())
+
+    emit(as_json, data, human)
+
+
+@ledger_group.command("export")
+@click.option(
+    "--seq", "seqs", type=int, multiple=True, help="Entry to export (repeat); default: every entry."
+)
+@click.option("-o", "--output", required=True, metavar="BUNDLE", help="Where to write the bundle.")
+@common
+def ledger_export(seqs: tuple[int, ...], output: str, db: str | None, as_json: bool) -> None:
+    """Write an offline bundle: the entries, their receipts and their signers' keys.
+
+    Check it anywhere with `provenance verify BUNDLE --ledger-key KEY`.
+    """
+    with Ledger.open(db) as ledger:
+        data: dict[str, Any] = ledger.export(seqs or None)
+    Path(output).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    summary = {"bundle": output, "requested": data["requested"], "entries": len(data["receipts"])}
+    emit(
+        as_json,
+        summary,
+        f"wrote {output}: {len(data['requested'])} entries asked for, "
+        f"{len(data['receipts'])} with their signers' key history",
+    )
+
+
+@ledger_group.command("verify")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: one a core).")
+@common
+def ledger_verify(workers: int | None, db: str | None, as_json: bool) -> None:
+    """Audit the whole ledger: every leaf, node, checkpoint, signature and signer.
+
+    Exit 0 when all is well, 4 naming the first bad entry.
+    """
+    with Ledger.open(db) as ledger, progress_bar("verifying", ledger.size()) as advance:
+        report = audit(ledger, progress=advance, workers=workers)
+    emit(
+        as_json,
+        report.to_json(),
+        f"ledger {report.origin} verified: {report.entries} entries, "
+        f"{report.checkpoints} checkpoints, {report.keys} keys; root {report.root.hex()}",
+    )
+
+
+@ledger_group.command("replay")
+@common
+def ledger_replay(db: str | None, as_json: bool) -> None:
+    """Rebuild every projection (query table) from the entries."""
+    with Ledger.open(db) as ledger, progress_bar("replaying", ledger.size()) as advance:
+        count = ledger.replay(progress=advance)
+    emit(as_json, {"replayed": count}, f"rebuilt the projections from {count} entries")
+
+
+# --- offline verification --------------------------------------------------------------------
+
+
+@main.command("verify")
+@click.argument("file", metavar="RECEIPT_OR_BUNDLE")
+@click.option(
+    "--ledger-key",
+    "ledger_key",
+    required=True,
+    metavar="VERIFIER_KEY",
+    help="The ledger's verifier key (the string `provenance ledger key` prints, "
+    "or a file holding it).",
+)
+@json_option
+def verify(file: str, ledger_key: str, as_json: bool) -> None:
+    """Verify a receipt or a bundle offline, with no database.
+
+    A receipt proves its entry is in the ledger under a signed checkpoint; a
+    bundle also checks every signature against its signers' key history.
+    """
+    key_text = ledger_key
+    candidate = Path(ledger_key)
+    if "+" not in ledger_key or candidate.is_file():
+        if not candidate.is_file():
+            raise InputError(f"--ledger-key {ledger_key!r} is neither a verifier key nor a file")
+        key_text = candidate.read_text(encoding="utf-8").strip().splitlines()[-1]
+    verifiers = bundle.verifier_for(key_text)
+    form, value = bundle.load(documents.read_bytes(file).decode("utf-8", errors="replace"))
+    if form == "receipt":
+        entry = bundle.verify_receipt(value, verifiers)
+        data = {
+            "form": "receipt",
+            "checkpoint": entry.checkpoint.to_json(),
+            "entry": entry.to_json(),
+            "signatures_checked": False,
+        }
+        emit(
+            as_json,
+            data,
+            f"receipt verified: entry {entry.entry.seq} ({entry.entry.kind}) is in "
+            f"{entry.checkpoint.origin} at tree size {entry.checkpoint.size}\n"
+            "signatures were checked by the ledger when it appended the entry; "
+            "to check them yourself, verify a bundle (provenance ledger export)",
+        )
+    else:
+        report = bundle.verify_bundle(value, verifiers)
+        data = {"form": "bundle", **report.to_json()}
+
+        def human() -> None:
+            cp = report.checkpoint
+            click.echo(f"bundle verified against {cp.origin} at tree size {cp.size}")
+            for item in report.entries:
+                mark = "*" if item["seq"] in report.requested else " "
+                click.echo(
+                    f" {mark} entry {item['seq']:>6}  {item['kind']:<15} signed by {item['signer']}"
+                )
+
+        emit(as_json, data, human)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
