@@ -457,7 +457,7 @@ class Ledger:
         if self._signer is None:
             raise ConfigError(
                 "appending needs the ledger's checkpoint key",
-                hint="pass --ledger-key KEY.pem or set PROVENANCE_LEDGER_KEY",
+                hint="pass --checkpoint-key KEY.pem or set PROVENANCE_CHECKPOINT_KEY",
             )
         latest = conn.execute(
             select(CheckpointRow.size, CheckpointRow.root).order_by(CheckpointRow.size.desc())

@@ -185,7 +185,9 @@ def test_proof_for_another_index_or_size_fails(size: int, data: st.DataObject) -
     with pytest.raises(IntegrityError):
         merkle.verify_inclusion(leaves[index], other, size, proof, merkle.root(leaves))
     with pytest.raises(IntegrityError):
-        merkle.verify_inclusion(leaves[index], index, size, [*proof, proof[0] if proof else b""], b"")
+        merkle.verify_inclusion(
+            leaves[index], index, size, [*proof, proof[0] if proof else b""], b""
+        )
 
 
 @given(st.lists(st.binary(max_size=40), max_size=300))
