@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -312,7 +313,7 @@ def test_every_checkpoint_is_consistent_with_the_next(world: World) -> None:
     with ledger.store.read() as conn:
         rows = conn.execute(text("SELECT size, root FROM checkpoints ORDER BY size")).all()
     assert [r.size for r in rows] == list(range(1, ledger.size() + 1))
-    for (a, ra), (b, rb) in zip(rows, rows[1:], strict=False):
+    for (a, ra), (b, rb) in itertools.pairwise(rows):
         merkle.verify_consistency(a, b, ledger.consistency_proof(a, b), bytes(ra), bytes(rb))
 
 

@@ -198,8 +198,7 @@ def test_compact_range_tracks_the_root_and_stores_every_complete_node(
     stored: dict[merkle.NodeId, bytes] = {}
     hashes = [merkle.leaf_hash(d) for d in data]
     for h in hashes:
-        for node, value in compact.append(h):
-            stored[node] = value
+        stored.update(compact.append(h))
     assert compact.root() == merkle.root(hashes)
     for node, value in stored.items():
         assert value == merkle.root(_span(hashes, [node]))
