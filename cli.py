@@ -644,9 +644,7 @@ def ledger_show(seq: int, db: str | None, as_json: bool) -> None:
 
     def human() -> None:
         click.echo(f"entry {seq}: {parsed.kind}, integrated {parsed.integrated_at}")
-        click.echo(
-            f"signed by {row.signer_party} (keys {', '.join(k[:16] for k in signer_keys)})"
-        )
+        click.echo(f"signed by {row.signer_party} (keys {', '.join(k[:16] for k in signer_keys)})")
         click.echo("subjects: " + ", ".join(s["name"] for s in parsed.statement["subject"]))
         click.echo(json.dumps(parsed.statement["predicate"], indent=2, ensure_ascii=False))
 
@@ -753,6 +751,52 @@ def ledger_replay(db: str | None, as_json: bool) -> None:
     with Ledger.open(db) as ledger, progress_bar("replaying", ledger.size()) as advance:
         count = ledger.replay(progress=advance)
     emit(as_json, {"replayed": count}, f"rebuilt the projections from {count} entries")
+
+
+# --- the demo ----------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    default="demo-run",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the demo's ledger, keys and signed statements.",
+)
+@click.option("--fresh", is_flag=True, help="Wipe DIR first if it holds an earlier run.")
+@json_option
+def demo(directory: str, fresh: bool, as_json: bool) -> None:
+    """Run the whole story on an embedded SQLite ledger, narrating each step.
+
+    Creates DIR/ledger.db, registers parties and keys, appends signed entries,
+    shows what the ledger refuses, verifies everything and prints a receipt.
+    Each step shows the command that does the same by hand.
+    """
+    from rich.console import Console
+
+    from provenance import demo as story
+
+    console = Console(highlight=False, soft_wrap=True)
+    styles = {"step": "bold", "cmd": "cyan", "info": "", "warn": "yellow"}
+    prefixes = {"step": "\n", "cmd": "  $ ", "info": "    ", "warn": "    ! "}
+
+    def narrate(kind: str, text: str) -> None:
+        if not as_json:
+            console.print(prefixes[kind] + text, style=styles[kind], markup=False)
+
+    result = story.run(Path(directory), narrate, fresh=fresh)
+
+    def human() -> None:
+        click.echo("")
+        click.echo(f"ledger {result.db}: {result.size} entries, root {result.root}")
+        click.echo(f"the ledger refused {len(result.caught)} bad statements, and wrote nothing")
+        click.echo("a receipt (C2SP tlog-proof) for entry 1:")
+        click.echo(result.receipts["party-nvidia"], nl=False)
+        click.echo(f"explore it: provenance party list --db {result.db}")
+
+    emit(as_json, result.to_json(), human)
 
 
 # --- offline verification --------------------------------------------------------------------

@@ -40,6 +40,21 @@ settings.load_profile("ci" if os.environ.get("CI") else "default")
 DATA = Path(__file__).parent / "data"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI the suite must run on PostgreSQL too: refuse to start without it."""
+    if os.environ.get("CI") and not os.environ.get(PG_ENV):
+        raise pytest.UsageError(f"CI is set but {PG_ENV} is not: the suite needs PostgreSQL")
+    if os.environ.get(PG_ENV):
+        engine = create_engine(database_url(os.environ[PG_ENV]))
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise pytest.UsageError(f"{PG_ENV} is set but unreachable: {exc}") from exc
+        finally:
+            engine.dispose()
+
+
 def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(PG_ENV) else ["sqlite"]
 
