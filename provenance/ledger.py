@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from provenance import canonical, merkle, note, payloads, projections, signatures
@@ -512,14 +512,24 @@ class Ledger:
 
     @staticmethod
     def _nodes(conn: Connection, ids: Iterable[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
-        wanted = list(ids)
-        if not wanted:
+        """Fetch stored nodes by id in one query that uses the primary key.
+
+        One `level = L AND idx IN (...)` term per level: SQLite plans a row-value
+        `(level, idx) IN (VALUES ...)` as a full scan, which would make every proof
+        O(n); this form is an index lookup per node on both databases.
+        """
+        by_level: dict[int, list[int]] = {}
+        for node in ids:
+            by_level.setdefault(node.level, []).append(node.idx)
+        if not by_level:
             return {}
-        rows = conn.execute(
-            select(TreeNode.level, TreeNode.idx, TreeNode.hash).where(
-                tuple_(TreeNode.level, TreeNode.idx).in_([(n.level, n.idx) for n in wanted])
+        condition = or_(
+            *(
+                and_(TreeNode.level == level, TreeNode.idx.in_(sorted(set(idxs))))
+                for level, idxs in by_level.items()
             )
-        ).all()
+        )
+        rows = conn.execute(select(TreeNode.level, TreeNode.idx, TreeNode.hash).where(condition))
         return {merkle.NodeId(r.level, r.idx): bytes(r.hash) for r in rows}
 
     # --- keys and parties -----------------------------------------------------------
@@ -554,8 +564,11 @@ class Ledger:
 
     def size(self) -> int:
         with self.store.read() as conn:
-            latest = conn.execute(select(func.max(CheckpointRow.size))).scalar()
-        return int(latest or 0)
+            return self._size(conn)
+
+    @staticmethod
+    def _size(conn: Connection) -> int:
+        return int(conn.execute(select(func.max(CheckpointRow.size))).scalar() or 0)
 
     def checkpoint(self, size: int | None = None) -> SignedCheckpoint:
         """The latest signed checkpoint, or the one signed at exactly `size`."""
@@ -611,26 +624,26 @@ class Ledger:
 
     def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
         """RFC 6962 inclusion proof of entry `seq` in the tree of `size` (O(log n) reads)."""
-        self._check_size(size)
         if not 0 <= seq < size:
             raise NotFoundError(f"entry {seq} is not in a tree of size {size}")
         with self.store.read() as conn:
+            self._check_size(conn, size)
             return merkle.resolve(
                 merkle.inclusion_nodes(seq, size), lambda ids: self._nodes(conn, ids)
             )
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 6962 consistency proof between two tree sizes (O(log n) reads)."""
-        self._check_size(new_size)
         if not 0 <= old_size <= new_size:
             raise InputError(f"old size {old_size} must be between 0 and {new_size}")
         with self.store.read() as conn:
+            self._check_size(conn, new_size)
             return merkle.resolve(
                 merkle.consistency_nodes(old_size, new_size), lambda ids: self._nodes(conn, ids)
             )
 
-    def _check_size(self, size: int) -> None:
-        current = self.size()
+    def _check_size(self, conn: Connection, size: int) -> None:
+        current = self._size(conn)
         if not 0 < size <= current:
             raise NotFoundError(f"tree size {size} is outside 1..{current}")
 
