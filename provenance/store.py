@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,7 +46,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import NullPool
 
 from provenance.errors import ConfigError, InputError, IntegrityError, NotFoundError
 from provenance.resources import resource_dir
@@ -268,15 +268,31 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise InputError(f"not a database URL: {url}") from exc
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 60})
+        engine = create_engine(url, pool_size=2, max_overflow=8, connect_args={"timeout": 60})
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
-        return engine
-    if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
-    raise InputError(
-        f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
-    )
+    elif parsed.get_backend_name() == "postgresql":
+        engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    else:
+        raise InputError(
+            f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
+        )
+    _ENGINES.add(engine)
+    return engine
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""Every engine this process made, so a forked child can drop their pooled connections."""
+
+
+def _forget_inherited_connections() -> None:
+    # A child process (audit and signature workers) must never use, nor close, the
+    # database connections its parent pooled: drop them without closing them.
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def _alembic_config(conn: Connection) -> Any:
