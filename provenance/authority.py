@@ -91,6 +91,7 @@ class Directory:
 
     load_key: KeyLoader = field(default=lambda _k: None)
     load_party: PartyLoader = field(default=lambda _p: None)
+    load_parties: Callable[[list[str]], dict[str, PartyRecord]] | None = None
     _keys: dict[str, KeyRecord | None] = field(default_factory=dict)
     _parties: dict[str, PartyRecord | None] = field(default_factory=dict)
 
@@ -103,6 +104,16 @@ class Directory:
         if party_id not in self._parties:
             self._parties[party_id] = self.load_party(party_id)
         return self._parties[party_id]
+
+    def prefetch_parties(self, party_ids: Iterable[str]) -> None:
+        """Load many parties in one go (bulk appends), remembering which do not exist."""
+        if self.load_parties is None:
+            return
+        wanted = [p for p in dict.fromkeys(party_ids) if p not in self._parties]
+        if wanted:
+            found = self.load_parties(wanted)
+            for party_id in wanted:
+                self._parties[party_id] = found.get(party_id)
 
     def keys(self) -> dict[str, KeyRecord]:
         """Every key this directory holds (all of them, for a directory built in memory)."""

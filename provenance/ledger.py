@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,6 +283,7 @@ class Ledger:
         verified: Iterable[Sequence[str]] | None = None,
         labels: Sequence[str] | None = None,
         progress: Progress | None = None,
+        parsed: Sequence[payloads.Statement | None] | None = None,
     ) -> list[Appended]:
         """Append envelopes in order, all or nothing, in one transaction.
 
@@ -305,7 +306,8 @@ class Ledger:
                 pre = [next(verified_iter) for _ in chunk] if verified_iter is not None else None
                 done = len(results)
                 names = labels[done : done + len(chunk)] if labels is not None else None
-                results.extend(self._append(conn, head, chunk, pre, names))
+                models = parsed[done : done + len(chunk)] if parsed is not None else None
+                results.extend(self._append(conn, head, chunk, pre, names, models))
                 if progress:
                     progress(len(chunk))
             if head.frontier.size > start:
@@ -319,6 +321,7 @@ class Ledger:
         envelopes: Sequence[Envelope],
         verified: Sequence[Sequence[str]] | None = None,
         labels: Sequence[str] | None = None,
+        parsed: Sequence[payloads.Statement | None] | None = None,
     ) -> list[Appended]:
         frontier, directory = head.frontier, head.directory
         digests = [e.digest() for e in envelopes]
@@ -327,6 +330,26 @@ class Ledger:
                 select(Entry.envelope_digest, Entry.seq).where(Entry.envelope_digest.in_(digests))
             ).all()
         )
+
+        def labelled(i: int, exc: ProvenanceError) -> ProvenanceError:
+            if labels is None:
+                return exc
+            return type(exc)(f"{labels[i]}: {exc.message}", hint=exc.hint)
+
+        statements: list[payloads.Statement | None] = []
+        for i, envelope in enumerate(envelopes):
+            if digests[i] in known:
+                statements.append(None)
+                continue
+            try:
+                given = parsed[i] if parsed is not None else None
+                statements.append(given if given is not None else self._statement(envelope))
+            except ProvenanceError as exc:
+                raise labelled(i, exc) from exc
+        directory.prefetch_parties(
+            s.id for s in statements if isinstance(s, payloads.PartyStatement)
+        )
+        writer = projections.Writer(conn)
         entries: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
         subjects: list[dict[str, object]] = []
@@ -336,9 +359,10 @@ class Ledger:
             if digest in known:
                 results.append(self._duplicate(conn, known[digest], digest, entries))
                 continue
+            statement = statements[i]
+            assert statement is not None
             seq = frontier.size
             try:
-                statement = self._statement(envelope)
                 kind = statement.kind
                 hints = [s.keyid for s in envelope.signatures]
                 if verified is not None:
@@ -350,12 +374,10 @@ class Ledger:
                 moment = utcnow()
                 leaf = leaf_bytes(seq, timestamp(moment), envelope)
                 projections.project(
-                    conn, projections.Accepted(seq, kind, statement, signer, moment), directory
+                    writer, projections.Accepted(seq, kind, statement, signer, moment), directory
                 )
             except ProvenanceError as exc:
-                if labels is None:
-                    raise
-                raise type(exc)(f"{labels[i]}: {exc.message}", hint=exc.hint) from exc
+                raise labelled(i, exc) from exc
             subjects.extend(projections.subject_rows(seq, statement))
             for node, value in frontier.append(merkle.leaf_hash(leaf)):
                 nodes.append({"level": node.level, "idx": node.idx, "hash": value})
@@ -376,6 +398,7 @@ class Ledger:
             conn.execute(insert(Entry), entries)
             conn.execute(insert(TreeNode), nodes)
             conn.execute(insert(SubjectRow), subjects)
+        writer.flush()
         return results
 
     @staticmethod
@@ -426,29 +449,31 @@ class Ledger:
                     )
                 )
                 material.update({k: bytes(der) for k, der in rows})
+        parsed: list[payloads.Statement] = []
         for i, envelope in enumerate(envelopes):
-            if envelope.payload_type != "application/vnd.in-toto+json":
-                continue
             try:
-                value = envelope.statement()
-                kind = payloads.kind_of(value["predicateType"])
-                if kind in ("party", "key", "key-rotation"):
-                    statement = payloads.from_predicate(kind, value["predicate"])
-                    material.update({k.keyid: k.der() for k in keys_registered_by(statement)})
+                statement = self._statement(envelope)
             except ProvenanceError as exc:
                 raise type(exc)(f"{names[i]}: {exc.message}", hint=exc.hint) from exc
-        outcomes = signatures.verify_batch(
+            parsed.append(statement)
+            material.update({k.keyid: k.der() for k in keys_registered_by(statement)})
+        outcomes = signatures.verify_stream(
             [signatures.job(e) for e in envelopes], material, workers=workers
         )
-        for i, outcome in enumerate(outcomes):
-            if outcome.error:
-                raise SignatureError(f"{names[i]}: {outcome.error}")
-        return self.append_many(
-            envelopes,
-            verified=[o.verified for o in outcomes],
-            labels=names,
-            progress=progress,
-        )
+
+        def verified() -> Iterator[Sequence[str]]:
+            # Appending starts while the workers still verify later envelopes.
+            for i, outcome in enumerate(outcomes):
+                if outcome.error:
+                    raise SignatureError(f"{names[i]}: {outcome.error}")
+                yield outcome.verified
+
+        try:
+            return self.append_many(
+                envelopes, verified=verified(), labels=names, progress=progress, parsed=parsed
+            )
+        finally:
+            outcomes.close()
 
     # --- the tree head ----------------------------------------------------------------
 
@@ -552,13 +577,25 @@ class Ledger:
                 k.revocation_reason,
             )
 
-        def load_party(party_id: str) -> PartyRecord | None:
-            p = conn.execute(select(PartyRow.__table__).where(PartyRow.id == party_id)).first()
-            if p is None:
-                return None
+        def record(p: Any) -> PartyRecord:
             return PartyRecord(p.id, p.name, frozenset(p.roles.split()), p.country, p.headquarters)
 
-        return Directory(load_key, load_party)
+        def load_party(party_id: str) -> PartyRecord | None:
+            p = conn.execute(select(PartyRow.__table__).where(PartyRow.id == party_id)).first()
+            return None if p is None else record(p)
+
+        def load_parties(party_ids: list[str]) -> dict[str, PartyRecord]:
+            found: dict[str, PartyRecord] = {}
+            for start in range(0, len(party_ids), 500):
+                rows = conn.execute(
+                    select(PartyRow.__table__).where(
+                        PartyRow.id.in_(party_ids[start : start + 500])
+                    )
+                )
+                found.update((p.id, record(p)) for p in rows)
+            return found
+
+        return Directory(load_key, load_party, load_parties)
 
     # --- reading --------------------------------------------------------------------
 
@@ -686,6 +723,7 @@ class Ledger:
                     .order_by(Entry.seq)
                 ).all()
                 subjects: list[dict[str, object]] = []
+                writer = projections.Writer(conn)
                 for row in rows:
                     parsed = ParsedEntry.from_leaf(bytes(row.leaf))
                     statement = parsed.model()
@@ -693,8 +731,9 @@ class Ledger:
                     accepted = projections.Accepted(
                         row.seq, parsed.kind, statement, signer, row.integrated_at
                     )
-                    projections.project(conn, accepted, directory)
+                    projections.project(writer, accepted, directory)
                     subjects.extend(projections.subject_rows(row.seq, statement))
+                writer.flush()
                 if subjects:
                     conn.execute(insert(SubjectRow), subjects)
                 replayed += len(rows)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, insert, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import Executable, delete, insert, update
+from sqlalchemy.engine import Connection, CursorResult
 
 from provenance.authority import Directory, KeyRecord, Signer
 from provenance.payloads import PartyStatement, Statement
@@ -35,7 +36,33 @@ class Accepted:
     integrated_at: dt.datetime
 
 
-Handler = Callable[[Connection, Accepted, Directory], None]
+class Writer:
+    """The append's connection, with inserts batched per table.
+
+    Handlers add rows with `insert`; they are written in bulk by `flush`, which
+    runs before any other statement (`execute`), so reads and updates always see
+    every row added before them.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._pending: dict[type[Base], list[dict[str, Any]]] = {}
+
+    def insert(self, model: type[Base], row: dict[str, Any]) -> None:
+        self._pending.setdefault(model, []).append(row)
+
+    def execute(self, statement: Executable) -> CursorResult[Any]:
+        self.flush()
+        return self.conn.execute(statement)
+
+    def flush(self) -> None:
+        """Write pending rows, tables in the order they were first used (parents first)."""
+        pending, self._pending = self._pending, {}
+        for model, rows in pending.items():
+            self.conn.execute(insert(model), rows)
+
+
+Handler = Callable[[Writer, Accepted, Directory], None]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -48,11 +75,11 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def project(conn: Connection, accepted: Accepted, directory: Directory) -> None:
+def project(writer: Writer, accepted: Accepted, directory: Directory) -> None:
     """Apply one accepted statement to the projections (and to `directory`)."""
     handler = HANDLERS.get(accepted.kind)
     if handler is not None:
-        handler(conn, accepted, directory)
+        handler(writer, accepted, directory)
 
 
 PROJECTION_TABLES: list[str] = ["subjects", "party_keys", "parties"]
@@ -76,17 +103,15 @@ def clear(conn: Connection) -> None:
 
 
 @handles("party", "key", "key-rotation", "key-revocation")
-def _keys(conn: Connection, accepted: Accepted, directory: Directory) -> None:
+def _keys(writer: Writer, accepted: Accepted, directory: Directory) -> None:
     statement = accepted.statement
     if isinstance(statement, PartyStatement):
-        _write_party(conn, statement, accepted.seq, directory)
+        _write_party(writer, statement, accepted.seq, directory)
     for record in directory.apply(statement, accepted.seq):
-        _write_key(conn, record)
+        _write_key(writer, record)
 
 
-def _write_party(
-    conn: Connection, statement: PartyStatement, seq: int, directory: Directory
-) -> None:
+def _write_party(writer: Writer, statement: PartyStatement, seq: int, directory: Directory) -> None:
     values = {
         "name": statement.name,
         "roles": " ".join(sorted(statement.roles)),
@@ -96,12 +121,12 @@ def _write_party(
         "updated_seq": seq,
     }
     if directory.party(statement.id) is None:
-        conn.execute(insert(PartyRow), [{"id": statement.id, "registered_seq": seq, **values}])
+        writer.insert(PartyRow, {"id": statement.id, "registered_seq": seq, **values})
     else:
-        conn.execute(update(PartyRow).where(PartyRow.id == statement.id).values(values))
+        writer.execute(update(PartyRow).where(PartyRow.id == statement.id).values(values))
 
 
-def _write_key(conn: Connection, record: KeyRecord) -> None:
+def _write_key(writer: Writer, record: KeyRecord) -> None:
     values = {
         "party_id": record.party,
         "algorithm": str(record.verifying.algorithm),
@@ -111,6 +136,6 @@ def _write_key(conn: Connection, record: KeyRecord) -> None:
         "revocation_reason": record.reason,
     }
     if record.revoked_seq is None:
-        conn.execute(insert(PartyKeyRow), [{"keyid": record.keyid, **values}])
+        writer.insert(PartyKeyRow, {"keyid": record.keyid, **values})
     else:
-        conn.execute(update(PartyKeyRow).where(PartyKeyRow.keyid == record.keyid).values(values))
+        writer.execute(update(PartyKeyRow).where(PartyKeyRow.keyid == record.keyid).values(values))

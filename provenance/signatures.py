@@ -15,13 +15,15 @@ judgements stay with `authority`, in order.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from provenance.envelope import Envelope
 from provenance.keys import VerifyingKey
 
+STREAM_CHUNK = 1000
+"""Envelopes a worker verifies per task: small enough that appending starts early."""
 PARALLEL_THRESHOLD = 512
 """Below this many envelopes a pool costs more to start than it saves."""
 
@@ -80,18 +82,29 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def verify_stream(
+    jobs: Sequence[Job], keys: Mapping[str, bytes], *, workers: int | None = None
+) -> Generator[Outcome, None, None]:
+    """Verify many envelopes' signatures, yielding outcomes in order as they come.
+
+    `keys` maps key id to DER public key. The caller can work on the first
+    outcomes while the workers verify the rest; close the iterator to stop early.
+    """
+    count = workers if workers is not None else cores()
+    if count <= 1 or len(jobs) < PARALLEL_THRESHOLD:
+        loaded = {k: VerifyingKey.from_der(der) for k, der in keys.items()}
+        for j in jobs:
+            yield check(j, loaded)
+        return
+    size = min(STREAM_CHUNK, max(64, len(jobs) // (count * 8)))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    with ProcessPoolExecutor(count, initializer=_init_worker, initargs=(dict(keys),)) as pool:
+        for part in pool.map(_check_chunk, chunks):
+            yield from part
+
+
 def verify_batch(
     jobs: Sequence[Job], keys: Mapping[str, bytes], *, workers: int | None = None
 ) -> list[Outcome]:
     """Verify many envelopes' signatures; `keys` maps key id to DER public key."""
-    count = workers if workers is not None else cores()
-    if count <= 1 or len(jobs) < PARALLEL_THRESHOLD:
-        loaded = {k: VerifyingKey.from_der(der) for k, der in keys.items()}
-        return [check(j, loaded) for j in jobs]
-    size = max(64, len(jobs) // (count * 8))
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    with ProcessPoolExecutor(count, initializer=_init_worker, initargs=(dict(keys),)) as pool:
-        results: list[Outcome] = []
-        for part in pool.map(_check_chunk, chunks):
-            results.extend(part)
-    return results
+    return list(verify_stream(jobs, keys, workers=workers))
