@@ -663,21 +663,28 @@ class Ledger:
         """RFC 6962 inclusion proof of entry `seq` in the tree of `size` (O(log n) reads)."""
         if not 0 <= seq < size:
             raise NotFoundError(f"entry {seq} is not in a tree of size {size}")
-        with self.store.read() as conn:
-            self._check_size(conn, size)
-            return merkle.resolve(
-                merkle.inclusion_nodes(seq, size), lambda ids: self._nodes(conn, ids)
-            )
+        return self._proof(merkle.inclusion_nodes(seq, size), size)
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """RFC 6962 consistency proof between two tree sizes (O(log n) reads)."""
         if not 0 <= old_size <= new_size:
             raise InputError(f"old size {old_size} must be between 0 and {new_size}")
+        if new_size < 1:
+            raise NotFoundError(f"tree size {new_size} is outside 1..{self.size()}")
+        return self._proof(merkle.consistency_nodes(old_size, new_size), new_size)
+
+    def _proof(self, groups: list[list[merkle.NodeId]], size: int) -> list[bytes]:
+        """Resolve a proof's nodes in one query; a tree larger than the ledger is not found.
+
+        The size is checked only when nodes are missing: every node of a tree of
+        `size` exists once `size` entries do, so the common case is one query.
+        """
         with self.store.read() as conn:
-            self._check_size(conn, new_size)
-            return merkle.resolve(
-                merkle.consistency_nodes(old_size, new_size), lambda ids: self._nodes(conn, ids)
-            )
+            try:
+                return merkle.resolve(groups, lambda ids: self._nodes(conn, ids))
+            except IntegrityError:
+                self._check_size(conn, size)
+                raise
 
     def _check_size(self, conn: Connection, size: int) -> None:
         current = self._size(conn)

@@ -272,7 +272,8 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
     elif parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+        # No pre-ping (it costs a round trip per checkout); recycle instead.
+        engine = create_engine(url, pool_recycle=1800, pool_size=2, max_overflow=4)
     else:
         raise InputError(
             f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
