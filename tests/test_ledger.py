@@ -459,3 +459,21 @@ def test_sign_produces_the_envelope_append_accepts(world: World) -> None:
     again = Envelope.from_bytes(json.dumps(env.to_json()).encode())
     appended, _ = world.ledger.append(again)
     assert appended.kind == "party"
+
+
+def test_a_party_registered_and_updated_in_one_import(world: World) -> None:
+    key = keys.generate()
+    first = party_doc("acme", ["exporter"], key)
+    second = first | {"address": "2 New Road", "keys": []}
+    world.ledger.import_envelopes(
+        [world.envelope(first, world.operator), world.envelope(second, world.operator)],
+        workers=1,
+    )
+    with world.ledger.store.read() as conn:
+        row = conn.execute(
+            text("SELECT address, registered_seq, updated_seq FROM parties WHERE id = 'acme'")
+        ).one()
+    assert tuple(row) == ("2 New Road", 1, 2)
+    before = snapshot(world)
+    world.ledger.replay()
+    assert snapshot(world) == before
