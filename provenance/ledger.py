@@ -434,7 +434,8 @@ class Ledger:
         progress: Progress | None = None,
         workers: int | None = None,
     ) -> list[Appended]:
-        """Bulk admission: verify signatures on every core, then append all or nothing."""
+        """Bulk admission, all or nothing: signatures are verified on every core while
+        the main process authorises and appends the envelopes already verified."""
         names = (
             labels if labels is not None else [f"envelope {i + 1}" for i in range(len(envelopes))]
         )
