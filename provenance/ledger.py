@@ -581,10 +581,6 @@ class Ledger:
         def record(p: Any) -> PartyRecord:
             return PartyRecord(p.id, p.name, frozenset(p.roles.split()), p.country, p.headquarters)
 
-        def load_party(party_id: str) -> PartyRecord | None:
-            p = conn.execute(select(PartyRow.__table__).where(PartyRow.id == party_id)).first()
-            return None if p is None else record(p)
-
         def load_parties(party_ids: list[str]) -> dict[str, PartyRecord]:
             found: dict[str, PartyRecord] = {}
             for start in range(0, len(party_ids), 500):
@@ -595,6 +591,9 @@ class Ledger:
                 )
                 found.update((p.id, record(p)) for p in rows)
             return found
+
+        def load_party(party_id: str) -> PartyRecord | None:
+            return load_parties([party_id]).get(party_id)
 
         return Directory(load_key, load_party, load_parties)
 

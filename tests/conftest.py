@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from provenance import keys, payloads
 from provenance.envelope import Envelope
@@ -53,6 +53,27 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise pytest.UsageError(f"{PG_ENV} is set but unreachable: {exc}") from exc
         finally:
             engine.dispose()
+
+
+def tamper(engine: Engine, statement: str, params: dict[str, object] | None = None) -> None:
+    """What an attacker with raw database access does: disable the guard, then edit."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            names = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            ).scalars()
+            for name in list(names):
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            conn.exec_driver_sql("SET session_replication_role = replica")
+        conn.execute(text(statement), params or {})
+        conn.commit()
+
+
+def flip_payload_byte(leaf: bytes, offset: int, bit: int) -> bytes:
+    """The leaf with one bit flipped inside its envelope's base64 payload."""
+    i = leaf.index(b'"payload"') + offset
+    return leaf[:i] + bytes([leaf[i] ^ bit]) + leaf[i + 1 :]
 
 
 def backends() -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
+from tests.conftest import flip_payload_byte, tamper
 
 
 @dataclass
@@ -31,6 +32,11 @@ class Cli:
 
     def json(self, *args: str) -> object:
         return json.loads(self.ok(*args, "--json").stdout)
+
+    def json_input(self, *args: str, input: str) -> dict[str, object]:
+        value = json.loads(self.ok(*args, "--json", input=input).stdout)
+        assert isinstance(value, dict)
+        return value
 
 
 @pytest.fixture
@@ -127,16 +133,6 @@ def test_sign_to_stdout_and_append_from_stdin(ledger: Cli) -> None:
     envelope = ledger.ok("sign", "stdin-party.json", "--key", "acme.pem").stdout
     appended = ledger.json_input("ledger", "append", "-", input=envelope)
     assert appended["entry"]["seq"] == 2
-
-
-def _json_input(self: Cli, *args: str, input: str) -> dict[str, object]:
-    result = self.ok(*args, "--json", input=input)
-    value = json.loads(result.stdout)
-    assert isinstance(value, dict)
-    return value
-
-
-Cli.json_input = _json_input  # type: ignore[attr-defined]
 
 
 def test_proof_consistency_export_and_offline_verify(ledger: Cli) -> None:
@@ -320,14 +316,11 @@ def test_tampered_database_fails_verify_with_exit_4(ledger: Cli) -> None:
     engine = make_engine(ledger.db)
     with engine.connect() as conn:
         leaf = bytes(conn.execute(text("SELECT leaf FROM entries WHERE seq = 1")).scalar_one())
-        i = leaf.index(b'"payload"') + 30
-        changed = leaf[:i] + bytes([leaf[i] ^ 2]) + leaf[i + 1 :]
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("DROP TRIGGER entries_no_update")
-        else:
-            conn.exec_driver_sql("SET session_replication_role = replica")
-        conn.execute(text("UPDATE entries SET leaf = :leaf WHERE seq = 1"), {"leaf": changed})
-        conn.commit()
+    tamper(
+        engine,
+        "UPDATE entries SET leaf = :leaf WHERE seq = 1",
+        {"leaf": flip_payload_byte(leaf, 30, 2)},
+    )
     engine.dispose()
     result = ledger("ledger", "verify", "--workers", "1")
     assert result.exit_code == 4

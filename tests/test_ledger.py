@@ -21,7 +21,7 @@ from provenance.errors import (
 )
 from provenance.ledger import Ledger
 from provenance.operator import sign
-from tests.conftest import World
+from tests.conftest import World, flip_payload_byte, tamper
 
 
 def party_doc(party_id: str, roles: list[str], key: keys.SigningKey) -> dict[str, object]:
@@ -163,23 +163,6 @@ def test_database_refuses_update_and_delete(world: World, table: str) -> None:
     audit(world.ledger, workers=1)
 
 
-def bypass_triggers(world: World, *statements: str) -> None:
-    """What an attacker with raw database access does: drop the guard, then edit."""
-    store = world.ledger.store
-    with store.engine.connect() as conn:
-        if store.dialect == "sqlite":
-            names = conn.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-            ).scalars()
-            for name in list(names):
-                conn.exec_driver_sql(f"DROP TRIGGER {name}")
-        else:
-            conn.exec_driver_sql("SET session_replication_role = replica")
-        for statement in statements:
-            conn.execute(text(statement))
-        conn.commit()
-
-
 def small_world(world: World, n: int = 6) -> None:
     world.register("acme", ["exporter"])
     for i in range(n):
@@ -197,24 +180,16 @@ def test_audit_passes_on_an_honest_ledger(world: World) -> None:
 def test_audit_names_a_changed_entry(world: World, where: str) -> None:
     small_world(world)
     size = world.ledger.size()
-    store = world.ledger.store
+    engine = world.ledger.store.engine
     if where == "leaf":
-        with store.read() as conn:
+        with world.ledger.store.read() as conn:
             leaf = bytes(conn.execute(text("SELECT leaf FROM entries WHERE seq = 4")).scalar_one())
-        # flip one byte inside the envelope's payload
-        i = leaf.index(b'"payload"') + 20
-        changed = leaf[:i] + bytes([leaf[i] ^ 1]) + leaf[i + 1 :]
-        with store.engine.connect() as conn:
-            if store.dialect == "sqlite":
-                conn.exec_driver_sql("DROP TRIGGER entries_no_update")
-            else:
-                conn.exec_driver_sql("SET session_replication_role = replica")
-            conn.execute(text("UPDATE entries SET leaf = :l WHERE seq = 4"), {"l": changed})
-            conn.commit()
+        changed = flip_payload_byte(leaf, 20, 1)
+        tamper(engine, "UPDATE entries SET leaf = :l WHERE seq = 4", {"l": changed})
     elif where == "kind":
-        bypass_triggers(world, "UPDATE entries SET kind = 'key' WHERE seq = 4")
+        tamper(engine, "UPDATE entries SET kind = 'key' WHERE seq = 4")
     else:
-        bypass_triggers(world, "UPDATE entries SET signer_party = 'acme' WHERE seq = 4")
+        tamper(engine, "UPDATE entries SET signer_party = 'acme' WHERE seq = 4")
     with pytest.raises(IntegrityError, match="entry 4"):
         audit(world.ledger, workers=1)
     assert world.ledger.size() == size
@@ -222,7 +197,7 @@ def test_audit_names_a_changed_entry(world: World, where: str) -> None:
 
 def test_deleted_rows_are_caught_by_audit_and_append(world: World) -> None:
     small_world(world)
-    bypass_triggers(world, "DELETE FROM entries WHERE seq = 7")
+    tamper(world.ledger.store.engine, "DELETE FROM entries WHERE seq = 7")
     with pytest.raises(IntegrityError):
         audit(world.ledger, workers=1)
     with pytest.raises(IntegrityError, match="altered"):
@@ -231,8 +206,8 @@ def test_deleted_rows_are_caught_by_audit_and_append(world: World) -> None:
 
 def test_changed_tree_node_is_caught(world: World) -> None:
     small_world(world)
-    bypass_triggers(
-        world,
+    tamper(
+        world.ledger.store.engine,
         "UPDATE tree_nodes SET hash = (SELECT hash FROM tree_nodes "
         "WHERE level = 0 AND idx = 0) WHERE level = 1 AND idx = 1",
     )
@@ -292,7 +267,7 @@ def test_stored_proofs_equal_the_reference_and_read_log_n_nodes(
         proof = ledger.consistency_proof(old, size)
         assert proof == merkle.consistency_proof(old, leaves)
         assert sum(fetched) <= 3 * size.bit_length()
-        merkle.verify_consistency(old, size, proof, merkle.root(leaves[:old]), leaves_root(leaves))
+        merkle.verify_consistency(old, size, proof, merkle.root(leaves[:old]), merkle.root(leaves))
     assert not any("FROM entries" in s for s, _ in statements), "proofs must not read leaves"
     if ledger.store.dialect == "sqlite":
         with ledger.store.read() as conn:
@@ -301,10 +276,6 @@ def test_stored_proofs_equal_the_reference_and_read_log_n_nodes(
                     plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
                     details = " ".join(str(row[-1]) for row in plan)
                     assert "SCAN tree_nodes" not in details, details
-
-
-def leaves_root(leaves: list[bytes]) -> bytes:
-    return merkle.root(leaves)
 
 
 def _recorder(statements: list[tuple[str, object]]):  # type: ignore[no-untyped-def]
