@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provenance import keys, payloads
+from provenance.catalog import Catalog
 from provenance.envelope import Envelope, sign_statement
 from provenance.errors import ConfigError, NotFoundError
 from provenance.keys import SigningKey
 from provenance.ledger import Appended, Ledger
 from provenance.payloads import PartyStatement, Role
+from provenance.products import catalog_statements
 
 CHECKPOINT_KEY_ENV = "PROVENANCE_CHECKPOINT_KEY"
 OPERATOR_KEY = "operator.pem"
@@ -31,6 +33,7 @@ class Initialised:
     checkpoint_key: Path
     genesis: Appended
     created_keys: list[Path]
+    products: list[Appended]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -40,6 +43,7 @@ class Initialised:
             "checkpoint_key": str(self.checkpoint_key),
             "created_keys": [str(p) for p in self.created_keys],
             "genesis_seq": self.genesis.seq,
+            "products": len(self.products),
         }
 
 
@@ -72,8 +76,11 @@ def initialise(
     operator_name: str = "Ledger operator",
     country: str = "US",
     headquarters: str | None = None,
+    catalog: Catalog | None = None,
+    with_catalog: bool = True,
 ) -> Initialised:
-    """Create a ledger: keys (new, or reused from `keys_dir`) and the genesis entry."""
+    """Create a ledger: keys (new, or reused from `keys_dir`), the genesis entry, and the
+    product catalog (default: the packaged `rules/products.yaml`) signed by the operator."""
     created: list[Path] = []
     operator_path = keys_dir / OPERATOR_KEY
     checkpoint_path = keys_dir / CHECKPOINT_KEY
@@ -94,7 +101,13 @@ def initialise(
         genesis=sign(statement, [operator_key]),
         key_path=checkpoint_path,
     )
-    return Initialised(ledger, operator_path, checkpoint_path, genesis, created)
+    try:
+        statements = catalog_statements(catalog) if with_catalog else []
+        products = ledger.append_many([sign(s, [operator_key]) for s in statements])
+    except BaseException:
+        ledger.close()
+        raise
+    return Initialised(ledger, operator_path, checkpoint_path, genesis, created, products)
 
 
 def checkpoint_key_path(ledger: Ledger, explicit: str | None) -> Path:

@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import pycountry
 from pydantic import (
@@ -25,10 +25,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     ValidationError,
+    model_validator,
 )
 
 from provenance import canonical
+from provenance.catalog import Product, Source
 from provenance.errors import InputError
 from provenance.keys import VerifyingKey
 
@@ -208,6 +211,320 @@ class KeyRevocationStatement(Statement):
         return [(f"key/{self.key}", self.key)]
 
 
+# --- products, chips and their movements ----------------------------------------------
+
+Serial = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
+]
+"""A chip's serial number as its manufacturer prints it (and nvidia-smi reports it)."""
+
+HsCode = Annotated[str, Field(pattern=r"^[0-9]{4}(?:\.?[0-9]{2}){0,4}$")]
+"""A tariff code as declared: "8473.30.1180", "847330", "8542.31"."""
+
+Eccn = Annotated[str, Field(pattern=r"^(?:EAR99|[0-9][A-E][0-9]{3}(?:\.[A-Za-z0-9.]+)?)$")]
+"""An Export Control Classification Number, e.g. "3A090.a", "4A090", or "EAR99"."""
+
+MAX_SERIALS = 5000
+"""Serials one statement may list (the envelope's payload limit allows about this many)."""
+
+Serials = Annotated[list[Serial], Field(max_length=MAX_SERIALS), AfterValidator(_unique)]
+
+
+def _serials(*lists: list[str]) -> list[str]:
+    return list(dict.fromkeys(s for serials in lists for s in serials))
+
+
+class Money(BaseModel):
+    """An amount in an ISO 4217 currency, the amount a decimal string."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    amount: DecimalStr
+    currency: Currency
+
+
+class Site(BaseModel):
+    """Where chips are (a data centre, a warehouse)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    country: Country
+    facility: Text
+    address: Text | None = None
+
+
+def _chips(serials: list[str]) -> list[tuple[str, str]]:
+    return [subject("chip", {"serial": s}, f"chip/{s}") for s in serials]
+
+
+def _in_order(first: str, earlier: dt.date, second: str, later: dt.date) -> None:
+    if later < earlier:
+        raise ValueError(f"{second} {later} is before {first} {earlier}")
+
+
+class ProductStatement(Statement, Product):
+    """A catalog entry (what serials are checked against), with the sources it cites.
+
+    The same fields as an entry of `rules/products.yaml`; `tpp` and
+    `performance_density` are computed, and a document that states them is
+    accepted only when they agree. Signing it again with the same id supersedes it.
+    """
+
+    kind: ClassVar[str] = "product"
+    references: list[Source] = Field(default_factory=list)
+    """The documents the `sources` of this product cite (ids and URLs)."""
+
+    @model_validator(mode="after")
+    def _references_cover_sources(self) -> ProductStatement:
+        known = {source.id for source in self.references}
+        for field_name, cited in self.sources.items():
+            for ref in cited.refs:
+                if ref not in known:
+                    raise ValueError(
+                        f"sources.{field_name}.refs: {ref!r} is not one of the references"
+                    )
+        return self
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [subject("product", {"id": self.id}, f"product/{self.id}")]
+
+    def predicate(self) -> dict[str, Any]:
+        # The catalog's unknowns are explicit nulls (die area unknown), so keep them.
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_catalog(cls, product: Product, sources: list[Source]) -> ProductStatement:
+        cited = {ref for field_source in product.sources.values() for ref in field_source.refs}
+        fields = product.model_dump(exclude={"tpp", "performance_density"})
+        return cls.model_validate(
+            {**fields, "references": [s.model_dump() for s in sources if s.id in cited]}
+        )
+
+
+class ManufactureStatement(Statement):
+    """The serial registry: these serials are chips of this product, for life."""
+
+    kind: ClassVar[str] = "manufacture"
+    product: Identifier
+    serials: Annotated[Serials, Field(min_length=1)]
+    date: dt.date
+    site: Country
+    """Country where the chips were made (or packaged)."""
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return _chips(self.serials)
+
+
+class ShipmentItem(BaseModel):
+    """One line of a shipment, as the exporter declares it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    product: Identifier
+    """The product as declared (a catalog id, or whatever the papers say)."""
+    description: Text
+    hs_code: HsCode
+    quantity: Annotated[int, Field(ge=1)]
+    serials: Annotated[Serials, Field(min_length=1)]
+    unit_value: Money
+
+    @model_validator(mode="after")
+    def _quantity_counts_serials(self) -> ShipmentItem:
+        if self.quantity != len(self.serials):
+            raise ValueError(
+                f"quantity is {self.quantity} but {len(self.serials)} serials are listed"
+            )
+        return self
+
+
+class ShipmentStatement(Statement):
+    """A shipment of chips: who sends them to whom, along which route, under which license."""
+
+    kind: ClassVar[str] = "shipment"
+    id: Identifier
+    exporter: Identifier
+    consignee: Identifier
+    end_user: Identifier
+    forwarder: Identifier | None = None
+    ship_date: dt.date
+    destination: Country
+    """The final destination country."""
+    route: Annotated[list[Country], Field(min_length=1, max_length=20)]
+    """Countries in order, from origin to destination, transit included."""
+    license: Identifier | None = None
+    """A license id, or a license exception or NLR code (NLR, NAC, ACA, ...)."""
+    items: Annotated[list[ShipmentItem], Field(min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ShipmentStatement:
+        if self.route[-1] != self.destination:
+            raise ValueError(
+                f"route: ends in {self.route[-1]}, not in the destination {self.destination}"
+            )
+        seen: dict[str, int] = {}
+        for i, item in enumerate(self.items):
+            for j, serial in enumerate(item.serials):
+                if serial in seen and seen[serial] != i:
+                    raise ValueError(
+                        f"items[{i}].serials[{j}]: serial {serial!r} is also listed "
+                        f"in items[{seen[serial]}]"
+                    )
+                seen[serial] = i
+        return self
+
+    def serials(self) -> list[str]:
+        return _serials(*(item.serials for item in self.items))
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [
+            subject("shipment", {"id": self.id}, f"shipment/{self.id}"),
+            *_chips(self.serials()),
+        ]
+
+
+class ReceiptStatement(Statement):
+    """The consignee or end user received these serials of a shipment."""
+
+    kind: ClassVar[str] = "receipt"
+    shipment: Identifier
+    serials: Annotated[Serials, Field(min_length=1)]
+    date: dt.date
+    country: Country
+    site: Text
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [
+            subject("shipment", {"id": self.shipment}, f"shipment/{self.shipment}"),
+            *_chips(self.serials),
+        ]
+
+
+class Certifications(BaseModel):
+    """What the end user certifies (each must be stated, true or false)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    no_military: StrictBool
+    """No military end use or military end user."""
+    no_wmd: StrictBool
+    """No use in weapons of mass destruction or their delivery systems."""
+    no_reexport: StrictBool
+    """No re-export or transfer without authorisation."""
+    no_restricted_hq_access: StrictBool
+    """No access by entities headquartered in restricted destinations."""
+
+
+class EndUseStatement(Statement):
+    """The end user's statement of what the chips are for, where, and what it certifies."""
+
+    kind: ClassVar[str] = "end-use"
+    shipments: Annotated[list[Identifier], AfterValidator(_unique)] = Field(default_factory=list)
+    serials: Serials = Field(default_factory=list)
+    date: dt.date
+    """When the statement was signed."""
+    end_use: Text
+    sector: Text
+    site: Site
+    facility_power_mw: DecimalStr
+    certifications: Certifications
+    valid_until: dt.date
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EndUseStatement:
+        if not self.shipments and not self.serials:
+            raise ValueError("shipments and serials are both empty: name what the statement covers")
+        _in_order("date", self.date, "valid_until", self.valid_until)
+        return self
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [
+            *(subject("shipment", {"id": s}, f"shipment/{s}") for s in self.shipments),
+            *_chips(self.serials),
+        ]
+
+
+class ObservedGpu(BaseModel):
+    """One GPU as `nvidia-smi -q -x` reported it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    product_name: Text
+    serial: Serial | None = None
+    uuid: Text | None = None
+    pci_device_id: Annotated[str, Field(pattern=r"^0x[0-9A-F]{8}$")] | None = None
+    board_part_number: Text | None = None
+
+
+class Evidence(BaseModel):
+    """A file the auditor collected on site, by digest, and what it shows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file: Text
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    format: Literal["nvidia-smi-xml"] = "nvidia-smi-xml"
+    driver_version: Text | None = None
+    devices: list[ObservedGpu] = Field(default_factory=list, max_length=MAX_SERIALS)
+
+
+class InspectionStatement(Statement):
+    """An auditor's visit: the serials seen and missing, findings, and evidence."""
+
+    kind: ClassVar[str] = "inspection"
+    site: Site
+    date: dt.date
+    serials_seen: Serials = Field(default_factory=list)
+    serials_missing: Serials = Field(default_factory=list)
+    findings: list[Text] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InspectionStatement:
+        missing = set(self.serials_missing)
+        for i, serial in enumerate(self.serials_seen):
+            if serial in missing:
+                raise ValueError(f"serials_seen[{i}]: {serial!r} is also in serials_missing")
+        if not (self.serials_seen or self.serials_missing or self.observed_serials()):
+            raise ValueError("no serials: list serials_seen, serials_missing or evidence")
+        return self
+
+    def observed_serials(self) -> list[str]:
+        """Serials the evidence files show."""
+        return _serials([d.serial for e in self.evidence for d in e.devices if d.serial])
+
+    def seen(self) -> list[str]:
+        """Serials seen: listed as seen, or shown by the evidence (and not listed missing)."""
+        missing = set(self.serials_missing)
+        return [s for s in _serials(self.serials_seen, self.observed_serials()) if s not in missing]
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return _chips(_serials(self.seen(), self.serials_missing))
+
+
+class LicenseStatement(Statement):
+    """An export license: who may ship what, where, how much, and until when."""
+
+    kind: ClassVar[str] = "license"
+    id: Identifier
+    exporter: Identifier
+    consignee: Identifier | None = None
+    end_user: Identifier | None = None
+    destination: Country
+    eccns: Annotated[list[Eccn], Field(min_length=1), AfterValidator(_unique)]
+    products: Annotated[list[Identifier], AfterValidator(_unique)] = Field(default_factory=list)
+    """Product ids the license covers (empty: any product of those ECCNs)."""
+    max_quantity: Annotated[int, Field(ge=1)] | None = None
+    max_value: Money | None = None
+    max_tpp: DecimalStr | None = None
+    """Cap on the TPP summed over every unit shipped under the license."""
+    valid_from: dt.date
+    valid_until: dt.date
+    conditions: list[Text] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LicenseStatement:
+        _in_order("valid_from", self.valid_from, "valid_until", self.valid_until)
+        return self
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [subject("license", {"id": self.id}, f"license/{self.id}")]
+
+
 # --- the registry ------------------------------------------------------------------
 
 KINDS: dict[str, type[Statement]] = {}
@@ -218,7 +535,19 @@ def register(*models: type[Statement]) -> None:
         KINDS[model.kind] = model
 
 
-register(PartyStatement, KeyStatement, KeyRotationStatement, KeyRevocationStatement)
+register(
+    PartyStatement,
+    KeyStatement,
+    KeyRotationStatement,
+    KeyRevocationStatement,
+    ProductStatement,
+    ManufactureStatement,
+    ShipmentStatement,
+    ReceiptStatement,
+    EndUseStatement,
+    InspectionStatement,
+    LicenseStatement,
+)
 
 
 def predicate_type(kind: str) -> str:
@@ -251,7 +580,7 @@ def describe_validation_error(kind: str, exc: ValidationError) -> str:
         for item in error["loc"]:
             loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
         message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc or '(document)'}: {message}")
+        parts.append(f"{loc}: {message}" if loc else message)
     more = len(exc.errors()) - 3
     suffix = f" (and {more} more)" if more > 0 else ""
     return f"invalid {kind}: " + "; ".join(parts) + suffix

@@ -29,6 +29,8 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    Date,
     DateTime,
     Engine,
     ForeignKey,
@@ -156,6 +158,196 @@ class SubjectRow(Base):
     __tablename__ = "subjects"
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+
+
+# --- projections: products, chips and their movements ----------------------------------
+#
+# Decimals (TPP, money, power) are kept as their exact decimal text; aggregates
+# cast them in SQL. Lists that are only ever shown are kept as JSON text.
+
+
+class ProductRow(Base):
+    """The catalog as the ledger holds it: the latest `product` statement per id."""
+
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    vendor: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    tpp: Mapped[str] = mapped_column(String(40))
+    performance_density: Mapped[str | None] = mapped_column(String(40))
+    die_area_mm2: Mapped[str | None] = mapped_column(String(40))
+    datacenter: Mapped[bool] = mapped_column(Boolean)
+    interconnect_gbps: Mapped[int | None] = mapped_column(Integer)
+    memory_bandwidth_gbps: Mapped[int | None] = mapped_column(Integer)
+    names: Mapped[str] = mapped_column(Text)
+    """JSON list of marketed names."""
+    pci_device_ids: Mapped[str] = mapped_column(Text)
+    """Space-separated, as nvidia-smi prints them ("0x233010DE")."""
+    hs_codes: Mapped[str] = mapped_column(Text)
+    """Space-separated."""
+    reference_price: Mapped[str | None] = mapped_column(String(40))
+    reference_currency: Mapped[str | None] = mapped_column(String(3))
+    registered_seq: Mapped[int] = mapped_column(BigInt)
+    updated_seq: Mapped[int] = mapped_column(BigInt)
+
+
+class ChipRow(Base):
+    """One registered serial and its custody state (kept current by every statement)."""
+
+    __tablename__ = "chips"
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(128), index=True)
+    manufacturer: Mapped[str] = mapped_column(String(128))
+    manufactured_seq: Mapped[int] = mapped_column(BigInt)
+    manufacture_date: Mapped[dt.date] = mapped_column(Date)
+    made_in: Mapped[str] = mapped_column(String(2))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    """manufactured, shipped, received, inspected or missing."""
+    state_seq: Mapped[int] = mapped_column(BigInt)
+    """The entry that set the state."""
+    shipment_id: Mapped[str | None] = mapped_column(String(128))
+    """The last shipment that carried it."""
+    country: Mapped[str | None] = mapped_column(String(2))
+    """Where it was last known to be (None while in transit)."""
+
+
+class ShipmentRow(Base):
+    __tablename__ = "shipments"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInt, unique=True)
+    exporter: Mapped[str] = mapped_column(String(128), index=True)
+    consignee: Mapped[str] = mapped_column(String(128), index=True)
+    end_user: Mapped[str] = mapped_column(String(128), index=True)
+    forwarder: Mapped[str | None] = mapped_column(String(128))
+    ship_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    destination: Mapped[str] = mapped_column(String(2), index=True)
+    route: Mapped[str] = mapped_column(Text)
+    """Space-separated country codes, origin first."""
+    license: Mapped[str | None] = mapped_column(String(128), index=True)
+    units: Mapped[int] = mapped_column(Integer)
+
+
+class ShipmentItemRow(Base):
+    __tablename__ = "shipment_items"
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    product: Mapped[str] = mapped_column(String(128), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    hs_code: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_value: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class ShipmentSerialRow(Base):
+    __tablename__ = "shipment_serials"
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    line: Mapped[int] = mapped_column(Integer)
+
+
+class ReceiptRow(Base):
+    __tablename__ = "receipts"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"), index=True)
+    party: Mapped[str] = mapped_column(String(128))
+    date: Mapped[dt.date] = mapped_column(Date)
+    country: Mapped[str] = mapped_column(String(2))
+    site: Mapped[str] = mapped_column(Text)
+
+
+class ReceiptSerialRow(Base):
+    __tablename__ = "receipt_serials"
+    seq: Mapped[int] = mapped_column(ForeignKey("receipts.seq"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    carried: Mapped[bool] = mapped_column(Boolean)
+    """False when the shipment did not list this serial (recorded, flagged by the rules)."""
+
+
+class EndUseRow(Base):
+    __tablename__ = "end_uses"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    party: Mapped[str] = mapped_column(String(128), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    end_use: Mapped[str] = mapped_column(Text)
+    sector: Mapped[str] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(String(2))
+    facility: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    facility_power_mw: Mapped[str] = mapped_column(String(40))
+    no_military: Mapped[bool] = mapped_column(Boolean)
+    no_wmd: Mapped[bool] = mapped_column(Boolean)
+    no_reexport: Mapped[bool] = mapped_column(Boolean)
+    no_restricted_hq_access: Mapped[bool] = mapped_column(Boolean)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+
+
+class EndUseScopeRow(Base):
+    """What an end-use statement covers: shipments and serials."""
+
+    __tablename__ = "end_use_scope"
+    seq: Mapped[int] = mapped_column(ForeignKey("end_uses.seq"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    """"shipment" or "serial"."""
+    ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class InspectionRow(Base):
+    __tablename__ = "inspections"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    auditor: Mapped[str] = mapped_column(String(128), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    country: Mapped[str] = mapped_column(String(2))
+    facility: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    findings: Mapped[str] = mapped_column(Text)
+    """JSON list."""
+    evidence_files: Mapped[int] = mapped_column(Integer)
+
+
+class InspectionSerialRow(Base):
+    __tablename__ = "inspection_serials"
+    seq: Mapped[int] = mapped_column(ForeignKey("inspections.seq"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    """"seen" or "missing"."""
+
+
+class InspectionDeviceRow(Base):
+    """A GPU an evidence file shows, as the hardware reported it."""
+
+    __tablename__ = "inspection_devices"
+    seq: Mapped[int] = mapped_column(ForeignKey("inspections.seq"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    serial: Mapped[str | None] = mapped_column(String(64), index=True)
+    product_name: Mapped[str] = mapped_column(Text)
+    pci_device_id: Mapped[str | None] = mapped_column(String(10))
+    board_part_number: Mapped[str | None] = mapped_column(Text)
+    uuid: Mapped[str | None] = mapped_column(Text)
+
+
+class LicenseRow(Base):
+    __tablename__ = "licenses"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInt, unique=True)
+    regulator: Mapped[str] = mapped_column(String(128))
+    exporter: Mapped[str] = mapped_column(String(128), index=True)
+    consignee: Mapped[str | None] = mapped_column(String(128))
+    end_user: Mapped[str | None] = mapped_column(String(128))
+    destination: Mapped[str] = mapped_column(String(2))
+    eccns: Mapped[str] = mapped_column(Text)
+    """Space-separated."""
+    products: Mapped[str] = mapped_column(Text)
+    """Space-separated product ids (empty: any)."""
+    max_quantity: Mapped[int | None] = mapped_column(Integer)
+    max_value: Mapped[str | None] = mapped_column(String(40))
+    max_value_currency: Mapped[str | None] = mapped_column(String(3))
+    max_tpp: Mapped[str | None] = mapped_column(String(40))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    conditions: Mapped[str] = mapped_column(Text)
+    """JSON list."""
 
 
 Index("ix_entries_kind_seq", Entry.kind, Entry.seq)

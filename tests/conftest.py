@@ -155,7 +155,9 @@ class World:
 
 @pytest.fixture
 def world(db_url: str, tmp_path: Path) -> Iterator[World]:
-    done = initialise(db_url, origin="test.example/ledger", keys_dir=tmp_path / "keys")
+    done = initialise(
+        db_url, origin="test.example/ledger", keys_dir=tmp_path / "keys", with_catalog=False
+    )
     operator = keys.load_private(done.operator_key)
     try:
         yield World(db_url, tmp_path, done.ledger, operator)

@@ -50,7 +50,7 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 @pytest.fixture
 def ledger(cli: Cli) -> Cli:
-    result = cli.ok("init", "--origin", "cli.test/ledger")
+    result = cli.ok("init", "--origin", "cli.test/ledger", "--no-catalog")
     assert "ledger verifier key" in result.stdout
     cli.ok("keys", "generate", "acme")
     Path("acme.yaml").write_text(
