@@ -375,3 +375,20 @@ def _yes_no(value: str | None) -> bool | None:
     if value == "No":
         return False
     return None
+
+
+def evidence(report: SmiReport, name: str) -> dict[str, object]:
+    """The `evidence` entry of an inspection statement for one parsed file: its name,
+    the digest of its exact bytes, and what each GPU in it reported."""
+    devices: list[dict[str, object]] = []
+    for device in report.devices:
+        observed: dict[str, object] = {"product_name": device.product_name}
+        for field in ("serial", "uuid", "pci_device_id", "board_part_number"):
+            value = getattr(device, field)
+            if value:
+                observed[field] = value
+        devices.append(observed)
+    found: dict[str, object] = {"file": name, "sha256": report.digest, "devices": devices}
+    if report.driver_version:
+        found["driver_version"] = report.driver_version
+    return found

@@ -445,7 +445,8 @@ class ObservedGpu(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     product_name: Text
-    serial: Serial | None = None
+    serial: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """As the board reports it (field data: not held to the serial registry's pattern)."""
     uuid: Text | None = None
     pci_device_id: Annotated[str, Field(pattern=r"^0x[0-9A-F]{8}$")] | None = None
     board_part_number: Text | None = None

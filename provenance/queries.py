@@ -1,14 +1,47 @@
-"""Read-side queries over the projections, returned as JSON-ready dicts."""
+"""Read-side queries over the projections, returned as JSON-ready dicts.
+
+The projections find things fast; what a query reports about an entry (its
+signer, its statement) is re-read from the entry itself, whose signature and
+inclusion proof are checked before it is shown (`verified_entry`).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
-from provenance.errors import NotFoundError
-from provenance.ledger import Ledger
-from provenance.store import PartyKeyRow, PartyRow
+from provenance.envelope import verified_keyids
+from provenance.errors import IntegrityError, NotFoundError
+from provenance.keys import VerifyingKey
+from provenance.ledger import Ledger, Receipt
+from provenance.store import (
+    ChipRow,
+    Entry,
+    InspectionDeviceRow,
+    LicenseRow,
+    PartyKeyRow,
+    PartyRow,
+    ProductRow,
+    ReceiptRow,
+    ReceiptSerialRow,
+    ShipmentItemRow,
+    ShipmentRow,
+    ShipmentSerialRow,
+    SubjectRow,
+)
+
+DATE_FIELDS = {
+    "manufacture": "date",
+    "shipment": "ship_date",
+    "receipt": "date",
+    "end-use": "date",
+    "inspection": "date",
+    "license": "valid_from",
+}
+"""The field that dates a statement of each kind (what the history is ordered by)."""
 
 
 def _party_dict(row: Any) -> dict[str, Any]:
@@ -53,3 +86,367 @@ def parties(ledger: Ledger) -> list[dict[str, Any]]:
     with ledger.store.read() as conn:
         rows = conn.execute(select(PartyRow.__table__).order_by(PartyRow.id)).all()
     return [_party_dict(r) for r in rows]
+
+
+# --- verified entries ------------------------------------------------------------------
+
+
+def verified_entry(ledger: Ledger, seq: int, size: int | None = None) -> dict[str, Any]:
+    """Entry `seq` with its signature checked against the signer's registered keys and
+    its inclusion in the signed checkpoint proved; raises IntegrityError when either fails."""
+    receipt: Receipt = ledger.receipt(seq, size)
+    parsed = ledger.entry(seq)
+    row = ledger.entry_row(seq)
+    keyids = row.signer_keys.split()
+    with ledger.store.read() as conn:
+        found = conn.execute(
+            select(PartyKeyRow.keyid, PartyKeyRow.algorithm, PartyKeyRow.public_key).where(
+                PartyKeyRow.keyid.in_(keyids)
+            )
+        ).all()
+    keys = {k.keyid: VerifyingKey.from_der(bytes(k.public_key)) for k in found}
+    if not keys or set(verified_keyids(parsed.envelope, keys)) != set(keyids):
+        raise IntegrityError(f"entry {seq}: the signature does not verify with its signer's keys")
+    predicate = parsed.statement["predicate"]
+    field = DATE_FIELDS.get(parsed.kind)
+    checkpoint = receipt.checkpoint.checkpoint
+    return {
+        "seq": seq,
+        "kind": parsed.kind,
+        "signer": row.signer_party,
+        "date": predicate.get(field) if field else None,
+        "integrated_at": parsed.integrated_at,
+        "summary": summarise(parsed.kind, predicate),
+        "proof": {
+            "verified": True,
+            "signature": True,
+            "tree_size": checkpoint.size,
+            "root": checkpoint.root.hex(),
+            "hashes": len(receipt.proof),
+        },
+        "predicate": predicate,
+    }
+
+
+def summarise(kind: str, p: dict[str, Any]) -> str:
+    """One line a person reads in a history."""
+    if kind == "manufacture":
+        return f"{len(p['serials'])} serials of {p['product']} made in {p['site']}"
+    if kind == "shipment":
+        units = sum(item["quantity"] for item in p["items"])
+        route = " > ".join(p["route"])
+        return (
+            f"shipment {p['id']}: {units} units, {p['exporter']} to {p['consignee']} "
+            f"(end user {p['end_user']}), {route}, license {p.get('license') or 'none cited'}"
+        )
+    if kind == "receipt":
+        where = f"{p['site']}, {p['country']}"
+        return f"received {len(p['serials'])} of shipment {p['shipment']} at {where}"
+    if kind == "end-use":
+        site = p["site"]
+        return (
+            f"end use: {p['end_use']} ({p['sector']}) at {site['facility']}, {site['country']}, "
+            f"valid until {p['valid_until']}"
+        )
+    if kind == "inspection":
+        site = p["site"]
+        devices = sum(len(e["devices"]) for e in p.get("evidence", []))
+        return (
+            f"inspection at {site['facility']}, {site['country']}: "
+            f"{len(p.get('serials_seen', []))} seen, {len(p.get('serials_missing', []))} missing, "
+            f"{devices} devices in evidence"
+        )
+    if kind == "license":
+        return f"license {p['id']} to {p['exporter']} for {p['destination']}"
+    if kind == "product":
+        return f"product {p['id']}: {p['vendor']} {p['model']}, TPP {p['tpp']}"
+    return kind
+
+
+# --- chips -------------------------------------------------------------------------------
+
+
+def chip(ledger: Ledger, serial: str) -> dict[str, Any]:
+    """A chip's custody state and whole history, every entry verified."""
+    with ledger.store.read() as conn:
+        row = conn.execute(select(ChipRow.__table__).where(ChipRow.serial == serial)).first()
+        shipments = list(
+            conn.execute(
+                select(ShipmentSerialRow.shipment_id).where(ShipmentSerialRow.serial == serial)
+            ).scalars()
+        )
+        seqs = set(
+            conn.execute(
+                select(SubjectRow.seq).where(SubjectRow.name == f"chip/{serial}")
+            ).scalars()
+        )
+        if shipments:
+            # End-use statements name shipments; they speak of every chip those carried.
+            seqs.update(
+                conn.execute(
+                    select(SubjectRow.seq)
+                    .join(Entry, Entry.seq == SubjectRow.seq)
+                    .where(
+                        and_(
+                            SubjectRow.name.in_([f"shipment/{s}" for s in shipments]),
+                            Entry.kind == "end-use",
+                        )
+                    )
+                ).scalars()
+            )
+    if row is None and not seqs:
+        raise NotFoundError(
+            f"no chip with serial {serial!r} in the ledger",
+            hint="serials are registered by `provenance attest manufacture`",
+        )
+    size = ledger.checkpoint().checkpoint.size
+    history = [verified_entry(ledger, seq, size) for seq in sorted(seqs)]
+    history.sort(key=lambda h: (h["date"] or "", h["seq"]))
+    return {
+        "serial": serial,
+        "product": row.product_id if row else None,
+        "registered": row is not None,
+        "state": row.state if row else "unregistered",
+        "state_seq": row.state_seq if row else None,
+        "manufacturer": row.manufacturer if row else None,
+        "country": row.country if row else None,
+        "shipment": row.shipment_id if row else (shipments[-1] if shipments else None),
+        "shipments": shipments,
+        "tree_size": size,
+        "history": history,
+    }
+
+
+# --- shipments ---------------------------------------------------------------------------
+
+
+def _shipment_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "seq": row.seq,
+        "exporter": row.exporter,
+        "consignee": row.consignee,
+        "end_user": row.end_user,
+        "forwarder": row.forwarder,
+        "ship_date": row.ship_date.isoformat(),
+        "destination": row.destination,
+        "route": row.route.split(),
+        "license": row.license,
+        "units": row.units,
+    }
+
+
+def shipment(ledger: Ledger, shipment_id: str) -> dict[str, Any]:
+    """A shipment: its declaration, its items, receipts, and where each serial is now."""
+    with ledger.store.read() as conn:
+        row = conn.execute(
+            select(ShipmentRow.__table__).where(ShipmentRow.id == shipment_id)
+        ).first()
+        if row is None:
+            raise NotFoundError(f"no shipment {shipment_id!r}", hint="provenance shipment list")
+        items = conn.execute(
+            select(ShipmentItemRow.__table__)
+            .where(ShipmentItemRow.shipment_id == shipment_id)
+            .order_by(ShipmentItemRow.line)
+        ).all()
+        serials = conn.execute(
+            select(
+                ShipmentSerialRow.serial,
+                ShipmentSerialRow.line,
+                ChipRow.product_id,
+                ChipRow.state,
+                ChipRow.country,
+            )
+            .outerjoin(ChipRow, ChipRow.serial == ShipmentSerialRow.serial)
+            .where(ShipmentSerialRow.shipment_id == shipment_id)
+        ).all()
+        receipts = conn.execute(
+            select(ReceiptRow.__table__)
+            .where(ReceiptRow.shipment_id == shipment_id)
+            .order_by(ReceiptRow.seq)
+        ).all()
+        received = conn.execute(
+            select(ReceiptSerialRow.seq, ReceiptSerialRow.serial, ReceiptSerialRow.carried)
+            .join(ReceiptRow, ReceiptRow.seq == ReceiptSerialRow.seq)
+            .where(ReceiptRow.shipment_id == shipment_id)
+        ).all()
+        end_uses = list(
+            conn.execute(
+                select(SubjectRow.seq)
+                .join(Entry, Entry.seq == SubjectRow.seq)
+                .where(SubjectRow.name == f"shipment/{shipment_id}", Entry.kind == "end-use")
+                .order_by(SubjectRow.seq)
+            ).scalars()
+        )
+    by_line: dict[int, list[dict[str, Any]]] = {}
+    for s in serials:
+        by_line.setdefault(s.line, []).append(
+            {
+                "serial": s.serial,
+                "registered_product": s.product_id,
+                "state": s.state or "unregistered",
+                "country": s.country,
+            }
+        )
+    data = _shipment_dict(row)
+    data["items"] = [
+        {
+            "line": item.line,
+            "product": item.product,
+            "description": item.description,
+            "hs_code": item.hs_code,
+            "quantity": item.quantity,
+            "unit_value": {"amount": item.unit_value, "currency": item.currency},
+            "serials": sorted(by_line.get(item.line, []), key=lambda s: s["serial"]),
+        }
+        for item in items
+    ]
+    data["receipts"] = [
+        {
+            "seq": r.seq,
+            "party": r.party,
+            "date": r.date.isoformat(),
+            "country": r.country,
+            "site": r.site,
+            "serials": sorted(x.serial for x in received if x.seq == r.seq),
+            "not_in_shipment": sorted(
+                x.serial for x in received if x.seq == r.seq and not x.carried
+            ),
+        }
+        for r in receipts
+    ]
+    got = {x.serial for x in received if x.carried}
+    data["not_received"] = sorted(s.serial for s in serials if s.serial not in got)
+    data["end_use_statements"] = end_uses
+    return data
+
+
+def shipments(
+    ledger: Ledger,
+    *,
+    exporter: str | None = None,
+    destination: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Shipments, newest ship date first, filtered by exporter, destination and dates."""
+    query = select(ShipmentRow.__table__)
+    if exporter:
+        query = query.where(ShipmentRow.exporter == exporter)
+    if destination:
+        query = query.where(ShipmentRow.destination == destination.upper())
+    if since:
+        query = query.where(ShipmentRow.ship_date >= since)
+    if until:
+        query = query.where(ShipmentRow.ship_date <= until)
+    query = query.order_by(ShipmentRow.ship_date.desc(), ShipmentRow.seq.desc())
+    if limit:
+        query = query.limit(limit)
+    with ledger.store.read() as conn:
+        return [_shipment_dict(r) for r in conn.execute(query)]
+
+
+# --- products and licenses -------------------------------------------------------------------
+
+
+def _product_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "vendor": row.vendor,
+        "model": row.model,
+        "tpp": row.tpp,
+        "performance_density": row.performance_density,
+        "pd": row.performance_density,
+        "die_area_mm2": row.die_area_mm2,
+        "datacenter": row.datacenter,
+        "interconnect_gbps": row.interconnect_gbps,
+        "memory_bandwidth_gbps": row.memory_bandwidth_gbps,
+        "names": json.loads(row.names),
+        "pci_device_ids": row.pci_device_ids.split(),
+        "hs_codes": row.hs_codes.split(),
+        "reference_price": (
+            {"amount": row.reference_price, "currency": row.reference_currency}
+            if row.reference_price is not None
+            else None
+        ),
+        "seq": row.updated_seq,
+    }
+
+
+def products(ledger: Ledger) -> list[dict[str, Any]]:
+    """The catalog as the ledger holds it."""
+    with ledger.store.read() as conn:
+        rows = conn.execute(select(ProductRow.__table__).order_by(ProductRow.id)).all()
+    return [_product_dict(r) for r in rows]
+
+
+def product(ledger: Ledger, product_id: str) -> dict[str, Any]:
+    with ledger.store.read() as conn:
+        row = conn.execute(select(ProductRow.__table__).where(ProductRow.id == product_id)).first()
+        units = (
+            conn.execute(select(ChipRow.state).where(ChipRow.product_id == product_id))
+            .scalars()
+            .all()
+        )
+    if row is None:
+        raise NotFoundError(f"no product {product_id!r}", hint="provenance product list")
+    data = _product_dict(row)
+    data["registered_serials"] = len(units)
+    return data
+
+
+def license_record(ledger: Ledger, license_id: str) -> dict[str, Any]:
+    """A license and the shipments that cite it."""
+    with ledger.store.read() as conn:
+        row = conn.execute(select(LicenseRow.__table__).where(LicenseRow.id == license_id)).first()
+        if row is None:
+            raise NotFoundError(f"no license {license_id!r}")
+        cited = list(
+            conn.execute(
+                select(ShipmentRow.id)
+                .where(ShipmentRow.license == license_id)
+                .order_by(ShipmentRow.seq)
+            ).scalars()
+        )
+    return {
+        "id": row.id,
+        "seq": row.seq,
+        "regulator": row.regulator,
+        "exporter": row.exporter,
+        "consignee": row.consignee,
+        "end_user": row.end_user,
+        "destination": row.destination,
+        "eccns": row.eccns.split(),
+        "products": row.products.split(),
+        "max_quantity": row.max_quantity,
+        "max_value": (
+            {"amount": row.max_value, "currency": row.max_value_currency}
+            if row.max_value is not None
+            else None
+        ),
+        "max_tpp": row.max_tpp,
+        "valid_from": row.valid_from.isoformat(),
+        "valid_until": row.valid_until.isoformat(),
+        "conditions": json.loads(row.conditions),
+        "shipments": cited,
+    }
+
+
+def devices_seen(ledger: Ledger, serial: str) -> list[dict[str, Any]]:
+    """What inspection evidence showed for this serial (the hardware's own report)."""
+    with ledger.store.read() as conn:
+        rows = conn.execute(
+            select(InspectionDeviceRow.__table__).where(InspectionDeviceRow.serial == serial)
+        ).all()
+    return [
+        {
+            "seq": r.seq,
+            "product_name": r.product_name,
+            "pci_device_id": r.pci_device_id,
+            "board_part_number": r.board_part_number,
+            "uuid": r.uuid,
+            "file_sha256": r.file_sha256,
+        }
+        for r in rows
+    ]
