@@ -1255,9 +1255,12 @@ def chip(serial: str, db: str | None, as_json: bool) -> None:
 def demo(directory: str, fresh: bool, as_json: bool) -> None:
     """Run the whole story on an embedded SQLite ledger, narrating each step.
 
-    Creates DIR/ledger.db, registers parties and keys, appends signed entries,
-    shows what the ledger refuses, verifies everything and prints a receipt.
-    Each step shows the command that does the same by hand.
+    Creates DIR/ledger.db with the product catalog, registers parties and keys,
+    then follows eight H100s from NVIDIA to a cloud in Singapore: manufacture,
+    shipment, receipt, end-use statement, an inspection with nvidia-smi evidence,
+    and the chip's verified history. Shows what the ledger refuses, verifies
+    everything and prints a receipt. Each step shows the command that does the
+    same by hand.
     """
     from rich.console import Console
 
@@ -1277,9 +1280,12 @@ def demo(directory: str, fresh: bool, as_json: bool) -> None:
         click.echo("")
         click.echo(f"ledger {result.db}: {result.size} entries, root {result.root}")
         click.echo(f"the ledger refused {len(result.caught)} bad statements, and wrote nothing")
-        click.echo("a receipt (C2SP tlog-proof) for entry 1:")
-        click.echo(result.receipts["party-nvidia"], nl=False)
-        click.echo(f"explore it: provenance party list --db {result.db}")
+        receipt = result.directory / "receipt-shipment.txt"
+        header = result.receipts["shipment"].splitlines()[0]
+        click.echo(f"the shipment's receipt ({header}): {receipt}")
+        if result.chip:
+            click.echo(f"explore it: provenance chip {result.chip['serial']} --db {result.db}")
+        click.echo(f"            provenance shipment list --db {result.db}")
 
     emit(as_json, result.to_json(), human)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from provenance import bundle, keys, payloads
+from provenance import bundle, inspection, keys, payloads, queries
 from provenance.audit import audit
 from provenance.errors import InputError, ProvenanceError
 from provenance.keys import SigningKey
@@ -70,6 +70,91 @@ PARTIES: list[dict[str, Any]] = [
 ]
 
 
+SERIALS = [f"16549230{n:05d}" for n in range(101, 117)]
+"""Sixteen H100 serials, in the 13-digit form nvidia-smi prints."""
+SHIPPED = SERIALS[:8]
+
+SHIPMENT: dict[str, Any] = {
+    "kind": "shipment",
+    "id": "MX-2026-0042",
+    "exporter": "meridian-exports",
+    "consignee": "lionsgate-cloud",
+    "end_user": "lionsgate-cloud",
+    "ship_date": "2026-10-02",
+    "destination": "SG",
+    "route": ["US", "SG"],
+    "license": "NLR",
+    "items": [
+        {
+            "product": "nvidia-h100-sxm5",
+            "description": "NVIDIA H100 SXM5 80GB HBM3 GPU module",
+            "hs_code": "8473.30.1180",
+            "quantity": len(SHIPPED),
+            "serials": SHIPPED,
+            "unit_value": {"amount": "30000.00", "currency": "USD"},
+        }
+    ],
+}
+
+END_USE: dict[str, Any] = {
+    "kind": "end-use",
+    "shipments": [SHIPMENT["id"]],
+    "date": "2026-10-12",
+    "end_use": "Training and serving language models for cloud customers in Singapore",
+    "sector": "commercial cloud computing",
+    "site": {
+        "country": "SG",
+        "facility": "Jurong West data centre",
+        "address": "2 Jurong West Avenue 9, Singapore",
+    },
+    "facility_power_mw": "24",
+    "certifications": {
+        "no_military": True,
+        "no_wmd": True,
+        "no_reexport": True,
+        "no_restricted_hq_access": True,
+    },
+    "valid_until": "2027-10-12",
+}
+
+
+def nvidia_smi_xml(serials: list[str]) -> bytes:
+    """An `nvidia-smi -q -x` log of one 8-GPU H100 SXM5 node, trimmed to the fields the
+    inspection reads (generated for the demo: real logs carry many more)."""
+    gpus = []
+    for n, serial in enumerate(serials):
+        bus = f"00000000:{0x18 + 0x12 * n:02X}:00.0"
+        gpus.append(
+            f"""  <gpu id="{bus}">
+    <product_name>NVIDIA H100 80GB HBM3</product_name>
+    <product_brand>NVIDIA</product_brand>
+    <product_architecture>Hopper</product_architecture>
+    <serial>{serial}</serial>
+    <uuid>GPU-6d1c{n:04x}-5a3e-41b0-9c7e-{serial[-12:]}</uuid>
+    <board_part_number>692-2G520-0200-000</board_part_number>
+    <pci>
+      <pci_device_id>233010DE</pci_device_id>
+      <pci_bus_id>{bus}</pci_bus_id>
+      <pci_sub_system_id>16C110DE</pci_sub_system_id>
+    </pci>
+    <fb_memory_usage><total>81559 MiB</total></fb_memory_usage>
+  </gpu>"""
+        )
+    body = "\n".join(gpus)
+    return (
+        f"""<?xml version="1.0" ?>
+<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v12.dtd">
+<nvidia_smi_log>
+  <timestamp>Mon Nov 16 09:12:40 2026</timestamp>
+  <driver_version>565.57.01</driver_version>
+  <cuda_version>12.7</cuda_version>
+  <attached_gpus>{len(serials)}</attached_gpus>
+{body}
+</nvidia_smi_log>
+"""
+    ).encode()
+
+
 @dataclass
 class DemoResult:
     directory: Path
@@ -79,6 +164,7 @@ class DemoResult:
     root: str
     receipts: dict[str, str] = field(default_factory=dict)
     caught: list[str] = field(default_factory=list)
+    chip: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +175,7 @@ class DemoResult:
             "root": self.root,
             "receipts": self.receipts,
             "caught": self.caught,
+            "chip": self.chip,
         }
 
 
@@ -104,6 +191,7 @@ class Demo:
         self.caught: list[str] = []
         self.receipts: dict[str, str] = {}
         self.ledger: Ledger | None = None
+        self.chip: dict[str, Any] | None = None
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -119,14 +207,24 @@ class Demo:
     def _rel(self, path: Path) -> str:
         return str(path.relative_to(self.dir))
 
-    def _append(self, name: str, document: dict[str, Any], *signers: str) -> Receipt:
+    def _append(
+        self,
+        name: str,
+        document: dict[str, Any],
+        *signers: str,
+        command: str | None = None,
+        written: dict[str, Any] | None = None,
+    ) -> Receipt:
+        """Sign and append; `command` is the CLI command that does the same (FILE and
+        KEYS are filled in), by default `provenance sign | provenance ledger append`.
+        `written` is what that command reads from FILE, when it adds to it."""
         assert self.ledger is not None
-        path = self._write(name, document)
+        path = self._write(name, written or document)
         statement = payloads.from_document(document)
         envelope = sign(statement, [self.keys[s] for s in signers])
         key_args = " ".join(f"--key {self.key_files[s]}" for s in signers)
-        command = f"provenance sign {self._rel(path)} {key_args} | provenance ledger append -"
-        self.say("cmd", command)
+        shown = command or "provenance sign FILE KEYS | provenance ledger append -"
+        self.say("cmd", shown.replace("FILE", self._rel(path)).replace("KEYS", key_args))
         appended, receipt = self.ledger.append(envelope)
         self.say("info", f"entry {appended.seq}: {appended.kind}, signed by {appended.signer}")
         return receipt
@@ -160,6 +258,11 @@ class Demo:
         self.register_parties()
         self.refuse_bad_signers()
         self.rotate_a_key()
+        self.manufacture()
+        self.ship()
+        self.receive_and_declare_end_use()
+        self.inspect()
+        self.show_chip()
         return self.verify()
 
     def create_ledger(self) -> None:
@@ -227,10 +330,126 @@ class Demo:
         self.keys["meridian-exports"] = new
         self.key_files["meridian-exports"] = self.key_files["meridian-exports-2026"]
 
+    # --- the chips' story -------------------------------------------------------------------
+
+    def manufacture(self) -> None:
+        self.say(
+            "step", "5. NVIDIA registers sixteen H100 serials: each belongs to the H100 for life"
+        )
+        document = {
+            "kind": "manufacture",
+            "product": "nvidia-h100-sxm5",
+            "serials": SERIALS,
+            "date": "2026-09-14",
+            "site": "TW",
+        }
+        self._append(
+            "manufacture-h100.yaml",
+            document,
+            "nvidia",
+            command="provenance attest manufacture FILE KEYS",
+        )
+        again = {**document, "product": "nvidia-h20", "serials": SERIALS[:1]}
+        self.say("info", "the same serial registered again, as an H20")
+        self._expect_refusal(
+            "a serial registered twice",
+            lambda: self._append(
+                "manufacture-again.yaml",
+                again,
+                "nvidia",
+                command="provenance attest manufacture FILE KEYS",
+            ),
+        )
+
+    def ship(self) -> None:
+        self.say("step", "6. Meridian ships eight of them to Lion Gate Cloud in Singapore")
+        self.receipts["shipment"] = self._append(
+            "shipment-mx-2026-0042.yaml",
+            SHIPMENT,
+            "meridian-exports",
+            command="provenance shipment register FILE KEYS",
+        ).text()
+
+    def receive_and_declare_end_use(self) -> None:
+        self.say("step", "7. Lion Gate Cloud signs for the chips and states their end use")
+        receipt = {
+            "kind": "receipt",
+            "shipment": SHIPMENT["id"],
+            "serials": SHIPPED,
+            "date": "2026-10-12",
+            "country": "SG",
+            "site": "Jurong West data centre, hall B",
+        }
+        early = {**receipt, "date": "2026-09-30"}
+        self.say("info", "a receipt dated before the ship date")
+        self._expect_refusal(
+            "a receipt before the ship date",
+            lambda: self._append(
+                "receipt-early.yaml",
+                early,
+                "lionsgate-cloud",
+                command="provenance attest receipt FILE KEYS",
+            ),
+        )
+        self._append(
+            "receipt-mx-2026-0042.yaml",
+            receipt,
+            "lionsgate-cloud",
+            command="provenance attest receipt FILE KEYS",
+        )
+        self._append(
+            "end-use-lionsgate.yaml",
+            END_USE,
+            "lionsgate-cloud",
+            command="provenance attest end-use FILE KEYS",
+        )
+
+    def inspect(self) -> None:
+        self.say("step", "8. Straits Assurance inspects the site with nvidia-smi evidence")
+        xml = self.dir / "evidence" / "sg-jw-b-node07.xml"
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        xml.write_bytes(nvidia_smi_xml(SHIPPED))
+        report = inspection.read_nvidia_smi(xml)
+        self.say(
+            "info",
+            f"{self._rel(xml)}: {len(report.devices)} GPUs, "
+            f"{report.devices[0].product_name} (PCI {report.devices[0].pci_device_id})",
+        )
+        document = {
+            "kind": "inspection",
+            "site": END_USE["site"],
+            "date": "2026-11-16",
+            "serials_seen": SHIPPED,
+            "findings": ["eight H100 SXM5 GPUs in node sg-jw-b-07, as declared"],
+        }
+        evidence = [inspection.evidence(report, xml.name)]
+        self._append(
+            "inspection-sg-jw.yaml",
+            {**document, "evidence": evidence},
+            "straits-audit",
+            command=f"provenance attest inspection FILE --nvidia-smi {self._rel(xml)} KEYS",
+            written=document,
+        )
+
+    def show_chip(self) -> None:
+        assert self.ledger is not None
+        serial = SHIPPED[0]
+        self.say("step", f"9. The auditor's first command: the whole history of chip {serial}")
+        self.say("cmd", f"provenance chip {serial}")
+        found = queries.chip(self.ledger, serial)
+        self.say(
+            "info",
+            f"{serial}: {found['product']}, state {found['state']} in {found['country']}; "
+            f"{len(found['history'])} entries, each signature and inclusion proof verified",
+        )
+        for h in found["history"]:
+            self.say("info", f"  {h['date']}  entry {h['seq']:<3} {h['kind']:<11} {h['signer']}")
+        self.chip = found
+
     def verify(self) -> DemoResult:
         assert self.ledger is not None
         ledger = self.ledger
-        self.say("step", "5. An auditor verifies the whole ledger, then one receipt offline")
+        self.say("step", "10. An auditor verifies the whole ledger, then one receipt offline")
         self.say("cmd", "provenance ledger verify")
         report = audit(ledger)
         self.say(
@@ -238,13 +457,15 @@ class Demo:
             f"verified {report.entries} entries, {report.checkpoints} checkpoints, "
             f"{report.keys} keys; root {report.root.hex()[:16]}...",
         )
-        receipt = ledger.receipt(1)
-        path = self.dir / "receipt-1.txt"
+        seq = self.chip["history"][1]["seq"] if self.chip else 1
+        receipt = ledger.receipt(seq)
+        path = self.dir / "receipt-shipment.txt"
         path.write_text(receipt.text(), encoding="utf-8")
-        self.say("cmd", "provenance ledger proof 1 > receipt-1.txt")
+        self.say("cmd", f"provenance ledger proof {seq} > receipt-shipment.txt")
         self.say(
             "cmd",
-            'provenance verify receipt-1.txt --ledger-key "$(provenance ledger key | tail -1)"',
+            "provenance verify receipt-shipment.txt "
+            '--ledger-key "$(provenance ledger key | tail -1)"',
         )
         checked = bundle.verify_receipt(receipt.text(), [ledger.verifier_key])
         self.say(
@@ -252,10 +473,13 @@ class Demo:
             f"receipt verified offline: entry {checked.entry.seq} ({checked.entry.kind}) is in "
             f"{checked.checkpoint.origin} at size {checked.checkpoint.size}",
         )
-        self.receipts["party-nvidia"] = receipt.text()
-        export = ledger.export([1])
+        seqs = [h["seq"] for h in self.chip["history"]] if self.chip else [1]
+        export = ledger.export(seqs)
         (self.dir / "bundle.json").write_text(json.dumps(export, indent=1), encoding="utf-8")
-        self.say("cmd", "provenance ledger export --seq 1 -o bundle.json")
+        self.say(
+            "cmd",
+            "provenance ledger export " + " ".join(f"--seq {s}" for s in seqs) + " -o bundle.json",
+        )
         bundle.verify_bundle(export, [ledger.verifier_key])
         self.say("info", "bundle verified offline: every signature against its key's history")
         cp = ledger.checkpoint()
@@ -267,6 +491,7 @@ class Demo:
             cp.checkpoint.root.hex(),
             self.receipts,
             self.caught,
+            self.chip,
         )
 
     def close(self) -> None:

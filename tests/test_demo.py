@@ -19,9 +19,26 @@ def test_demo_runs_and_leaves_a_verifiable_ledger(tmp_path: Path) -> None:
     assert "c2sp.org/tlog-proof@v1" in result.stdout
     key = CliRunner().invoke(main, ["ledger", "key", "--db", str(target / "ledger.db")])
     verifier = key.stdout.strip().splitlines()[-1]
-    receipt = (target / "receipt-1.txt").read_text()
-    assert bundle.verify_receipt(receipt, [verifier]).entry.seq == 1
-    bundle.verify_bundle(json.loads((target / "bundle.json").read_text()), [verifier])
+    receipt = bundle.verify_receipt((target / "receipt-shipment.txt").read_text(), [verifier])
+    assert receipt.entry.kind == "shipment"
+    report = bundle.verify_bundle(json.loads((target / "bundle.json").read_text()), [verifier])
+    kinds = {e["kind"] for e in report.entries}
+    assert {"manufacture", "shipment", "receipt", "end-use", "inspection"} <= kinds
+    assert "refused, exit 2: receipt: date: received 2026-09-30" in result.stdout
+    assert "serial '1654923000101' is already registered to nvidia-h100-sxm5" in result.stdout
+    chip = CliRunner().invoke(
+        main, ["chip", "1654923000101", "--db", str(target / "ledger.db"), "--json"]
+    )
+    data = json.loads(chip.stdout)
+    assert data["state"] == "inspected" and data["product"] == "nvidia-h100-sxm5"
+    assert [h["kind"] for h in data["history"]] == [
+        "manufacture",
+        "shipment",
+        "receipt",
+        "end-use",
+        "inspection",
+    ]
+    assert data["observed"][0]["pci_device_id"] == "0x233010DE"
     audit = CliRunner().invoke(main, ["ledger", "verify", "--db", str(target / "ledger.db")])
     assert audit.exit_code == 0, audit.stderr
 
@@ -30,7 +47,8 @@ def test_demo_json_and_refuses_a_used_folder(tmp_path: Path) -> None:
     target = tmp_path / "demo"
     first = CliRunner().invoke(main, ["demo", "--dir", str(target), "--json"])
     data = json.loads(first.stdout)
-    assert data["size"] >= 7 and len(data["caught"]) == 3
+    assert data["size"] >= 32 and len(data["caught"]) == 5
+    assert data["chip"]["state"] == "inspected"
     again = CliRunner().invoke(main, ["demo", "--dir", str(target)])
     assert again.exit_code == 2 and "not empty" in again.stderr
     fresh = CliRunner().invoke(main, ["demo", "--dir", str(target), "--fresh", "--json"])
