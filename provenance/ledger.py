@@ -350,6 +350,7 @@ class Ledger:
             s.id for s in statements if isinstance(s, payloads.PartyStatement)
         )
         writer = projections.Writer(conn)
+        projections.prefetch(writer, statements)
         entries: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
         subjects: list[dict[str, object]] = []

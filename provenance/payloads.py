@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     StrictBool,
     ValidationError,
     model_validator,
@@ -138,6 +139,24 @@ class Statement(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: ClassVar[str]
+    _subjects: list[tuple[str, str]] | None = PrivateAttr(default=None)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A statement is frozen, so its subjects (a digest per chip, thousands for a
+        # big shipment) are computed once, however often signing and appending ask.
+        super().__init_subclass__(**kwargs)
+        compute = cls.__dict__.get("subjects")
+        if compute is None or getattr(compute, "cached", False):
+            return
+
+        def subjects(self: Statement) -> list[tuple[str, str]]:
+            if self._subjects is None:
+                self._subjects = compute(self)
+            return self._subjects
+
+        subjects.cached = True  # type: ignore[attr-defined]
+        subjects.__doc__ = compute.__doc__
+        cls.subjects = subjects  # type: ignore[method-assign]
 
     def subjects(self) -> list[tuple[str, str]]:
         """The in-toto subjects: (name, sha256 hex) of what this statement speaks of."""
@@ -148,8 +167,17 @@ class Statement(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def subject(kind: str, identity: dict[str, Any], name: str) -> tuple[str, str]:
-    return (name, canonical.digest({"kind": kind, **identity}))
+_PLAIN = re.compile(r"[A-Za-z0-9._:/ -]*")
+
+
+def subject(kind: str, identity: dict[str, str], name: str) -> tuple[str, str]:
+    """An in-toto subject: its name, and the SHA-256 of the canonical JSON of its identity."""
+    value = {"kind": kind, **identity}
+    if all(_PLAIN.fullmatch(v) for v in value.values()):
+        # Keys are ours (ASCII), values need no escaping: RFC 8785 is plain text here.
+        data = "{" + ",".join(f'"{k}":"{value[k]}"' for k in sorted(value)) + "}"
+        return (name, canonical.sha256_hex(data.encode()))
+    return (name, canonical.digest(value))
 
 
 # --- parties and keys (the ledger's own bookkeeping) --------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, delete, insert, select, update
+from sqlalchemy import Executable, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.engine import Connection, CursorResult, Row
 
 from provenance.authority import Directory, KeyRecord, Signer
@@ -69,29 +69,80 @@ class Accepted:
 
 
 class Writer:
-    """The append's connection, with inserts batched per table.
+    """The append's connection, with inserts and row updates batched.
 
-    Handlers add rows with `insert`; they are written in bulk by `flush`, which
-    runs before any other statement (`execute`), so reads and updates always see
-    every row added before them.
+    Handlers add rows with `insert` and queue per-row updates with `update_rows`;
+    both are written in bulk by `flush`, which runs before any other statement
+    (`execute`), so reads always see every change made before them. Pending
+    inserts are written before pending updates; an insert into a table that has
+    updates pending flushes first, so the order handlers asked for is kept.
+
+    `known` answers "does this key exist?" for primary keys prefetched in bulk
+    with `prefetch` (and for rows inserted since), so that a handler's check for
+    a duplicate id needs no query, and no flush, per statement.
     """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._pending: dict[type[Base], list[dict[str, Any]]] = {}
+        self._updates: list[tuple[type[Base], Executable, list[dict[str, Any]]]] = []
+        self._keys: dict[type[Base], set[str]] = {}
+        self._asked: dict[type[Base], set[str]] = {}
 
     def insert(self, model: type[Base], row: dict[str, Any]) -> None:
+        if any(m is model for m, _, _ in self._updates):
+            self.flush()
         self._pending.setdefault(model, []).append(row)
+        keys = self._keys.get(model)
+        if keys is not None:
+            keys.add(row[_key_column(model)])
+
+    def update_rows(
+        self, model: type[Base], statement: Executable, params: list[dict[str, Any]]
+    ) -> None:
+        """Queue an UPDATE with bound parameters, run once per params dict (executemany)."""
+        if not params:
+            return
+        last = self._updates[-1] if self._updates else None
+        if last is not None and last[1] is statement:
+            last[2].extend(params)
+        else:
+            self._updates.append((model, statement, list(params)))
 
     def execute(self, statement: Executable) -> CursorResult[Any]:
         self.flush()
         return self.conn.execute(statement)
 
     def flush(self) -> None:
-        """Write pending rows, tables in the order they were first used (parents first)."""
+        """Write pending rows, tables in the order they were first used (parents first),
+        then the pending updates in the order they were queued."""
         pending, self._pending = self._pending, {}
         for model, rows in pending.items():
             self.conn.execute(insert(model), rows)
+        updates, self._updates = self._updates, []
+        for _, statement, params in updates:
+            self.conn.execute(statement, params)
+
+    def prefetch(self, model: type[Base], keys: Iterable[str]) -> None:
+        """Learn which of these primary keys exist (one query per IN_CHUNK keys)."""
+        known = self._keys.setdefault(model, set())
+        wanted = [k for k in dict.fromkeys(keys) if k not in known]
+        column = getattr(model, _key_column(model))
+        self.flush()
+        for chunk in _chunks(wanted):
+            known.update(self.conn.execute(select(column).where(column.in_(chunk))).scalars())
+        self._asked.setdefault(model, set()).update(wanted)
+
+    def known(self, model: type[Base], key: str) -> bool | None:
+        """True/False when `prefetch` covered this key; None when it did not."""
+        if key in self._keys.get(model, ()):
+            return True
+        return False if key in self._asked.get(model, ()) else None
+
+
+def _key_column(model: type[Base]) -> str:
+    (column,) = inspect(model).primary_key
+    return str(column.key)
 
 
 Handler = Callable[[Writer, Accepted, Directory], None]
@@ -105,6 +156,13 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
         return handler
 
     return register
+
+
+def prefetch(writer: Writer, statements: Iterable[Statement | None]) -> None:
+    """Before a batch: learn in bulk which of the ids it introduces already exist."""
+    shipment_ids = [s.id for s in statements if isinstance(s, ShipmentStatement)]
+    if shipment_ids:
+        writer.prefetch(ShipmentRow, shipment_ids)
 
 
 def project(writer: Writer, accepted: Accepted, directory: Directory) -> None:
@@ -209,16 +267,27 @@ def _require_party(kind: str, field: str, party_id: str | None, directory: Direc
         )
 
 
+_CUSTODY: dict[tuple[str, ...], Executable] = {
+    fields: update(ChipRow)
+    .where(ChipRow.serial == bindparam("b_serial"))
+    .values({f: bindparam(f"b_{f}") for f in fields})
+    for fields in (
+        ("state", "state_seq"),
+        ("state", "state_seq", "country"),
+        ("state", "state_seq", "country", "shipment_id"),
+    )
+}
+"""The custody updates, one prepared statement per set of columns (run as executemany)."""
+
+
 def _set_custody(
     writer: Writer, serials: Sequence[str], seq: int, state: str, **values: object
 ) -> None:
     """Move registered serials to a custody state (unregistered ones are left to the rules)."""
-    for chunk in _chunks(serials):
-        writer.execute(
-            update(ChipRow)
-            .where(ChipRow.serial.in_(chunk))
-            .values(state=state, state_seq=seq, **values)
-        )
+    fields = ("state", "state_seq", *sorted(values))
+    statement = _CUSTODY[fields]
+    common = {f"b_{k}": v for k, v in {"state": state, "state_seq": seq, **values}.items()}
+    writer.update_rows(ChipRow, statement, [{"b_serial": s, **common} for s in serials])
 
 
 def _shipment(writer: Writer, kind: str, field: str, shipment_id: str) -> Row[Any]:
@@ -325,9 +394,12 @@ def _shipment_statement(writer: Writer, accepted: Accepted, directory: Directory
             f"but is signed by {accepted.signer.party!r}",
             hint="an exporter signs its own shipments",
         )
-    known = writer.execute(select(ShipmentRow.seq).where(ShipmentRow.id == statement.id)).first()
-    if known is not None:
-        raise _refused(kind, "id", f"shipment {statement.id!r} is already entry {known.seq}")
+    if writer.known(ShipmentRow, statement.id) is not False:
+        known = writer.execute(
+            select(ShipmentRow.seq).where(ShipmentRow.id == statement.id)
+        ).first()
+        if known is not None:
+            raise _refused(kind, "id", f"shipment {statement.id!r} is already entry {known.seq}")
     writer.insert(
         ShipmentRow,
         {
