@@ -554,6 +554,75 @@ class LicenseStatement(Statement):
         return [subject("license", {"id": self.id}, f"license/{self.id}")]
 
 
+# --- restricted-party screening ---------------------------------------------------------
+
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ScreeningHit(BaseModel):
+    """A registered party whose name matched a list entry at or above the threshold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    party: Identifier
+    name: Text
+    """The party's name as screened."""
+    country: Country | None = None
+    score: DecimalStr
+    """0-100, two decimals."""
+    source: Annotated[str, Field(pattern=r"^[A-Z-]{2,8}$")]
+    """The list's short code: EL, UVL, MEU, DPL, SDN, ..."""
+    list_name: Text
+    entity_number: Text | None = None
+    matched_name: Text
+    license_requirement: Annotated[str, Field(max_length=4000)] | None = None
+    license_policy: Annotated[str, Field(max_length=4000)] | None = None
+    severity: Literal["info", "warning", "high", "blocking"]
+    """The flag's severity, from the screening policy's severity per list."""
+    new: StrictBool
+    """True when the previous snapshot did not match this party to this entry (a new flag)."""
+
+
+class ScreeningListStatement(Statement):
+    """A snapshot of a restricted-party list (the U.S. Consolidated Screening List),
+    by digest, and what re-screening every registered party against it found.
+
+    The list itself (megabytes) is kept beside the ledger by its SHA-256; this
+    entry pins which list was in force from when, and signs the results.
+    """
+
+    kind: ClassVar[str] = "screening-list"
+    digest: Sha256Hex
+    """SHA-256 of the list file's exact bytes."""
+    file: Text
+    format: Literal["csv", "json"]
+    date: dt.date
+    """When the list was downloaded (or published)."""
+    counts: dict[Annotated[str, Field(pattern=r"^[A-Z-]{2,8}$")], Annotated[int, Field(ge=0)]]
+    """Rows per source list."""
+    total: Annotated[int, Field(ge=0)]
+    policy: dict[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")], DecimalStr]
+    """The threshold and weights parties were screened with."""
+    parties_screened: Annotated[int, Field(ge=0)]
+    hits: list[ScreeningHit] = Field(default_factory=list, max_length=MAX_SERIALS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScreeningListStatement:
+        if sum(self.counts.values()) != self.total:
+            raise ValueError(
+                f"counts add up to {sum(self.counts.values())}, not total {self.total}"
+            )
+        return self
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [
+            (f"screening-list/{self.digest}", self.digest),
+            *(
+                subject("screened", {"party": p}, f"screened/{p}")
+                for p in dict.fromkeys(hit.party for hit in self.hits)
+            ),
+        ]
+
+
 # --- the registry ------------------------------------------------------------------
 
 KINDS: dict[str, type[Statement]] = {}
@@ -576,6 +645,7 @@ register(
     EndUseStatement,
     InspectionStatement,
     LicenseStatement,
+    ScreeningListStatement,
 )
 
 

@@ -31,6 +31,7 @@ from provenance.payloads import (
     PartyStatement,
     ProductStatement,
     ReceiptStatement,
+    ScreeningListStatement,
     ShipmentStatement,
     Statement,
 )
@@ -39,6 +40,7 @@ from provenance.store import (
     ChipRow,
     EndUseRow,
     EndUseScopeRow,
+    FlagRow,
     InspectionDeviceRow,
     InspectionRow,
     InspectionSerialRow,
@@ -48,6 +50,8 @@ from provenance.store import (
     ProductRow,
     ReceiptRow,
     ReceiptSerialRow,
+    ScreeningHitRow,
+    ScreeningSnapshotRow,
     ShipmentItemRow,
     ShipmentRow,
     ShipmentSerialRow,
@@ -174,6 +178,9 @@ def project(writer: Writer, accepted: Accepted, directory: Directory) -> None:
 
 PROJECTION_TABLES: list[str] = [
     "subjects",
+    "flags",
+    "screening_hits",
+    "screening_snapshots",
     "licenses",
     "inspection_devices",
     "inspection_serials",
@@ -598,3 +605,71 @@ def _license(writer: Writer, accepted: Accepted, directory: Directory) -> None:
             "conditions": json.dumps(statement.conditions, ensure_ascii=False),
         },
     )
+
+
+# --- screening snapshots and the flags they raise ----------------------------------------
+
+
+def flag_id(seq: int, position: int) -> str:
+    """A flag's id: the entry that raised it and its place there, e.g. `F-1042-3`."""
+    return f"F-{seq}-{position}"
+
+
+@handles("screening-list")
+def _screening_list(writer: Writer, accepted: Accepted, _directory: Directory) -> None:
+    statement = accepted.statement
+    assert isinstance(statement, ScreeningListStatement)
+    known = writer.execute(
+        select(ScreeningSnapshotRow.seq).where(ScreeningSnapshotRow.digest == statement.digest)
+    ).first()
+    if known is not None:
+        raise _refused(accepted.kind, "digest", f"this list is already snapshot entry {known.seq}")
+    writer.insert(
+        ScreeningSnapshotRow,
+        {
+            "seq": accepted.seq,
+            "digest": statement.digest,
+            "file": statement.file,
+            "format": statement.format,
+            "date": statement.date,
+            "total": statement.total,
+            "counts": json.dumps(statement.counts, sort_keys=True),
+            "policy": json.dumps({k: format(v, "f") for k, v in statement.policy.items()}),
+            "parties_screened": statement.parties_screened,
+        },
+    )
+    for position, hit in enumerate(statement.hits):
+        writer.insert(
+            ScreeningHitRow,
+            {
+                "seq": accepted.seq,
+                "position": position,
+                "party": hit.party,
+                "score": format(hit.score, "f"),
+                "source": hit.source,
+                "entity_number": hit.entity_number,
+                "matched_name": hit.matched_name,
+                "new": hit.new,
+            },
+        )
+        if not hit.new:
+            continue
+        number = f" {hit.entity_number}" if hit.entity_number else ""
+        writer.insert(
+            FlagRow,
+            {
+                "id": flag_id(accepted.seq, position),
+                "rule": f"screening.{hit.source.lower()}",
+                "severity": hit.severity,
+                "subject": f"party/{hit.party}",
+                "message": (
+                    f"party {hit.party} ({hit.name}) matches {hit.list_name} entry{number}: "
+                    f"{hit.matched_name!r}, score {hit.score}"
+                ),
+                "facts": json.dumps(hit.model_dump(mode="json"), sort_keys=True),
+                "raised_seq": accepted.seq,
+                "raised_on": statement.date,
+                "status": "open",
+                "resolved_seq": None,
+            },
+        )

@@ -350,6 +350,70 @@ class LicenseRow(Base):
     """JSON list."""
 
 
+# --- restricted-party screening ---------------------------------------------------------
+
+
+class ScreeningFileRow(Base):
+    """A screening list file, kept by digest (reference data beside the ledger, not a
+    projection: the `screening-list` entry pins the digest, the file is checked against it
+    whenever it is read)."""
+
+    __tablename__ = "screening_files"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    format: Mapped[str] = mapped_column(String(8))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[dt.datetime]
+
+
+class ScreeningSnapshotRow(Base):
+    __tablename__ = "screening_snapshots"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    file: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(8))
+    date: Mapped[dt.date] = mapped_column(Date)
+    total: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[str] = mapped_column(Text)
+    """JSON object: rows per source list."""
+    policy: Mapped[str] = mapped_column(Text)
+    """JSON object: threshold and weights."""
+    parties_screened: Mapped[int] = mapped_column(Integer)
+
+
+class ScreeningHitRow(Base):
+    __tablename__ = "screening_hits"
+    seq: Mapped[int] = mapped_column(ForeignKey("screening_snapshots.seq"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    party: Mapped[str] = mapped_column(String(128), index=True)
+    score: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(8))
+    entity_number: Mapped[str | None] = mapped_column(Text)
+    matched_name: Mapped[str] = mapped_column(Text)
+    new: Mapped[bool] = mapped_column(Boolean)
+    """True when the previous snapshot did not match this party to this entry."""
+
+
+class FlagRow(Base):
+    """A red flag: raised by a signed entry (a determination, a screening snapshot), open
+    until a resolution entry clears, confirms or escalates it."""
+
+    __tablename__ = "flags"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(128), index=True)
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    """info, warning, high or blocking."""
+    subject: Mapped[str] = mapped_column(String(255), index=True)
+    """What it is about: `party/ID`, `shipment/ID`, `chip/SERIAL`."""
+    message: Mapped[str] = mapped_column(Text)
+    facts: Mapped[str] = mapped_column(Text)
+    """JSON object: the facts the rule saw."""
+    raised_seq: Mapped[int] = mapped_column(BigInt, index=True)
+    raised_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """open, cleared, confirmed or escalated."""
+    resolved_seq: Mapped[int | None] = mapped_column(BigInt)
+
+
 Index("ix_entries_kind_seq", Entry.kind, Entry.seq)
 Index("ix_subjects_seq", SubjectRow.seq)
 

@@ -7,6 +7,9 @@
 * `matcher`: index the names and aliases of a list once and score parties
   against them (`ScreeningIndex`, `ScreeningPolicy`, `Match`).
 * `countries`: country names and codes to ISO 3166-1 alpha-2.
+* `snapshots` (the one module that touches the ledger; import it by name):
+  import a list as a signed snapshot, re-screen every trade party, raise
+  flags for new matches, and load a snapshot's index back for the rules.
 
 Typical use (the CLI and the rules engine)::
 
@@ -15,8 +18,8 @@ Typical use (the CLI and the rules engine)::
     for match in index.screen("Acme Technologies Ltd", country="CN"):
         match.score, match.source, match.entity_number, match.matched_name
 
-Nothing here prints, exits or touches a database; every refusal is an
-`InputError`.
+Nothing here prints or exits, and nothing but `snapshots` touches a
+database; every refusal is an `InputError`.
 """
 
 from __future__ import annotations
