@@ -623,6 +623,64 @@ class ScreeningListStatement(Statement):
         ]
 
 
+# --- determinations and resolutions ----------------------------------------------------
+
+FlagId = Annotated[str, Field(pattern=r"^F-[0-9]+-[0-9]+$")]
+Severity = Literal["info", "warning", "high", "blocking"]
+
+
+class PackRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Identifier
+    digest: Sha256Hex
+
+
+class DeterminedFlag(BaseModel):
+    """A red flag as a determination raised it: the rule, and the facts it saw."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rule: Annotated[str, Field(min_length=1, max_length=128)]
+    category: Annotated[str, Field(min_length=1, max_length=32)]
+    severity: Severity
+    scope: Literal["item", "shipment"]
+    line: Annotated[int, Field(ge=0)] | None = None
+    message: Text
+    facts: dict[str, Any]
+    """Fact name -> the value it had (decimals as strings: no floats in statements)."""
+    sources: list[Annotated[str, Field(min_length=1, max_length=128)]]
+
+
+class DeterminationStatement(Statement):
+    """What the rules engine decided about a shipment, under which pack (by digest), so
+    the verdict can be replayed. Signed by the operator."""
+
+    kind: ClassVar[str] = "determination"
+    shipment: Identifier
+    shipment_seq: Annotated[int, Field(ge=0)]
+    evaluated_on: dt.date
+    pack: PackRef
+    screening_list: Sha256Hex | None = None
+    items: list[dict[str, Any]] = Field(max_length=500)
+    license: dict[str, Any]
+    flags: list[DeterminedFlag] = Field(max_length=2000)
+    verdict: Literal["clear", "license_required", "blocked"]
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [subject("shipment", {"id": self.shipment}, f"shipment/{self.shipment}")]
+
+
+class ResolutionStatement(Statement):
+    """A person's decision on a red flag: cleared (a false alarm), confirmed, escalated."""
+
+    kind: ClassVar[str] = "resolution"
+    flag: FlagId
+    status: Literal["cleared", "confirmed", "escalated"]
+    reason: Text
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [(f"flag/{self.flag}", canonical.sha256_hex(self.flag.encode()))]
+
+
 # --- the registry ------------------------------------------------------------------
 
 KINDS: dict[str, type[Statement]] = {}
@@ -646,6 +704,8 @@ register(
     InspectionStatement,
     LicenseStatement,
     ScreeningListStatement,
+    DeterminationStatement,
+    ResolutionStatement,
 )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, CursorResult, Row
 from provenance.authority import Directory, KeyRecord, Signer
 from provenance.errors import AuthorizationError, InputError
 from provenance.payloads import (
+    DeterminationStatement,
     EndUseStatement,
     InspectionStatement,
     LicenseStatement,
@@ -31,6 +32,7 @@ from provenance.payloads import (
     PartyStatement,
     ProductStatement,
     ReceiptStatement,
+    ResolutionStatement,
     ScreeningListStatement,
     ShipmentStatement,
     Statement,
@@ -38,6 +40,7 @@ from provenance.payloads import (
 from provenance.store import (
     Base,
     ChipRow,
+    DeterminationRow,
     EndUseRow,
     EndUseScopeRow,
     FlagRow,
@@ -178,6 +181,7 @@ def project(writer: Writer, accepted: Accepted, directory: Directory) -> None:
 
 PROJECTION_TABLES: list[str] = [
     "subjects",
+    "determinations",
     "flags",
     "screening_hits",
     "screening_snapshots",
@@ -657,19 +661,138 @@ def _screening_list(writer: Writer, accepted: Accepted, _directory: Directory) -
         number = f" {hit.entity_number}" if hit.entity_number else ""
         writer.insert(
             FlagRow,
-            {
-                "id": flag_id(accepted.seq, position),
-                "rule": f"screening.{hit.source.lower()}",
-                "severity": hit.severity,
-                "subject": f"party/{hit.party}",
-                "message": (
+            _flag_row(
+                flag_id(accepted.seq, position),
+                rule=f"screening.{hit.source.lower()}",
+                severity=hit.severity,
+                subject=f"party/{hit.party}",
+                line=None,
+                message=(
                     f"party {hit.party} ({hit.name}) matches {hit.list_name} entry{number}: "
                     f"{hit.matched_name!r}, score {hit.score}"
                 ),
-                "facts": json.dumps(hit.model_dump(mode="json"), sort_keys=True),
-                "raised_seq": accepted.seq,
-                "raised_on": statement.date,
-                "status": "open",
-                "resolved_seq": None,
-            },
+                facts=hit.model_dump(mode="json"),
+                seq=accepted.seq,
+                on=statement.date,
+            ),
         )
+
+
+def _flag_row(
+    flag: str,
+    *,
+    rule: str,
+    severity: str,
+    subject: str,
+    line: int | None,
+    message: str,
+    facts: dict[str, Any],
+    seq: int,
+    on: dt.date,
+) -> dict[str, Any]:
+    return {
+        "id": flag,
+        "rule": rule,
+        "severity": severity,
+        "subject": subject,
+        "line": line,
+        "message": message,
+        "facts": json.dumps(facts, sort_keys=True, ensure_ascii=False),
+        "raised_seq": seq,
+        "raised_on": on,
+        "status": "open",
+        "resolved_seq": None,
+        "resolved_by": None,
+        "resolution": None,
+    }
+
+
+@handles("determination")
+def _determination(writer: Writer, accepted: Accepted, _directory: Directory) -> None:
+    statement = accepted.statement
+    assert isinstance(statement, DeterminationStatement)
+    shipment = _shipment(writer, accepted.kind, "shipment", statement.shipment)
+    if shipment.seq != statement.shipment_seq:
+        raise _refused(
+            accepted.kind,
+            "shipment_seq",
+            f"shipment {statement.shipment!r} is entry {shipment.seq}, "
+            f"not {statement.shipment_seq}",
+        )
+    writer.insert(
+        DeterminationRow,
+        {
+            "seq": accepted.seq,
+            "shipment_id": statement.shipment,
+            "pack_id": statement.pack.id,
+            "pack_digest": statement.pack.digest,
+            "screening_list": statement.screening_list,
+            "evaluated_on": statement.evaluated_on,
+            "verdict": statement.verdict,
+            "items": json.dumps(statement.items, sort_keys=True, ensure_ascii=False),
+            "flags": len(statement.flags),
+        },
+    )
+    subject_name = f"shipment/{statement.shipment}"
+    raised: set[tuple[str, int | None]] = {
+        (row.rule, row.line)
+        for row in writer.execute(
+            select(FlagRow.rule, FlagRow.line).where(FlagRow.subject == subject_name)
+        )
+    }
+    for position, flag in enumerate(statement.flags):
+        key = (flag.rule, flag.line)
+        if key in raised:
+            continue  # raised by an earlier determination: one flag, one resolution
+        raised.add(key)
+        writer.insert(
+            FlagRow,
+            _flag_row(
+                flag_id(accepted.seq, position),
+                rule=flag.rule,
+                severity=flag.severity,
+                subject=subject_name,
+                line=flag.line,
+                message=flag.message,
+                facts=flag.facts,
+                seq=accepted.seq,
+                on=statement.evaluated_on,
+            ),
+        )
+
+
+@handles("resolution")
+def _resolution(writer: Writer, accepted: Accepted, directory: Directory) -> None:
+    statement = accepted.statement
+    assert isinstance(statement, ResolutionStatement)
+    found = writer.execute(
+        select(FlagRow.subject, FlagRow.status).where(FlagRow.id == statement.flag)
+    ).first()
+    if found is None:
+        raise _refused(
+            accepted.kind, "flag", f"unknown flag {statement.flag!r}", hint="provenance flag list"
+        )
+    signer = directory.party(accepted.signer.party)
+    if signer is None or "regulator" not in signer.roles:
+        owner = None
+        if found.subject.startswith("shipment/"):
+            owner = writer.execute(
+                select(ShipmentRow.exporter).where(
+                    ShipmentRow.id == found.subject.removeprefix("shipment/")
+                )
+            ).scalar()
+        if owner != accepted.signer.party:
+            raise AuthorizationError(
+                f"resolution: flag: {statement.flag} is about {found.subject}; only a regulator "
+                f"or that shipment's exporter may resolve it, not {accepted.signer.party!r}"
+            )
+    writer.execute(
+        update(FlagRow)
+        .where(FlagRow.id == statement.flag)
+        .values(
+            status=statement.status,
+            resolved_seq=accepted.seq,
+            resolved_by=accepted.signer.party,
+            resolution=statement.reason,
+        )
+    )

@@ -409,9 +409,29 @@ class FlagRow(Base):
     """JSON object: the facts the rule saw."""
     raised_seq: Mapped[int] = mapped_column(BigInt, index=True)
     raised_on: Mapped[dt.date] = mapped_column(Date)
+    line: Mapped[int | None] = mapped_column(Integer)
+    """The shipment item it is about (None: the shipment, or a party)."""
     status: Mapped[str] = mapped_column(String(16), index=True)
     """open, cleared, confirmed or escalated."""
     resolved_seq: Mapped[int | None] = mapped_column(BigInt)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class DeterminationRow(Base):
+    """The rules engine's verdict on a shipment (every check is kept; the latest counts)."""
+
+    __tablename__ = "determinations"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    shipment_id: Mapped[str] = mapped_column(String(128), index=True)
+    pack_id: Mapped[str] = mapped_column(String(128))
+    pack_digest: Mapped[str] = mapped_column(String(64))
+    screening_list: Mapped[str | None] = mapped_column(String(64))
+    evaluated_on: Mapped[dt.date] = mapped_column(Date)
+    verdict: Mapped[str] = mapped_column(String(24), index=True)
+    items: Mapped[str] = mapped_column(Text)
+    """JSON list: per item ECCN, TPP, PD, license requirement and policy."""
+    flags: Mapped[int] = mapped_column(Integer)
 
 
 Index("ix_entries_kind_seq", Entry.kind, Entry.seq)

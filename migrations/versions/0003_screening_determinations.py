@@ -1,4 +1,4 @@
-"""Restricted-party screening: list files by digest, snapshots, hits; and red flags.
+"""Screening snapshots and hits, determinations, and red flags (with their resolutions).
 
 screening_files is reference data kept beside the ledger (checked against the digest the
 `screening-list` entry signs); the other tables are projections.
@@ -21,6 +21,22 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('determinations',
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('shipment_id', sa.String(length=128), nullable=False),
+    sa.Column('pack_id', sa.String(length=128), nullable=False),
+    sa.Column('pack_digest', sa.String(length=64), nullable=False),
+    sa.Column('screening_list', sa.String(length=64), nullable=True),
+    sa.Column('evaluated_on', sa.Date(), nullable=False),
+    sa.Column('verdict', sa.String(length=24), nullable=False),
+    sa.Column('items', sa.Text(), nullable=False),
+    sa.Column('flags', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_determinations'))
+    )
+    with op.batch_alter_table('determinations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_determinations_shipment_id'), ['shipment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_determinations_verdict'), ['verdict'], unique=False)
+
     op.create_table('flags',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('rule', sa.String(length=128), nullable=False),
@@ -30,8 +46,11 @@ def upgrade() -> None:
     sa.Column('facts', sa.Text(), nullable=False),
     sa.Column('raised_seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('raised_on', sa.Date(), nullable=False),
+    sa.Column('line', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('resolved_seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('resolved_by', sa.String(length=128), nullable=True),
+    sa.Column('resolution', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_flags'))
     )
     with op.batch_alter_table('flags', schema=None) as batch_op:
@@ -93,3 +112,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_flags_raised_seq'))
 
     op.drop_table('flags')
+    with op.batch_alter_table('determinations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_determinations_verdict'))
+        batch_op.drop_index(batch_op.f('ix_determinations_shipment_id'))
+
+    op.drop_table('determinations')

@@ -1,0 +1,210 @@
+"""Checking shipments: pick the pack in force, gather facts, evaluate, record.
+
+`Checker.determine` evaluates a batch of shipments (each under the pack in force on
+its ship date, unless one is named); `Checker.record` signs each determination with
+the operator key and appends them all in one transaction, after which the flags they
+raised are in the `flags` projection with their ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from provenance.compliance.engine import Determination, evaluate, json_value
+from provenance.compliance.facts import Facts, Reference
+from provenance.compliance.packs import Library, Pack
+from provenance.compliance.vocabulary import sample
+from provenance.errors import NotFoundError
+from provenance.keys import SigningKey
+from provenance.ledger import Appended, Ledger
+from provenance.payloads import DeterminationStatement
+from provenance.store import FlagRow, ScreeningSnapshotRow, ShipmentRow
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Checker:
+    ledger: Ledger
+    library: Library
+    as_of: dt.date
+    _facts: dict[str, Facts] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=lambda: {"facts": 0.0, "rules": 0.0})
+
+    @classmethod
+    def open(
+        cls, ledger: Ledger, rules: str | None = None, as_of: dt.date | None = None
+    ) -> Checker:
+        return cls(ledger, Library.load(rules), as_of or dt.datetime.now(dt.UTC).date())
+
+    def facts(self, pack: Pack) -> Facts:
+        if pack.id not in self._facts:
+            self._facts[pack.id] = Facts(
+                self.ledger, Reference.from_pack(pack.reference), pack.parameters, self.as_of
+            )
+        return self._facts[pack.id]
+
+    def screening_digest(self) -> str | None:
+        with self.ledger.store.read() as conn:
+            return conn.execute(
+                select(ScreeningSnapshotRow.digest)
+                .order_by(ScreeningSnapshotRow.seq.desc())
+                .limit(1)
+            ).scalar()
+
+    def determine(
+        self,
+        shipment_ids: Sequence[str],
+        *,
+        pack_id: str | None = None,
+        explain: bool = False,
+        progress: Progress | None = None,
+        batch: int = 500,
+    ) -> list[Determination]:
+        """Evaluate each shipment (in the order given)."""
+        import time
+
+        with self.ledger.store.read() as conn:
+            dates: dict[str, dt.date] = {}
+            for start in range(0, len(shipment_ids), 500):
+                chunk = list(shipment_ids[start : start + 500])
+                rows = conn.execute(
+                    select(ShipmentRow.id, ShipmentRow.ship_date).where(ShipmentRow.id.in_(chunk))
+                )
+                dates.update((r.id, r.ship_date) for r in rows)
+        for shipment_id in shipment_ids:
+            if shipment_id not in dates:
+                raise NotFoundError(f"no shipment {shipment_id!r}", hint="provenance shipment list")
+        screening = self.screening_digest()
+        by_pack: dict[str, list[str]] = defaultdict(list)
+        for shipment_id in shipment_ids:
+            pack = (
+                self.library.get(pack_id) if pack_id else self.library.in_force(dates[shipment_id])
+            )
+            by_pack[pack.id].append(shipment_id)
+        results: dict[str, Determination] = {}
+        for chosen_id, ids in by_pack.items():
+            pack = self.library.get(chosen_id)
+            facts = self.facts(pack)
+            for start in range(0, len(ids), batch):
+                chunk = ids[start : start + batch]
+                begin = time.perf_counter()
+                gathered = facts.gather(chunk)
+                middle = time.perf_counter()
+                for one in gathered:
+                    results[one.id] = evaluate(
+                        pack, one, evaluated_on=self.as_of, screening=screening, explain=explain
+                    )
+                self.timing["facts"] += middle - begin
+                self.timing["rules"] += time.perf_counter() - middle
+                if progress:
+                    progress(len(chunk))
+        return [results[s] for s in shipment_ids]
+
+    def record(
+        self, determinations: Sequence[Determination], signers: list[SigningKey]
+    ) -> list[Appended]:
+        """Sign each determination with the operator's key and append them, all or nothing."""
+        from provenance.operator import sign
+
+        envelopes = [sign(statement(d), signers) for d in determinations]
+        return self.ledger.append_many(envelopes)
+
+    def flags_of(self, shipment_id: str) -> dict[tuple[str, int | None], tuple[str, str]]:
+        """(rule, line) -> (flag id, status) of every flag raised on a shipment."""
+        with self.ledger.store.read() as conn:
+            rows = conn.execute(
+                select(FlagRow.id, FlagRow.rule, FlagRow.line, FlagRow.status).where(
+                    FlagRow.subject == f"shipment/{shipment_id}"
+                )
+            ).all()
+        return {(r.rule, r.line): (r.id, r.status) for r in rows}
+
+
+def statement(determination: Determination) -> DeterminationStatement:
+    data = determination.to_json()
+    data.pop("explain", None)
+    return DeterminationStatement.model_validate(
+        {
+            "shipment": data["shipment"],
+            "shipment_seq": data["shipment_seq"],
+            "evaluated_on": data["evaluated_on"],
+            "pack": data["pack"],
+            "screening_list": data["screening_list"],
+            "items": json_value(data["items"]),
+            "license": json_value(data["license"]),
+            "flags": json_value(data["flags"]),
+            "verdict": data["verdict"],
+        }
+    )
+
+
+# --- classification alone ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Classification:
+    eccn: str
+    rule: str | None
+    tpp: float
+    pd: float
+    pack: Pack
+    facts: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        compiled = self.pack.rule(self.rule) if self.rule else None
+        return {
+            "eccn": self.eccn,
+            "rule": self.rule,
+            "why": compiled.rule.when if compiled else None,
+            "note": getattr(compiled.rule, "note", "") if compiled else "",
+            "sources": list(compiled.rule.sources) if compiled else [],
+            "tpp": json_value(self.tpp),
+            "pd": json_value(self.pd),
+            "pack": {"id": self.pack.id, "digest": self.pack.digest},
+            "facts": json_value(self.facts),
+        }
+
+
+def classify(
+    pack: Pack,
+    *,
+    tpp: Decimal,
+    die_area: Decimal | None,
+    datacenter: bool,
+    interconnect: int = 0,
+    memory_bandwidth: int = 0,
+    product: str = "",
+    hs_class: str = "accelerator",
+) -> Classification:
+    """The ECCN of a chip with these figures under `pack` (its classification rules only)."""
+    pd = float(tpp / die_area) if die_area else 0.0
+    facts = sample(pack.parameters)
+    item = facts["item"]
+    item.update(
+        {
+            "product": product,
+            "declared_product": product,
+            "catalog_known": True,
+            "declared_known": True,
+            "tpp": float(tpp),
+            "pd": pd,
+            "die_area_mm2": float(die_area or 0),
+            "datacenter": datacenter,
+            "interconnect_gbps": interconnect,
+            "memory_bandwidth_gbps": memory_bandwidth,
+            "hs_class": hs_class,
+        }
+    )
+    for compiled in pack.classification:
+        if compiled.program.execute(facts):
+            seen = {name: item.get(name.split(".", 1)[1]) for name in compiled.names}
+            return Classification(compiled.rule.eccn, compiled.rule.id, float(tpp), pd, pack, seen)  # type: ignore[union-attr]
+    return Classification("unclassified", None, float(tpp), pd, pack, {})

@@ -1,0 +1,715 @@
+"""Facts: what the rules read, computed from the projections in bulk.
+
+`Facts.gather(shipment_ids)` loads everything the vocabulary names for a batch
+of shipments with a fixed number of queries (IN lists), whatever the batch
+size: the shipments, their items and serials, the serial registry, earlier
+shipments and receipts of the same serials, inspections, parties, screening
+matches, end-use statements, cited licenses and what was drawn against them,
+and the cumulative compute per destination and end user. Only the facts that
+depend on the classification (an item's ECCN, license coverage of ECCNs) are
+left to the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from provenance.errors import NotFoundError
+from provenance.ledger import Ledger
+from provenance.screening import snapshots
+from provenance.store import (
+    ChipRow,
+    EndUseRow,
+    EndUseScopeRow,
+    InspectionDeviceRow,
+    InspectionSerialRow,
+    LicenseRow,
+    PartyRow,
+    ProductRow,
+    ReceiptRow,
+    ReceiptSerialRow,
+    ShipmentItemRow,
+    ShipmentRow,
+    ShipmentSerialRow,
+)
+
+IN_CHUNK = 500
+EXCEPTION_CODES = frozenset(
+    {"NLR", "NAC", "ACA", "HBM", "LVS", "GBS", "TMP", "RPL", "TSU", "BAG", "AVS", "ENC", "STA"}
+)
+"""Codes a shipment may cite in `license` that are not license ids: No License Required
+and the EAR's license exceptions (15 CFR 740)."""
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference data a pack reads, in the shapes the facts need."""
+
+    groups: dict[str, frozenset[str]]
+    treat_as: dict[str, str]
+    hubs: frozenset[str]
+    hs_classes: list[tuple[str, str]]
+    """(digits prefix, class), longest prefix first."""
+    misdeclared: tuple[str, ...]
+
+    @classmethod
+    def from_pack(cls, data: dict[str, Any]) -> Reference:
+        groups_doc = data.get("country-groups", {})
+        groups = {
+            name: frozenset(values)
+            for name, values in groups_doc.items()
+            if isinstance(values, list) and all(isinstance(v, str) and len(v) == 2 for v in values)
+        }
+        hubs_doc = data.get("diversion-hubs", {})
+        hubs = frozenset(h["code"] for h in hubs_doc.get("hubs", []))
+        hs_doc = data.get("hs-codes", {})
+        classes: list[tuple[str, str]] = []
+        for section, label in (
+            ("accelerator", "accelerator"),
+            ("server", "server"),
+            ("misdeclaration", "misdeclaration"),
+        ):
+            classes.extend((_digits(entry["code"]), label) for entry in hs_doc.get(section, []))
+        # Longest prefix wins; at equal length accelerator/server before misdeclaration.
+        order = {"accelerator": 0, "server": 1, "misdeclaration": 2}
+        classes.sort(key=lambda c: (-len(c[0]), order[c[1]]))
+        return cls(
+            groups=groups,
+            treat_as=dict(groups_doc.get("treat_as", {})),
+            hubs=hubs,
+            hs_classes=classes,
+            misdeclared=tuple(d.lower() for d in hs_doc.get("misdeclared_descriptions", [])),
+        )
+
+    def groups_of(self, country: str) -> list[str]:
+        code = self.treat_as.get(country, country)
+        return sorted(
+            name for name, members in self.groups.items() if code in members or country in members
+        )
+
+    def hs_class(self, code: str) -> str:
+        digits = _digits(code)
+        for prefix, label in self.hs_classes:
+            if digits.startswith(prefix):
+                return label
+        return "other"
+
+    def hs_matches(self, declared: str, listed: Iterable[str]) -> bool:
+        digits = _digits(declared)
+        return any(digits.startswith(_digits(code)) for code in listed)
+
+    def misdeclared_description(self, description: str) -> bool:
+        text = " ".join(description.lower().split())
+        return any(phrase in text for phrase in self.misdeclared)
+
+
+def _digits(code: str) -> str:
+    return "".join(ch for ch in code if ch.isdigit())
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    id: str
+    tpp: float
+    pd: float
+    die_area: float
+    datacenter: bool
+    interconnect: int
+    memory_bandwidth: int
+    hs_codes: tuple[str, ...]
+    price: float
+    currency: str | None
+    pci_ids: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+@dataclass
+class ItemFacts:
+    """One item's facts, and what the engine needs to finish them."""
+
+    facts: dict[str, Any]
+    tpp_each: float
+    value: float
+
+
+@dataclass
+class ShipmentFacts:
+    """Every fact of one shipment except those the classification decides."""
+
+    id: str
+    seq: int
+    ship_date: dt.date
+    license_id: str | None
+    facts: dict[str, Any]
+    """shipment, exporter, consignee, end_user, forwarder, end_use, totals, license."""
+    items: list[ItemFacts]
+    license_row: Any = None
+    screening: dict[str, list[Any]] = field(default_factory=dict)
+
+
+class Facts:
+    """Gathers facts from one ledger, caching what every shipment shares."""
+
+    def __init__(
+        self, ledger: Ledger, reference: Reference, params: dict[str, Any], as_of: dt.date
+    ) -> None:
+        self.ledger = ledger
+        self.reference = reference
+        self.params = params
+        self.as_of = as_of
+        self._products: dict[str, ProductInfo] | None = None
+        self._pci: dict[str, set[str]] = {}
+        self._names: dict[str, set[str]] = {}
+        self._parties: dict[str, Any] | None = None
+        self._screening: dict[str, list[Any]] = {}
+        self._timeline: dict[str, Any] | None = None
+
+    # --- shared, loaded once ------------------------------------------------------------
+
+    def products(self) -> dict[str, ProductInfo]:
+        if self._products is None:
+            with self.ledger.store.read() as conn:
+                rows = conn.execute(select(ProductRow.__table__)).all()
+            self._products = {}
+            for r in rows:
+                info = ProductInfo(
+                    id=r.id,
+                    tpp=float(r.tpp),
+                    pd=float(r.performance_density or 0),
+                    die_area=float(r.die_area_mm2 or 0),
+                    datacenter=bool(r.datacenter),
+                    interconnect=r.interconnect_gbps or 0,
+                    memory_bandwidth=r.memory_bandwidth_gbps or 0,
+                    hs_codes=tuple(r.hs_codes.split()),
+                    price=float(r.reference_price or 0),
+                    currency=r.reference_currency,
+                    pci_ids=tuple(r.pci_device_ids.split()),
+                    names=tuple(json.loads(r.names)),
+                )
+                self._products[r.id] = info
+                for pci in info.pci_ids:
+                    self._pci.setdefault(pci.upper(), set()).add(r.id)
+                for name in (*info.names, r.model):
+                    self._names.setdefault(name.casefold(), set()).add(r.id)
+        return self._products
+
+    def parties(self) -> dict[str, Any]:
+        if self._parties is None:
+            with self.ledger.store.read() as conn:
+                self._parties = {r.id: r for r in conn.execute(select(PartyRow.__table__))}
+        return self._parties
+
+    def screen(self, party_ids: Iterable[str]) -> None:
+        wanted = [p for p in dict.fromkeys(party_ids) if p and p not in self._screening]
+        if wanted:
+            self._screening.update(snapshots.screen_parties(self.ledger, wanted))
+
+    def timeline(self) -> dict[str, Any]:
+        """Every shipment's (ship date, seq) and TPP, per destination and per end user,
+        as sorted prefix sums: the cumulative compute up to any shipment."""
+        if self._timeline is None:
+            products = self.products()
+            with self.ledger.store.read() as conn:
+                rows = conn.execute(
+                    select(
+                        ShipmentRow.id,
+                        ShipmentRow.seq,
+                        ShipmentRow.ship_date,
+                        ShipmentRow.destination,
+                        ShipmentRow.end_user,
+                        ShipmentItemRow.product,
+                        ShipmentItemRow.quantity,
+                    ).join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
+                ).all()
+            per_shipment: dict[str, list[Any]] = {}
+            for r in rows:
+                entry = per_shipment.setdefault(
+                    r.id, [(r.ship_date, r.seq), r.destination, r.end_user, 0.0, 0]
+                )
+                info = products.get(r.product)
+                entry[3] += r.quantity * (info.tpp if info else 0.0)
+                entry[4] += r.quantity
+            keyed: dict[str, dict[str, list[Any]]] = {"destination": {}, "end_user": {}}
+            for order, destination, end_user, tpp, units in per_shipment.values():
+                keyed["destination"].setdefault(destination, []).append((order, tpp, units))
+                keyed["end_user"].setdefault(end_user, []).append((order, tpp, units))
+            self._timeline = {}
+            for kind, groups in keyed.items():
+                built = {}
+                for key, entries in groups.items():
+                    entries.sort()
+                    orders, tpp_sums, unit_sums = [], [], []
+                    tpp_total, unit_total = 0.0, 0
+                    for order, tpp, units in entries:
+                        tpp_total += tpp
+                        unit_total += units
+                        orders.append(order)
+                        tpp_sums.append(tpp_total)
+                        unit_sums.append(unit_total)
+                    built[key] = (orders, tpp_sums, unit_sums)
+                self._timeline[kind] = built
+        return self._timeline
+
+    def _cumulative(self, kind: str, key: str, order: tuple[dt.date, int]) -> tuple[float, int]:
+        found = self.timeline()[kind].get(key)
+        if not found:
+            return 0.0, 0
+        orders, tpp_sums, unit_sums = found
+        at = bisect_right(orders, order)
+        return (tpp_sums[at - 1], unit_sums[at - 1]) if at else (0.0, 0)
+
+    # --- per batch ----------------------------------------------------------------------
+
+    def gather(self, shipment_ids: Sequence[str]) -> list[ShipmentFacts]:
+        ids = list(dict.fromkeys(shipment_ids))
+        products = self.products()
+        parties = self.parties()
+        with self.ledger.store.read() as conn:
+            shipments = {}
+            items: dict[str, list[Any]] = defaultdict(list)
+            serials: dict[tuple[str, int], list[str]] = defaultdict(list)
+            for chunk in _chunks(ids):
+                for r in conn.execute(
+                    select(ShipmentRow.__table__).where(ShipmentRow.id.in_(chunk))
+                ):
+                    shipments[r.id] = r
+                for r in conn.execute(
+                    select(ShipmentItemRow.__table__)
+                    .where(ShipmentItemRow.shipment_id.in_(chunk))
+                    .order_by(ShipmentItemRow.shipment_id, ShipmentItemRow.line)
+                ):
+                    items[r.shipment_id].append(r)
+                for r in conn.execute(
+                    select(ShipmentSerialRow.__table__).where(
+                        ShipmentSerialRow.shipment_id.in_(chunk)
+                    )
+                ):
+                    serials[(r.shipment_id, r.line)].append(r.serial)
+            missing = [i for i in ids if i not in shipments]
+            if missing:
+                raise NotFoundError(f"no shipment {missing[0]!r}", hint="provenance shipment list")
+            all_serials = sorted({s for group in serials.values() for s in group})
+            registered: dict[str, str] = {}
+            carriers: dict[str, list[tuple[int, str, dt.date]]] = defaultdict(list)
+            receipts_of: dict[str, list[tuple[str, dt.date]]] = defaultdict(list)
+            missing_at: dict[str, int] = defaultdict(int)
+            devices: dict[str, list[Any]] = defaultdict(list)
+            for chunk in _chunks(all_serials):
+                rows = conn.execute(
+                    select(ChipRow.serial, ChipRow.product_id).where(ChipRow.serial.in_(chunk))
+                )
+                registered.update((r.serial, r.product_id) for r in rows)
+                for serial, shipment_id, seq, ship_date in conn.execute(
+                    select(
+                        ShipmentSerialRow.serial,
+                        ShipmentRow.id,
+                        ShipmentRow.seq,
+                        ShipmentRow.ship_date,
+                    )
+                    .join(ShipmentRow, ShipmentRow.id == ShipmentSerialRow.shipment_id)
+                    .where(ShipmentSerialRow.serial.in_(chunk))
+                ):
+                    carriers[serial].append((seq, shipment_id, ship_date))
+                for serial, shipment_id, date in conn.execute(
+                    select(ReceiptSerialRow.serial, ReceiptRow.shipment_id, ReceiptRow.date)
+                    .join(ReceiptRow, ReceiptRow.seq == ReceiptSerialRow.seq)
+                    .where(ReceiptSerialRow.serial.in_(chunk))
+                ):
+                    receipts_of[serial].append((shipment_id, date))
+                for (serial,) in conn.execute(
+                    select(InspectionSerialRow.serial).where(
+                        InspectionSerialRow.serial.in_(chunk),
+                        InspectionSerialRow.status == "missing",
+                    )
+                ):
+                    missing_at[serial] += 1
+                for r in conn.execute(
+                    select(
+                        InspectionDeviceRow.serial,
+                        InspectionDeviceRow.pci_device_id,
+                        InspectionDeviceRow.product_name,
+                    ).where(InspectionDeviceRow.serial.in_(chunk))
+                ):
+                    devices[r.serial].append(r)
+            foreign: dict[str, int] = defaultdict(int)
+            for chunk in _chunks(ids):
+                for shipment_id, carried in conn.execute(
+                    select(ReceiptRow.shipment_id, ReceiptSerialRow.carried)
+                    .join(ReceiptRow, ReceiptRow.seq == ReceiptSerialRow.seq)
+                    .where(ReceiptRow.shipment_id.in_(chunk))
+                ):
+                    if not carried:
+                        foreign[shipment_id] += 1
+            end_users = sorted({r.end_user for r in shipments.values()})
+            end_uses: dict[str, list[tuple[Any, set[str], set[str]]]] = defaultdict(list)
+            for chunk in _chunks(end_users):
+                statements = {
+                    r.seq: r
+                    for r in conn.execute(
+                        select(EndUseRow.__table__).where(EndUseRow.party.in_(chunk))
+                    )
+                }
+                scopes: dict[int, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+                for seqs in _chunks([str(s) for s in statements]):
+                    for r in conn.execute(
+                        select(EndUseScopeRow.__table__).where(
+                            EndUseScopeRow.seq.in_([int(s) for s in seqs])
+                        )
+                    ):
+                        scopes[r.seq][0 if r.kind == "shipment" else 1].add(r.ref)
+                for seq, row in statements.items():
+                    covered_shipments, covered_serials = scopes[seq]
+                    end_uses[row.party].append((row, covered_shipments, covered_serials))
+            license_ids = sorted({r.license for r in shipments.values() if r.license})
+            licenses: dict[str, Any] = {}
+            drawn: dict[str, list[tuple[tuple[dt.date, int], int, float, float]]] = defaultdict(
+                list
+            )
+            for chunk in _chunks(license_ids):
+                for r in conn.execute(select(LicenseRow.__table__).where(LicenseRow.id.in_(chunk))):
+                    licenses[r.id] = r
+                for r in conn.execute(
+                    select(
+                        ShipmentRow.license,
+                        ShipmentRow.ship_date,
+                        ShipmentRow.seq,
+                        ShipmentItemRow.quantity,
+                        ShipmentItemRow.unit_value,
+                        ShipmentItemRow.product,
+                    )
+                    .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
+                    .where(ShipmentRow.license.in_(chunk))
+                ):
+                    info = products.get(r.product)
+                    drawn[r.license].append(
+                        (
+                            (r.ship_date, r.seq),
+                            r.quantity,
+                            r.quantity * float(r.unit_value),
+                            r.quantity * (info.tpp if info else 0.0),
+                        )
+                    )
+        party_ids = {
+            p
+            for r in shipments.values()
+            for p in (r.exporter, r.consignee, r.end_user, r.forwarder)
+            if p
+        }
+        self.screen(party_ids)
+        out = []
+        for shipment_id in ids:
+            row = shipments[shipment_id]
+            out.append(
+                self._one(
+                    row,
+                    items[shipment_id],
+                    serials,
+                    registered,
+                    carriers,
+                    receipts_of,
+                    missing_at,
+                    devices,
+                    foreign[shipment_id],
+                    end_uses.get(row.end_user, []),
+                    licenses.get(row.license) if row.license else None,
+                    drawn.get(row.license, []) if row.license else [],
+                    parties,
+                    products,
+                )
+            )
+        return out
+
+    # --- one shipment -------------------------------------------------------------------
+
+    def _party(self, party_id: str | None, parties: dict[str, Any]) -> dict[str, Any]:
+        row = parties.get(party_id) if party_id else None
+        matches = self._screening.get(party_id or "", [])
+        above = [m for m in matches if m.above_threshold]
+        if row is None:
+            return {
+                "id": party_id or "",
+                "registered": False,
+                "country": "",
+                "headquarters": "",
+                "hq_groups": [],
+                "roles": [],
+                "is_forwarder": False,
+                "screening_lists": sorted({m.source for m in above}),
+                "screening_score": max((m.score for m in matches), default=0.0),
+            }
+        roles = row.roles.split()
+        return {
+            "id": row.id,
+            "registered": True,
+            "country": row.country,
+            "headquarters": row.headquarters,
+            "hq_groups": self.reference.groups_of(row.headquarters),
+            "roles": roles,
+            "is_forwarder": "forwarder" in roles,
+            "screening_lists": sorted({m.source for m in above}),
+            "screening_score": float(max((m.score for m in matches), default=0.0)),
+        }
+
+    def _one(
+        self,
+        row: Any,
+        item_rows: list[Any],
+        serials: dict[tuple[str, int], list[str]],
+        registered: dict[str, str],
+        carriers: dict[str, list[tuple[int, str, dt.date]]],
+        receipts_of: dict[str, list[tuple[str, dt.date]]],
+        missing_at: dict[str, int],
+        devices: dict[str, list[Any]],
+        foreign: int,
+        end_uses: list[tuple[Any, set[str], set[str]]],
+        license_row: Any,
+        drawn: list[tuple[tuple[dt.date, int], int, float, float]],
+        parties: dict[str, Any],
+        products: dict[str, ProductInfo],
+    ) -> ShipmentFacts:
+        ref = self.reference
+        route = row.route.split()
+        transit = route[1:-1]
+        order = (row.ship_date, row.seq)
+        all_serials: list[str] = []
+        items: list[ItemFacts] = []
+        currencies = set()
+        value_total = 0.0
+        tpp_total = 0.0
+        for item in item_rows:
+            listed = serials.get((row.id, item.line), [])
+            all_serials.extend(listed)
+            regs = [registered[s] for s in listed if s in registered]
+            registered_products = sorted(set(regs))
+            effective = registered_products[0] if len(registered_products) == 1 else item.product
+            info = products.get(effective)
+            declared = products.get(item.product)
+            unit_value = float(item.unit_value)
+            currencies.add(item.currency)
+            value_total += unit_value * item.quantity
+            ratio = 1.0
+            if info and info.price > 0 and info.currency == item.currency:
+                ratio = unit_value / info.price
+            open_count = 0
+            for serial in listed:
+                for seq, other, _date in carriers.get(serial, []):
+                    if seq >= row.seq or other == row.id:
+                        continue
+                    got = any(
+                        sid == other and date <= row.ship_date
+                        for sid, date in receipts_of.get(serial, [])
+                    )
+                    if not got:
+                        open_count += 1
+                        break
+            observed = [d for s in listed for d in devices.get(s, [])]
+            observed_products: set[str] = set()
+            other_product = 0
+            for device in observed:
+                found = set(self._pci.get((device.pci_device_id or "").upper(), set()))
+                if not found:
+                    found = set(self._names.get(device.product_name.casefold(), set()))
+                observed_products |= found
+                if found and item.product not in found:
+                    other_product += 1
+            tpp_each = info.tpp if info else 0.0
+            tpp_total += tpp_each * item.quantity
+            facts = {
+                "line": item.line,
+                "declared_product": item.product,
+                "declared_known": declared is not None,
+                "product": effective,
+                "catalog_known": info is not None,
+                "description": item.description,
+                "description_misdeclared": ref.misdeclared_description(item.description),
+                "hs_code": item.hs_code,
+                "hs_class": ref.hs_class(item.hs_code),
+                "hs_expected": (
+                    (info is not None and ref.hs_matches(item.hs_code, info.hs_codes))
+                    or ref.hs_class(item.hs_code) in ("accelerator", "server")
+                ),
+                "quantity": item.quantity,
+                "unit_value": unit_value,
+                "currency": item.currency,
+                "reference_price": info.price if info else 0.0,
+                "value_ratio": ratio,
+                "tpp": tpp_each,
+                "pd": info.pd if info else 0.0,
+                "die_area_mm2": info.die_area if info else 0.0,
+                "datacenter": info.datacenter if info else False,
+                "interconnect_gbps": info.interconnect if info else 0,
+                "memory_bandwidth_gbps": info.memory_bandwidth if info else 0,
+                "declared_tpp": declared.tpp if declared else 0.0,
+                "serials": len(listed),
+                "serials_unregistered": sum(1 for s in listed if s not in registered),
+                "serials_other_product": sum(1 for r in regs if r != item.product),
+                "registered_products": registered_products,
+                "serials_in_open_shipment": open_count,
+                "observed": len(observed),
+                "observed_other_product": other_product,
+                "observed_products": sorted(observed_products),
+                "eccn": "",
+                "license_required": False,
+                "policy": "",
+                "exceptions": [],
+            }
+            items.append(ItemFacts(facts, tpp_each, unit_value * item.quantity))
+        carried = set(all_serials)
+        received = {
+            s for s in all_serials if any(sid == row.id for sid, _ in receipts_of.get(s, []))
+        }
+        end_use = self._end_use(row, end_uses, carried)
+        tpp_destination, _ = self._cumulative("destination", row.destination, order)
+        tpp_end_user, units_end_user = self._cumulative("end_user", row.end_user, order)
+        kw = float(self.params.get("kw_per_accelerator", 0) or 0)
+        end_use["units_at_end_user"] = units_end_user
+        end_use["power_needed_mw"] = units_end_user * kw / 1000
+        license_kind = (
+            "none"
+            if not row.license
+            else "exception"
+            if row.license.upper() in EXCEPTION_CODES
+            else "license"
+        )
+        shipment = {
+            "id": row.id,
+            "ship_date": row.ship_date.isoformat(),
+            "destination": row.destination,
+            "destination_groups": ref.groups_of(row.destination),
+            "destination_is_hub": row.destination in ref.hubs,
+            "origin": route[0] if route else "",
+            "route": route,
+            "transit": transit,
+            "transit_hubs": [c for c in transit if c in ref.hubs],
+            "license": row.license or "",
+            "license_kind": license_kind,
+            "units": row.units,
+            "items": len(item_rows),
+            "value": value_total,
+            "currency": currencies.pop() if len(currencies) == 1 else "MIXED",
+            "has_forwarder": bool(row.forwarder),
+            "consignee_is_end_user": row.consignee == row.end_user,
+            "days_since_ship": (self.as_of - row.ship_date).days,
+            "received_units": len(received),
+            "not_received": len(carried - received),
+            "foreign_receipts": foreign,
+            "missing_at_inspection": sum(1 for s in all_serials if missing_at.get(s)),
+        }
+        facts = {
+            "shipment": shipment,
+            "exporter": self._party(row.exporter, parties),
+            "consignee": self._party(row.consignee, parties),
+            "end_user": self._party(row.end_user, parties),
+            "forwarder": self._party(row.forwarder, parties),
+            "end_use": end_use,
+            "totals": {
+                "tpp": tpp_total,
+                "tpp_destination": tpp_destination,
+                "tpp_end_user": tpp_end_user,
+            },
+            "license": self._license(row, license_kind, license_row, drawn, order),
+            "params": self.params,
+        }
+        return ShipmentFacts(
+            row.id,
+            row.seq,
+            row.ship_date,
+            row.license,
+            facts,
+            items,
+            license_row,
+            {
+                p: self._screening.get(p, [])
+                for p in (row.exporter, row.consignee, row.end_user, row.forwarder)
+                if p
+            },
+        )
+
+    def _end_use(
+        self, row: Any, end_uses: list[tuple[Any, set[str], set[str]]], carried: set[str]
+    ) -> dict[str, Any]:
+        covering = [
+            (eu, shipments, serials)
+            for eu, shipments, serials in end_uses
+            if row.id in shipments or carried & serials
+        ]
+        valid = [eu for eu, _, _ in covering if eu.date <= row.ship_date <= eu.valid_until]
+        best = valid[-1] if valid else (covering[-1][0] if covering else None)
+        return {
+            "present": bool(covering),
+            "valid_on_ship_date": bool(valid),
+            "site_country": best.country if best else "",
+            "power_mw": float(best.facility_power_mw) if best else 0.0,
+            "certified": bool(
+                best
+                and best.no_military
+                and best.no_wmd
+                and best.no_reexport
+                and best.no_restricted_hq_access
+            ),
+            "units_at_end_user": 0,
+            "power_needed_mw": 0.0,
+        }
+
+    def _license(
+        self,
+        row: Any,
+        kind: str,
+        license_row: Any,
+        drawn: list[tuple[tuple[dt.date, int], int, float, float]],
+        order: tuple[dt.date, int],
+    ) -> dict[str, Any]:
+        facts: dict[str, Any] = {
+            "cited": kind == "license",
+            "found": license_row is not None,
+            "valid_on_ship_date": False,
+            "destination_ok": False,
+            "parties_ok": False,
+            "products_ok": False,
+            "eccns_ok": False,
+            "quantity_used": 0,
+            "quantity_max": 0,
+            "value_used": 0.0,
+            "value_max": 0.0,
+            "tpp_used": 0.0,
+            "tpp_max": 0.0,
+            "within_limits": False,
+        }
+        if license_row is None:
+            return facts
+        lic = license_row
+        used = [d for d in drawn if d[0] <= order]
+        facts.update(
+            {
+                "valid_on_ship_date": lic.valid_from <= row.ship_date <= lic.valid_until,
+                "destination_ok": lic.destination == row.destination,
+                "parties_ok": lic.exporter == row.exporter
+                and (lic.consignee is None or lic.consignee == row.consignee)
+                and (lic.end_user is None or lic.end_user == row.end_user),
+                "quantity_used": sum(d[1] for d in used),
+                "quantity_max": lic.max_quantity or 0,
+                "value_used": sum(d[2] for d in used),
+                "value_max": float(lic.max_value) if lic.max_value else 0.0,
+                "tpp_used": sum(d[3] for d in used),
+                "tpp_max": float(lic.max_tpp) if lic.max_tpp else 0.0,
+            }
+        )
+        facts["within_limits"] = (
+            (not facts["quantity_max"] or facts["quantity_used"] <= facts["quantity_max"])
+            and (not facts["value_max"] or facts["value_used"] <= facts["value_max"])
+            and (not facts["tpp_max"] or facts["tpp_used"] <= facts["tpp_max"])
+        )
+        return facts

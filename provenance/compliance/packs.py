@@ -1,0 +1,384 @@
+"""Rule packs: dated YAML files of CEL rules, resolved, checked and compiled once.
+
+A pack (`rules/packs/<id>.yaml`) has an `id`, `title`, `effective_from`, the
+`sources` its rules cite, optional `extends` (a parent pack), the reference
+data it reads (`reference`: country groups, diversion hubs, HS codes), its
+`parameters`, and three lists of rules, each with an `id`, a CEL condition
+`when`, and the `sources` it rests on:
+
+* `classification`: ordered; the first rule whose condition holds gives the
+  item's ECCN (`eccn`). A child's list, when given, replaces its parent's.
+* `licensing`: every rule that holds applies: a license is required, under
+  its `policy` (presumption_of_denial, case_by_case, approval), with the
+  license `exceptions` that could apply. Merged with the parent's by id.
+* `flags`: red flags, `scope` item or shipment, a `severity` (info, warning,
+  high, blocking) and a `message` with `{fact.name}` placeholders. Merged by id.
+
+`remove` drops inherited licensing or flag rules by id. Loading checks every
+condition compiles, names only facts of the vocabulary (or the pack's own
+parameters), and evaluates on a neutral fact set; a bad pack is refused with
+the rule's id and the error. No Python from a pack is ever run: CEL is a
+side-effect-free expression language with no access to the host.
+
+The pack's digest is the SHA-256 of the canonical JSON of the resolved pack
+(its rules, parameters, sources and the reference data it read), recorded in
+every determination.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import cel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from provenance import canonical, documents
+from provenance.compliance.vocabulary import FACTS, sample
+from provenance.errors import InputError, NotFoundError
+from provenance.resources import resource_dir
+
+PACKS_DIR = "packs"
+REFERENCE_DIR = "reference"
+Severity = Literal["info", "warning", "high", "blocking"]
+Policy = Literal["presumption_of_denial", "case_by_case", "approval"]
+POLICY_ORDER = {"approval": 0, "case_by_case": 1, "presumption_of_denial": 2}
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,80}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Model):
+    id: RuleId
+    title: Annotated[str, Field(min_length=1)]
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+
+
+class ClassificationRule(_Model):
+    id: RuleId
+    eccn: Annotated[str, Field(min_length=2, max_length=32)]
+    when: Annotated[str, Field(min_length=1)]
+    sources: Annotated[list[RuleId], Field(min_length=1)]
+    note: str = ""
+
+
+class LicensingRule(_Model):
+    id: RuleId
+    when: Annotated[str, Field(min_length=1)]
+    policy: Policy
+    exceptions: list[Annotated[str, Field(pattern=r"^[A-Z]{2,5}$")]] = Field(default_factory=list)
+    sources: Annotated[list[RuleId], Field(min_length=1)]
+    note: str = ""
+
+
+class FlagRule(_Model):
+    id: RuleId
+    scope: Literal["item", "shipment"] = "item"
+    severity: Severity
+    when: Annotated[str, Field(min_length=1)]
+    message: Annotated[str, Field(min_length=1)]
+    sources: Annotated[list[RuleId], Field(min_length=1)]
+    category: Literal["classification", "relabeling", "diversion", "licensing", "screening"]
+
+
+class PackFile(_Model):
+    """A pack as written (before `extends` is resolved)."""
+
+    id: RuleId
+    title: Annotated[str, Field(min_length=1)]
+    effective_from: dt.date
+    extends: RuleId | None = None
+    sources: list[Source] = Field(default_factory=list)
+    reference: list[Literal["country-groups", "diversion-hubs", "hs-codes"]] | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    screening: dict[str, Any] | None = None
+    classification: list[ClassificationRule] | None = None
+    licensing: list[LicensingRule] = Field(default_factory=list)
+    flags: list[FlagRule] = Field(default_factory=list)
+    remove: list[RuleId] = Field(default_factory=list)
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A rule with its compiled condition and the facts the condition reads."""
+
+    rule: ClassificationRule | LicensingRule | FlagRule
+    program: Any  # cel.Program
+    names: tuple[str, ...] = ()
+    """`root.field` of every fact the condition names, in order of appearance."""
+
+
+@dataclass
+class Pack:
+    """A resolved, compiled pack: what the engine evaluates."""
+
+    id: str
+    title: str
+    effective_from: dt.date
+    chain: list[str]
+    sources: dict[str, Source]
+    reference: dict[str, Any]
+    parameters: dict[str, Any]
+    screening: dict[str, Any]
+    classification: list[Compiled]
+    licensing: list[Compiled]
+    flags: list[Compiled]
+    digest: str = ""
+    document: dict[str, Any] = field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> Compiled | None:
+        for compiled in (*self.classification, *self.licensing, *self.flags):
+            if compiled.rule.id == rule_id:
+                return compiled
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "effective_from": self.effective_from.isoformat(),
+            "extends": self.chain[1:],
+            "digest": self.digest,
+            "rules": {
+                "classification": len(self.classification),
+                "licensing": len(self.licensing),
+                "flags": len(self.flags),
+            },
+        }
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def rules_dir(path: str | Path | None = None) -> Path:
+    return Path(path) if path is not None else resource_dir("rules")
+
+
+def _read_pack_file(path: Path) -> PackFile:
+    raw = documents.read_mapping(path)
+    try:
+        return PackFile.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise InputError(f"rule pack {path.name}: {where}: {error['msg']}") from None
+
+
+@cache
+def _reference(directory: Path, name: str) -> dict[str, Any]:
+    return documents.read_mapping(directory / REFERENCE_DIR / f"{name}.yaml")
+
+
+def available(directory: str | Path | None = None) -> dict[str, PackFile]:
+    """Every pack file in `rules/packs`, by id."""
+    folder = rules_dir(directory) / PACKS_DIR
+    found: dict[str, PackFile] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        pack = _read_pack_file(path)
+        if pack.id in found:
+            raise InputError(f"rule pack id {pack.id!r} is used by two files")
+        found[pack.id] = pack
+    if not found:
+        raise NotFoundError(f"no rule packs in {folder}")
+    return found
+
+
+def _merge(parent: list[Any], child: list[Any], remove: set[str]) -> list[Any]:
+    out = {rule.id: rule for rule in parent if rule.id not in remove}
+    for rule in child:
+        out[rule.id] = rule
+    return list(out.values())
+
+
+def resolve(pack_id: str, files: dict[str, PackFile], directory: Path) -> Pack:
+    """Resolve `extends`, load the reference data, compile and check every rule."""
+    chain: list[PackFile] = []
+    current: str | None = pack_id
+    while current is not None:
+        if current not in files:
+            raise NotFoundError(
+                f"no rule pack {current!r}", hint="`provenance rules list` shows the packs"
+            )
+        if any(p.id == current for p in chain):
+            raise InputError(f"rule pack {pack_id}: `extends` loops back to {current}")
+        chain.append(files[current])
+        current = files[current].extends
+    sources: dict[str, Source] = {}
+    reference: list[str] = []
+    parameters: dict[str, Any] = {}
+    screening: dict[str, Any] = {}
+    classification: list[ClassificationRule] = []
+    licensing: list[LicensingRule] = []
+    flags: list[FlagRule] = []
+    for pack in reversed(chain):
+        sources.update({s.id: s for s in pack.sources})
+        if pack.reference is not None:
+            reference = list(pack.reference)
+        parameters.update(pack.parameters)
+        if pack.screening:
+            screening = {**screening, **pack.screening}
+        if pack.classification is not None:
+            classification = list(pack.classification)
+        removed = set(pack.remove)
+        licensing = _merge(licensing, pack.licensing, removed)
+        flags = _merge(flags, pack.flags, removed)
+    top = chain[0]
+    data = {name: _reference(directory, name) for name in reference}
+    resolved = Pack(
+        id=top.id,
+        title=top.title,
+        effective_from=top.effective_from,
+        chain=[p.id for p in chain],
+        sources=sources,
+        reference=data,
+        parameters=parameters,
+        screening=screening,
+        classification=[],
+        licensing=[],
+        flags=[],
+    )
+    resolved.classification = [_compile(resolved, r) for r in classification]
+    resolved.licensing = [_compile(resolved, r) for r in licensing]
+    resolved.flags = [_compile(resolved, r) for r in flags]
+    if not resolved.classification:
+        raise InputError(f"rule pack {top.id}: no classification rules")
+    resolved.document = {
+        "id": top.id,
+        "title": top.title,
+        "effective_from": top.effective_from.isoformat(),
+        "chain": resolved.chain,
+        "sources": [s.model_dump() for s in sources.values()],
+        "parameters": parameters,
+        "screening": screening,
+        "classification": [r.model_dump() for r in classification],
+        "licensing": [r.model_dump() for r in licensing],
+        "flags": [r.model_dump() for r in flags],
+        "reference": data,
+    }
+    resolved.digest = canonical.digest(resolved.document)
+    return resolved
+
+
+# --- checking conditions -----------------------------------------------------------------
+
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_CHAIN = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\s*\.\s*[A-Za-z_]\w*)*)(\s*\()?")
+_MACRO_VAR = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+_KEYWORDS = {"true", "false", "null", "in"}
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+def referenced(expression: str) -> list[str]:
+    """`root.field` of every fact `expression` names (for explanations), in order."""
+    text = _STRING.sub('""', expression)
+    found: dict[str, None] = {}
+    for match in _CHAIN.finditer(text):
+        root = match.group(1)
+        parts = [p.strip() for p in match.group(2).split(".") if p.strip()]
+        if match.group(3) is not None and parts:
+            parts = parts[:-1]
+        if root in FACTS and parts:
+            found[f"{root}.{parts[0]}"] = None
+    return list(found)
+
+
+def check_names(expression: str, parameters: dict[str, Any]) -> list[str]:
+    """Names in `expression` that are not facts (empty when all are known)."""
+    text = _STRING.sub('""', expression)
+    local = set(_MACRO_VAR.findall(text))
+    unknown: list[str] = []
+    for match in _CHAIN.finditer(text):
+        root = match.group(1)
+        parts = [p.strip() for p in match.group(2).split(".") if p.strip()]
+        called = match.group(3) is not None
+        if root in _KEYWORDS or root in local:
+            continue
+        if root not in FACTS:
+            if called and not parts:
+                continue  # a function: size(), has(), double(), matches()...
+            unknown.append(root)
+            continue
+        if called and parts:
+            parts = parts[:-1]  # a method call: x.startsWith(...), list.exists(...)
+        if not parts:
+            continue
+        known = parameters if root == "params" else FACTS[root]
+        if parts[0] not in known:
+            unknown.append(f"{root}.{parts[0]}")
+    return unknown
+
+
+def _compile(pack: Pack, rule: ClassificationRule | LicensingRule | FlagRule) -> Compiled:
+    where = f"rule pack {pack.id}, rule {rule.id}"
+    for source in rule.sources:
+        if source not in pack.sources:
+            raise InputError(f"{where}: cites source {source!r}, which the pack does not list")
+    try:
+        program = cel.compile(rule.when)
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(f"{where}: the condition does not compile: {first}") from None
+    unknown = check_names(rule.when, pack.parameters)
+    if unknown:
+        raise InputError(
+            f"{where}: the condition names unknown facts: {', '.join(unknown)}",
+            hint="`provenance rules facts` lists the vocabulary",
+        )
+    if isinstance(rule, FlagRule):
+        for name in _PLACEHOLDER.findall(rule.message):
+            if check_names(name, pack.parameters) or "." not in name:
+                raise InputError(f"{where}: the message names an unknown fact {{{name}}}")
+    try:
+        result = program.execute(sample(pack.parameters))
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise InputError(f"{where}: the condition fails on neutral facts: {exc}") from None
+    if not isinstance(result, bool):
+        raise InputError(f"{where}: the condition gives {type(result).__name__}, not a bool")
+    return Compiled(rule, program, tuple(referenced(rule.when)))
+
+
+# --- which pack -----------------------------------------------------------------------------
+
+
+@dataclass
+class Library:
+    """Every pack of a rules folder, resolved on first use."""
+
+    directory: Path
+    files: dict[str, PackFile]
+    _resolved: dict[str, Pack] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, directory: str | Path | None = None) -> Library:
+        folder = rules_dir(directory)
+        return cls(folder, available(folder))
+
+    def get(self, pack_id: str) -> Pack:
+        if pack_id not in self._resolved:
+            self._resolved[pack_id] = resolve(pack_id, self.files, self.directory)
+        return self._resolved[pack_id]
+
+    def in_force(self, on: dt.date) -> Pack:
+        """The latest pack whose effective_from is on or before `on`."""
+        candidates = [p for p in self.files.values() if p.effective_from <= on]
+        if not candidates:
+            first = min(self.files.values(), key=lambda p: p.effective_from)
+            raise NotFoundError(
+                f"no rule pack is in force on {on} (the first is {first.id}, "
+                f"from {first.effective_from})"
+            )
+        chosen = max(candidates, key=lambda p: (p.effective_from, p.id))
+        return self.get(chosen.id)
+
+    def all(self) -> list[Pack]:
+        return [
+            self.get(pack_id)
+            for pack_id in sorted(self.files, key=lambda i: self.files[i].effective_from)
+        ]

@@ -1,0 +1,205 @@
+# ruff: noqa: E501  (a table of one-line meanings reads better unwrapped)
+"""The fact vocabulary: every name a rule pack's CEL conditions may use, with its type
+and meaning. `provenance rules facts` prints it; pack loading refuses any other name.
+
+Types are CEL's: `string`, `int`, `double`, `bool`, `list(string)`, `map`. Decimals
+(TPP, money, power) are doubles here: rules compare them with thresholds, and no
+figure is written back from a double. Dates are ISO strings ("2026-10-02"), which
+compare correctly as strings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PARTY_FACTS: dict[str, tuple[str, str]] = {
+    "id": ("string", "party id ('' when the shipment names none, e.g. no forwarder)"),
+    "registered": ("bool", "the party is registered in the ledger"),
+    "country": ("string", "country of the party's address (ISO-2)"),
+    "headquarters": ("string", "country of its headquarters or ultimate parent (ISO-2)"),
+    "hq_groups": (
+        "list(string)",
+        "EAR country groups of the headquarters (D:1, D:5, A:5, macau...)",
+    ),
+    "roles": ("list(string)", "its roles in the ledger (exporter, consignee, forwarder...)"),
+    "is_forwarder": ("bool", "the party is registered as a freight forwarder"),
+    "screening_lists": (
+        "list(string)",
+        "lists it matches at or above the threshold (EL, UVL, MEU, DPL, SDN...)",
+    ),
+    "screening_score": ("double", "best screening score (0-100), 0 when no candidate"),
+}
+
+FACTS: dict[str, dict[str, tuple[str, str]]] = {
+    "shipment": {
+        "id": ("string", "shipment id"),
+        "ship_date": ("string", "ship date (ISO)"),
+        "destination": (
+            "string",
+            "final destination country (ISO-2; Hong Kong is treated as CN for groups)",
+        ),
+        "destination_groups": (
+            "list(string)",
+            "EAR country groups of the destination (D:1, D:4, D:5, A:5, A:6, macau, tier1_2025_01)",
+        ),
+        "destination_is_hub": (
+            "bool",
+            "the destination is a diversion hub (reference diversion-hubs)",
+        ),
+        "origin": ("string", "first country of the route"),
+        "route": ("list(string)", "countries in order, origin first"),
+        "transit": ("list(string)", "countries strictly between origin and destination"),
+        "transit_hubs": ("list(string)", "transit countries that are diversion hubs"),
+        "license": ("string", "license id or exception code cited ('' when none)"),
+        "license_kind": ("string", "'none', 'exception' (NLR, NAC, ACA...) or 'license'"),
+        "units": ("int", "units in the shipment"),
+        "items": ("int", "number of items (lines)"),
+        "value": ("double", "declared value, sum of quantity x unit value"),
+        "currency": ("string", "currency of the values ('MIXED' when items differ)"),
+        "has_forwarder": ("bool", "a freight forwarder is named"),
+        "consignee_is_end_user": ("bool", "consignee and end user are the same party"),
+        "days_since_ship": ("int", "days from the ship date to the evaluation date"),
+        "received_units": ("int", "serials of this shipment received (signed receipts)"),
+        "not_received": ("int", "serials of this shipment with no receipt"),
+        "foreign_receipts": ("int", "serials received against this shipment that it did not carry"),
+        "missing_at_inspection": (
+            "int",
+            "serials of this shipment reported missing at an inspection",
+        ),
+    },
+    "item": {
+        "line": ("int", "item number in the shipment, from 0"),
+        "declared_product": ("string", "product as declared"),
+        "declared_known": ("bool", "the declared product is in the catalog"),
+        "product": (
+            "string",
+            "the product the chips are: the one their serials are registered to when they agree, else as declared",
+        ),
+        "catalog_known": ("bool", "`product` is in the catalog"),
+        "description": ("string", "description on the papers"),
+        "description_misdeclared": (
+            "bool",
+            "the description is one seen on misdeclared GPUs (adapters, modules, generic computer parts...)",
+        ),
+        "hs_code": ("string", "tariff code as declared"),
+        "hs_class": (
+            "string",
+            "'accelerator', 'server', 'misdeclaration' or 'other' (reference hs-codes, prefix match)",
+        ),
+        "hs_expected": (
+            "bool",
+            "the HS code is one the catalog gives for `product`, or an accelerator or server code",
+        ),
+        "quantity": ("int", "units"),
+        "unit_value": ("double", "declared value of one unit"),
+        "currency": ("string", "currency of the unit value"),
+        "reference_price": ("double", "catalog reference unit price of `product` (0 when unknown)"),
+        "value_ratio": (
+            "double",
+            "unit value / reference price (1 when either is unknown or currencies differ)",
+        ),
+        "tpp": ("double", "TPP of `product` (0 when unknown)"),
+        "pd": ("double", "performance density of `product` (0 when unknown)"),
+        "die_area_mm2": ("double", "applicable die area (0 when unknown)"),
+        "datacenter": ("bool", "`product` is designed or marketed for datacenters"),
+        "interconnect_gbps": ("int", "chip-to-chip transfer rate GB/s (0 when none or unknown)"),
+        "memory_bandwidth_gbps": ("int", "memory bandwidth GB/s (0 when unknown)"),
+        "declared_tpp": ("double", "TPP of the declared product (0 when unknown)"),
+        "serials": ("int", "serials listed"),
+        "serials_unregistered": ("int", "serials no manufacturer registered"),
+        "serials_other_product": ("int", "serials registered to another product than declared"),
+        "registered_products": ("list(string)", "products the serials are registered to"),
+        "serials_in_open_shipment": (
+            "int",
+            "serials also in an earlier shipment with no receipt of them since",
+        ),
+        "observed": ("int", "devices of these serials seen in inspection evidence (nvidia-smi)"),
+        "observed_other_product": (
+            "int",
+            "of those, devices whose PCI id or name says another product than declared",
+        ),
+        "observed_products": ("list(string)", "catalog products the evidence identifies"),
+        "eccn": (
+            "string",
+            "ECCN chosen by the classification rules (set before licensing and flags)",
+        ),
+        "license_required": ("bool", "a licensing rule requires a license (set before flags)"),
+        "policy": ("string", "review policy of the strictest licensing rule ('' when none)"),
+        "exceptions": ("list(string)", "license exceptions the licensing rules allow"),
+    },
+    "exporter": PARTY_FACTS,
+    "consignee": PARTY_FACTS,
+    "end_user": PARTY_FACTS,
+    "forwarder": PARTY_FACTS,
+    "end_use": {
+        "present": (
+            "bool",
+            "the end user signed an end-use statement covering this shipment or its serials",
+        ),
+        "valid_on_ship_date": ("bool", "one was signed on or before the ship date and valid on it"),
+        "site_country": ("string", "country of the declared site ('' when none)"),
+        "power_mw": ("double", "declared facility power, MW (0 when none)"),
+        "certified": (
+            "bool",
+            "all four certifications are given (no military, no WMD, no re-export, no restricted-HQ access)",
+        ),
+        "units_at_end_user": (
+            "int",
+            "units shipped to this end user so far, this shipment included",
+        ),
+        "power_needed_mw": ("double", "units_at_end_user x params.kw_per_accelerator / 1000"),
+    },
+    "license": {
+        "cited": ("bool", "the shipment cites a license id (not an exception)"),
+        "found": ("bool", "the cited license is in the ledger"),
+        "valid_on_ship_date": ("bool", "ship date within valid_from..valid_until"),
+        "destination_ok": ("bool", "the license is for this destination"),
+        "parties_ok": (
+            "bool",
+            "exporter, and consignee / end user where the license names them, match",
+        ),
+        "products_ok": ("bool", "every item's product is one the license lists (or it lists none)"),
+        "eccns_ok": ("bool", "every item's ECCN is one the license lists"),
+        "quantity_used": ("int", "units shipped under it so far, this shipment included"),
+        "quantity_max": ("int", "its quantity limit (0: none)"),
+        "value_used": ("double", "value shipped under it so far, this shipment included"),
+        "value_max": ("double", "its value limit (0: none)"),
+        "tpp_used": ("double", "TPP shipped under it so far, this shipment included"),
+        "tpp_max": ("double", "its TPP limit (0: none)"),
+        "within_limits": ("bool", "quantity, value and TPP used are within the limits"),
+    },
+    "totals": {
+        "tpp": ("double", "TPP of this shipment: units x TPP summed"),
+        "tpp_destination": (
+            "double",
+            "TPP shipped to this destination so far, this shipment included",
+        ),
+        "tpp_end_user": ("double", "TPP shipped to this end user so far, this shipment included"),
+    },
+    "params": {},
+}
+"""Root -> field -> (type, meaning). `params` holds the pack's own parameters."""
+
+_SAMPLES = {"string": "", "int": 0, "double": 0.0, "bool": False, "list(string)": []}
+
+
+def sample(params: dict[str, Any]) -> dict[str, Any]:
+    """A complete fact set of neutral values (what loading a pack evaluates against)."""
+    facts: dict[str, Any] = {
+        root: {name: _SAMPLES[kind] for name, (kind, _) in fields.items()}
+        for root, fields in FACTS.items()
+    }
+    facts["params"] = dict(params)
+    return facts
+
+
+def describe() -> list[dict[str, str]]:
+    """The vocabulary as rows: name, type, meaning (for `provenance rules facts`)."""
+    rows = []
+    for root, fields in FACTS.items():
+        if root == "params":
+            rows.append({"name": "params.*", "type": "any", "meaning": "the pack's parameters"})
+            continue
+        for name, (kind, meaning) in fields.items():
+            rows.append({"name": f"{root}.{name}", "type": kind, "meaning": meaning})
+    return rows
