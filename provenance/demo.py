@@ -8,6 +8,9 @@ reports each step to a `narrate` callback (the CLI prints it).
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
 import shutil
 from collections.abc import Callable
@@ -19,10 +22,12 @@ import yaml
 
 from provenance import bundle, inspection, keys, payloads, queries
 from provenance.audit import audit
+from provenance.compliance.checks import Checker
 from provenance.errors import InputError, ProvenanceError
 from provenance.keys import SigningKey
 from provenance.ledger import Ledger, Receipt
 from provenance.operator import initialise, sign
+from provenance.screening import CSV_COLUMNS, snapshots
 
 Narrate = Callable[[str, str], None]
 """narrate(kind, text): kind is "step" (a heading), "cmd" (the equivalent command),
@@ -99,7 +104,7 @@ SHIPMENT: dict[str, Any] = {
 END_USE: dict[str, Any] = {
     "kind": "end-use",
     "shipments": [SHIPMENT["id"]],
-    "date": "2026-10-12",
+    "date": "2026-09-28",
     "end_use": "Training and serving language models for cloud customers in Singapore",
     "sector": "commercial cloud computing",
     "site": {
@@ -116,6 +121,90 @@ END_USE: dict[str, Any] = {
     },
     "valid_until": "2027-10-12",
 }
+
+
+AS_OF = dt.date(2026, 11, 30)
+"""The date the demo's checks are evaluated on (receipt deadlines count from it)."""
+
+ROGUES: list[dict[str, Any]] = [
+    {
+        "id": "harbor-bridge",
+        "name": "Harbor Bridge Trading LLC",
+        "roles": ["exporter"],
+        "country": "US",
+        "headquarters": "US",
+    },
+    {
+        "id": "swift-cargo-my",
+        "name": "Swift Cargo Forwarding Sdn. Bhd.",
+        "roles": ["consignee", "forwarder"],
+        "country": "MY",
+        "headquarters": "MY",
+    },
+    {
+        "id": "lotus-star-hk",
+        "name": "Lotus Star Technology Trading Limited",
+        "roles": ["end_user"],
+        "country": "HK",
+        "headquarters": "CN",
+    },
+]
+
+RELABELED: dict[str, Any] = {
+    "kind": "shipment",
+    "id": "HB-7731",
+    "exporter": "harbor-bridge",
+    "consignee": "swift-cargo-my",
+    "end_user": "lotus-star-hk",
+    "ship_date": "2026-11-03",
+    "destination": "HK",
+    "route": ["US", "MY", "HK"],
+    "items": [
+        {
+            "product": "sandkyan-ad-100",
+            "description": "Power adapters, generic computer parts",
+            "hs_code": "8504.40.9580",
+            "quantity": 8,
+            "serials": SERIALS[8:],
+            "unit_value": {"amount": "2500.00", "currency": "USD"},
+        }
+    ],
+}
+
+
+def screening_list_csv() -> str:
+    """A small screening list in the CSL's CSV form (entries invented for the demo)."""
+    rows = [
+        {
+            "_id": "d3m0" + "0" * 52,
+            "source": "Entity List (EL) - Bureau of Industry and Security",
+            "name": "Lotus Star Technology Trading Co., Limited",
+            "addresses": "Unit 1208, 12/F, 88 Hennessy Road, Wan Chai, Hong Kong, HK",
+            "federal_register_notice": "91 FR 0000 (demo)",
+            "start_date": "2026-06-01",
+            "license_requirement": "For all items subject to the EAR.",
+            "license_policy": "Presumption of denial.",
+            "alt_names": "Lotus Star Tech; and 莲星科技贸易有限公司",
+        },
+        {
+            "_id": "d3m1" + "0" * 52,
+            "source": "Unverified List (UVL) - Bureau of Industry and Security",
+            "name": "Northwind Compute Brokers Pte. Ltd.",
+            "addresses": "30 Cecil Street, Singapore, 049712, SG",
+        },
+        {
+            "_id": "d3m2" + "0" * 52,
+            "source": "Military End User (MEU) List - Bureau of Industry and Security",
+            "name": "Aerospace Kestrel Design Bureau",
+            "addresses": "Moscow, RU",
+        },
+    ]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), quoting=csv.QUOTE_ALL)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({column: row.get(column, "") for column in CSV_COLUMNS})
+    return out.getvalue()
 
 
 def nvidia_smi_xml(serials: list[str]) -> bytes:
@@ -165,6 +254,7 @@ class DemoResult:
     receipts: dict[str, str] = field(default_factory=dict)
     caught: list[str] = field(default_factory=list)
     chip: dict[str, Any] | None = None
+    determinations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +266,7 @@ class DemoResult:
             "receipts": self.receipts,
             "caught": self.caught,
             "chip": self.chip,
+            "determinations": self.determinations,
         }
 
 
@@ -192,6 +283,7 @@ class Demo:
         self.receipts: dict[str, str] = {}
         self.ledger: Ledger | None = None
         self.chip: dict[str, Any] | None = None
+        self.determinations: dict[str, dict[str, Any]] = {}
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -263,6 +355,9 @@ class Demo:
         self.receive_and_declare_end_use()
         self.inspect()
         self.show_chip()
+        self.screen_parties()
+        self.check_clean_shipment()
+        self.catch_relabeled_shipment()
         return self.verify()
 
     def create_ledger(self) -> None:
@@ -446,10 +541,108 @@ class Demo:
             self.say("info", f"  {h['date']}  entry {h['seq']:<3} {h['kind']:<11} {h['signer']}")
         self.chip = found
 
+    # --- screening and the rules ------------------------------------------------------------
+
+    def screen_parties(self) -> None:
+        self.say(
+            "step", "10. New customers; the restricted-party list arrives; every party re-screened"
+        )
+        for party in ROGUES:
+            key = self._new_key(party["id"])
+            document = {"kind": "party", **party, "keys": [key.verifying.pem()]}
+            self._append(f"party-{party['id']}.yaml", document, "operator")
+        path = self.dir / "csl" / "consolidated.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(screening_list_csv(), encoding="utf-8")
+        self.say("cmd", f"provenance screening import {self._rel(path)} --key keys/operator.pem")
+        assert self.ledger is not None
+        done = snapshots.import_list(
+            self.ledger,
+            path.read_bytes(),
+            name=path.name,
+            signers=[self.keys["operator"]],
+            date=dt.date(2026, 11, 20),
+        )
+        self.say(
+            "info",
+            f"snapshot {done.digest[:16]} ({done.total} entries) is entry {done.seq}; "
+            f"{done.parties_screened} trade parties re-screened",
+        )
+        for hit in done.hits:
+            self.say(
+                "warn",
+                f"{hit.party} matches {hit.source} entry {hit.matched_name!r} "
+                f"(score {hit.score}): flag raised ({hit.severity})",
+            )
+
+    def _check(self, shipment_id: str) -> dict[str, Any]:
+        assert self.ledger is not None
+        checker = Checker.open(self.ledger, as_of=AS_OF)
+        [determination] = checker.determine([shipment_id])
+        [appended] = checker.record([determination], [self.keys["operator"]])
+        data = determination.to_json()
+        data["seq"] = appended.seq
+        raised = checker.flags_of(shipment_id)
+        for flag in data["flags"]:
+            flag["id"] = raised.get((flag["rule"], flag["line"]), (None, None))[0]
+        self.say("cmd", f"provenance check {shipment_id} --as-of {AS_OF}")
+        item = data["items"][0]
+        self.say(
+            "info",
+            f"{shipment_id} under {data['pack']['id']}: {item['quantity']} x {item['product']} "
+            f"(declared {item['declared_product']}) is {item['eccn']}, TPP {item['tpp']}; "
+            + (
+                f"license required ({item['policy']})"
+                if item["license_required"]
+                else "no license required"
+            ),
+        )
+        for flag in data["flags"]:
+            self.say("warn", f"{flag['severity'].upper()} {flag['rule']}: {flag['message']}")
+        self.say(
+            "warn" if data["verdict"] != "clear" else "info",
+            f"verdict: {data['verdict'].upper()} (determination entry {data['seq']})",
+        )
+        return data
+
+    def check_clean_shipment(self) -> None:
+        self.say("step", "11. The rules check Meridian's shipment to Singapore")
+        self.determinations["clean"] = self._check(SHIPMENT["id"])
+
+    def catch_relabeled_shipment(self) -> None:
+        self.say(
+            "step",
+            "12. Harbor Bridge ships the other eight H100s as 'adapters' at a tenth of the "
+            "price, via Malaysia to Hong Kong",
+        )
+        self._append(
+            "shipment-hb-7731.yaml",
+            RELABELED,
+            "harbor-bridge",
+            command="provenance shipment register FILE KEYS",
+        )
+        data = self._check(RELABELED["id"])
+        self.determinations["relabeled"] = data
+        relabel = next(f for f in data["flags"] if f["rule"].startswith("relabel.serial"))
+        self.say("step", "13. The regulator confirms the relabeling flag")
+        resolution = {
+            "kind": "resolution",
+            "flag": relabel["id"],
+            "status": "confirmed",
+            "reason": "serials registered by NVIDIA as H100 SXM5; referred for enforcement",
+        }
+        self._append(
+            "resolution.yaml",
+            resolution,
+            "bis",
+            command=f"provenance flag resolve {relabel['id']} --status confirmed "
+            "--reason '...' KEYS",
+        )
+
     def verify(self) -> DemoResult:
         assert self.ledger is not None
         ledger = self.ledger
-        self.say("step", "10. An auditor verifies the whole ledger, then one receipt offline")
+        self.say("step", "14. An auditor verifies the whole ledger, then one receipt offline")
         self.say("cmd", "provenance ledger verify")
         report = audit(ledger)
         self.say(
@@ -457,7 +650,9 @@ class Demo:
             f"verified {report.entries} entries, {report.checkpoints} checkpoints, "
             f"{report.keys} keys; root {report.root.hex()[:16]}...",
         )
-        seq = self.chip["history"][1]["seq"] if self.chip else 1
+        seq = next(
+            (h["seq"] for h in (self.chip or {}).get("history", []) if h["kind"] == "shipment"), 1
+        )
         receipt = ledger.receipt(seq)
         path = self.dir / "receipt-shipment.txt"
         path.write_text(receipt.text(), encoding="utf-8")
@@ -492,6 +687,7 @@ class Demo:
             self.receipts,
             self.caught,
             self.chip,
+            self.determinations,
         )
 
     def close(self) -> None:

@@ -138,3 +138,20 @@ def open_for_append(db: str | None, checkpoint_key: str | None) -> Ledger:
         ledger.close()
         raise
     return ledger
+
+
+OPERATOR_KEY_ENV = "PROVENANCE_OPERATOR_KEY"
+
+
+def operator_key_path(ledger: Ledger, explicit: str | None) -> Path:
+    """The operator's signing key: the option, the environment, or beside the checkpoint
+    key where `init` wrote both."""
+    value = explicit or os.environ.get(OPERATOR_KEY_ENV)
+    if value:
+        return Path(value)
+    if ledger.key_path:
+        return Path(ledger.key_path).parent / OPERATOR_KEY
+    raise ConfigError(
+        "this ledger does not know where the operator key is",
+        hint=f"pass --key or set {OPERATOR_KEY_ENV}",
+    )

@@ -20,6 +20,7 @@ from provenance.ledger import Ledger, Receipt
 from provenance.store import (
     ChipRow,
     Entry,
+    FlagRow,
     InspectionDeviceRow,
     LicenseRow,
     PartyKeyRow,
@@ -450,3 +451,47 @@ def devices_seen(ledger: Ledger, serial: str) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+# --- flags --------------------------------------------------------------------------------
+
+SEVERITIES = ("info", "warning", "high", "blocking")
+
+
+def flags(
+    ledger: Ledger,
+    *,
+    only_open: bool = False,
+    severity: str | None = None,
+    shipment: str | None = None,
+) -> list[dict[str, Any]]:
+    """Red flags, most severe first, then oldest first."""
+    query = select(FlagRow.__table__)
+    if only_open:
+        query = query.where(FlagRow.status == "open")
+    if severity:
+        query = query.where(FlagRow.severity.in_(SEVERITIES[SEVERITIES.index(severity) :]))
+    if shipment:
+        query = query.where(FlagRow.subject == f"shipment/{shipment}")
+    with ledger.store.read() as conn:
+        rows = conn.execute(query.order_by(FlagRow.raised_seq, FlagRow.id)).all()
+    out = [
+        {
+            "id": r.id,
+            "rule": r.rule,
+            "severity": r.severity,
+            "subject": r.subject,
+            "line": r.line,
+            "message": r.message,
+            "facts": json.loads(r.facts),
+            "raised_seq": r.raised_seq,
+            "raised_on": r.raised_on.isoformat(),
+            "status": r.status,
+            "resolved_seq": r.resolved_seq,
+            "resolved_by": r.resolved_by,
+            "resolution": r.resolution,
+        }
+        for r in rows
+    ]
+    out.sort(key=lambda f: -SEVERITIES.index(f["severity"]))
+    return out

@@ -33,11 +33,16 @@ def test_demo_runs_and_leaves_a_verifiable_ledger(tmp_path: Path) -> None:
     assert data["state"] == "inspected" and data["product"] == "nvidia-h100-sxm5"
     assert [h["kind"] for h in data["history"]] == [
         "manufacture",
+        "end-use",
         "shipment",
         "receipt",
-        "end-use",
         "inspection",
     ]
+    assert "verdict: CLEAR" in result.stdout and "verdict: BLOCKED" in result.stdout
+    flags = CliRunner().invoke(main, ["flag", "list", "--db", str(target / "ledger.db"), "--json"])
+    rules = {f["rule"]: f["status"] for f in json.loads(flags.stdout)}
+    assert rules["relabel.serial-registered-to-other-product"] == "confirmed"
+    assert {"relabel.undervalued", "diversion.route-through-hub", "screening.el"} <= set(rules)
     assert data["observed"][0]["pci_device_id"] == "0x233010DE"
     audit = CliRunner().invoke(main, ["ledger", "verify", "--db", str(target / "ledger.db")])
     assert audit.exit_code == 0, audit.stderr
@@ -49,6 +54,8 @@ def test_demo_json_and_refuses_a_used_folder(tmp_path: Path) -> None:
     data = json.loads(first.stdout)
     assert data["size"] >= 32 and len(data["caught"]) == 5
     assert data["chip"]["state"] == "inspected"
+    verdicts = {k: v["verdict"] for k, v in data["determinations"].items()}
+    assert verdicts == {"clean": "clear", "relabeled": "blocked"}
     again = CliRunner().invoke(main, ["demo", "--dir", str(target)])
     assert again.exit_code == 2 and "not empty" in again.stderr
     fresh = CliRunner().invoke(main, ["demo", "--dir", str(target), "--fresh", "--json"])

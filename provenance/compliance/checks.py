@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -185,7 +185,8 @@ def classify(
     hs_class: str = "accelerator",
 ) -> Classification:
     """The ECCN of a chip with these figures under `pack` (its classification rules only)."""
-    pd = float(tpp / die_area) if die_area else 0.0
+    # As the catalog computes it: exact quotient rounded down to 6 places.
+    pd = float((tpp / die_area).quantize(Decimal("0.000001"), ROUND_DOWN)) if die_area else 0.0
     facts = sample(pack.parameters)
     item = facts["item"]
     item.update(

@@ -1,0 +1,161 @@
+"""Example cases that ship with the packs (`rules/tests/*.yaml`): a small world, a
+shipment, and the determination expected. `provenance rules test` runs them, so a
+regulator who edits a pack sees at once what changed.
+
+A case file::
+
+    name: H100 to Singapore with an end-use statement is clear
+    pack: ear-2026-01            # optional: else the pack in force on the ship date
+    as_of: 2026-11-30            # the evaluation date (receipt deadlines count from it)
+    parties:                     # registered with fresh keys
+      - {id: nvidia, roles: [manufacturer], country: US}
+    statements:                  # signed by `signer`, appended in order
+      - {signer: nvidia, kind: manufacture, product: nvidia-h100-sxm5, ...}
+    check: SH-1
+    expect:
+      verdict: clear
+      items: [{eccn: 3A090.a, license_required: false}]
+      flags: [diversion.no-end-use-statement]      # must all be raised
+      absent: [relabel.undervalued]                # must not be raised
+
+Each case runs in a fresh SQLite ledger in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provenance import documents, keys, payloads
+from provenance.compliance.checks import Checker
+from provenance.compliance.packs import Library, rules_dir
+from provenance.errors import InputError, ProvenanceError
+
+CASES_DIR = "tests"
+
+
+@dataclass
+class CaseResult:
+    name: str
+    file: str
+    pack: str
+    verdict: str | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.file,
+            "pack": self.pack,
+            "verdict": self.verdict,
+            "passed": self.passed,
+            "problems": self.problems,
+        }
+
+
+def case_files(directory: str | Path | None = None, rules: str | Path | None = None) -> list[Path]:
+    folder = Path(directory) if directory else rules_dir(rules) / CASES_DIR
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise InputError(f"no case files (*.yaml) in {folder}")
+    return files
+
+
+def run_all(
+    directory: str | Path | None = None, rules: str | Path | None = None
+) -> list[CaseResult]:
+    library = Library.load(rules)
+    return [run_case(path, library) for path in case_files(directory, rules)]
+
+
+def run_case(path: Path, library: Library) -> CaseResult:
+    from provenance.operator import initialise, sign
+
+    case = documents.read_mapping(path)
+    name = str(case.get("name", path.stem))
+    result = CaseResult(name, path.name, str(case.get("pack") or "in force"), None)
+    as_of = _date(case.get("as_of")) or dt.date.today()
+    with tempfile.TemporaryDirectory(prefix="provenance-case-") as tmp:
+        done = initialise(
+            str(Path(tmp) / "case.db"), origin="cases.provenance.dev/ledger", keys_dir=Path(tmp)
+        )
+        ledger = done.ledger
+        try:
+            operator = keys.load_private(done.operator_key)
+            party_keys: dict[str, keys.SigningKey] = {"operator": operator}
+            for party in case.get("parties", []):
+                key = keys.generate()
+                party_keys[party["id"]] = key
+                document = {
+                    "kind": "party",
+                    "name": party.get("name", party["id"]),
+                    "headquarters": party.get("headquarters", party.get("country")),
+                    **party,
+                    "keys": [key.verifying.pem()],
+                }
+                ledger.append(sign(payloads.from_document(document), [operator]))
+            for i, raw in enumerate(case.get("statements", [])):
+                document = dict(raw)
+                signer = document.pop("signer", None)
+                if signer not in party_keys:
+                    result.problems.append(f"statements[{i}]: unknown signer {signer!r}")
+                    return result
+                try:
+                    ledger.append(sign(payloads.from_document(document), [party_keys[signer]]))
+                except ProvenanceError as exc:
+                    result.problems.append(f"statements[{i}] refused: {exc.message}")
+                    return result
+            checker = Checker(ledger, library, as_of)
+            [determination] = checker.determine([str(case["check"])], pack_id=case.get("pack"))
+        except ProvenanceError as exc:
+            result.problems.append(f"error: {exc.message}")
+            return result
+        finally:
+            ledger.close()
+    data = determination.to_json()
+    result.pack = data["pack"]["id"]
+    result.verdict = data["verdict"]
+    result.problems.extend(compare(case.get("expect", {}), data))
+    return result
+
+
+def _date(value: object) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def compare(expect: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """What differs between the expected determination and this one."""
+    problems: list[str] = []
+    if "verdict" in expect and expect["verdict"] != data["verdict"]:
+        problems.append(f"verdict: expected {expect['verdict']}, got {data['verdict']}")
+    for i, wanted in enumerate(expect.get("items", [])):
+        if i >= len(data["items"]):
+            problems.append(f"items[{i}]: expected, but the shipment has {len(data['items'])}")
+            continue
+        got = data["items"][i]
+        for key, value in wanted.items():
+            if got.get(key) != value:
+                problems.append(f"items[{i}].{key}: expected {value!r}, got {got.get(key)!r}")
+    raised = {f["rule"] for f in data["flags"]}
+    problems.extend(
+        f"flag {rule} expected, not raised (raised: {sorted(raised)})"
+        for rule in expect.get("flags", [])
+        if rule not in raised
+    )
+    problems.extend(
+        f"flag {rule} raised, expected absent"
+        for rule in expect.get("absent", [])
+        if rule in raised
+    )
+    return problems
