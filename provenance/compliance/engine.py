@@ -19,7 +19,7 @@ from typing import Any
 
 import cel
 
-from provenance.compliance.facts import ItemFacts, ShipmentFacts
+from provenance.compliance.facts import ShipmentFacts
 from provenance.compliance.packs import POLICY_ORDER, Compiled, FlagRule, LicensingRule, Pack
 from provenance.compliance.vocabulary import sample
 
@@ -119,20 +119,46 @@ def evaluate(
     facts = dict(shipment.facts)
     facts["params"] = pack.parameters
     neutral_item = sample(pack.parameters)["item"]
-    context = cel.Context(variables={**facts, "item": neutral_item})
-    fired: list[Fired] = []
-    items_out: list[dict[str, Any]] = []
+    # Items whose facts are the same but for their line number (eight identical GPUs on
+    # eight lines) are evaluated once: the rules see nothing else of an item. Item rules
+    # run over all (distinct) items in one CEL call each: `items.map(item, (when))`.
+    distinct: dict[Any, int] = {}
+    slot: list[int] = []
+    unique: list[dict[str, Any]] = []
     for item in shipment.items:
-        values = item.facts
-        context.update({"item": values})
-        chosen: Compiled | None = None
-        for compiled in pack.classification:
-            if compiled.program.execute(context):
-                chosen = compiled
-                break
+        key = _key(item.facts)
+        if key not in distinct:
+            distinct[key] = len(unique)
+            unique.append(item.facts)
+        slot.append(distinct[key])
+    need = pack.needed
+    item_fields = need.get("item")
+    context = cel.Context(
+        variables={
+            **{
+                root: _prune(facts[root], fields) for root, fields in need.items() if root != "item"
+            },
+            "item": _prune(neutral_item, item_fields),
+            "items": [_prune(u, item_fields) for u in unique],
+        }
+    )
+    fired: list[Fired] = []
+    held = [c.many.execute(context) for c in pack.classification]
+    chosen_of: list[Compiled | None] = []
+    for u, values in enumerate(unique):
+        chosen = next((c for c, h in zip(pack.classification, held, strict=True) if h[u]), None)
+        chosen_of.append(chosen)
         values["eccn"] = chosen.rule.eccn if chosen else "unclassified"  # type: ignore[union-attr]
-        context.update({"item": values})
-        applying = [c for c in pack.licensing if c.program.execute(context)]
+    context.update({"items": [_prune(u, item_fields) for u in unique]})
+    held = [c.many.execute(context) for c in pack.licensing]
+    applying_of = [
+        [c for c, h in zip(pack.licensing, held, strict=True) if h[u]] for u in range(len(unique))
+    ]
+    items_out: list[dict[str, Any]] = []
+    for item, u in zip(shipment.items, slot, strict=True):
+        values = item.facts
+        chosen, applying = chosen_of[u], applying_of[u]
+        values["eccn"] = unique[u]["eccn"]
         rules: list[LicensingRule] = [c.rule for c in applying if isinstance(c.rule, LicensingRule)]
         values["license_required"] = bool(rules)
         values["policy"] = (
@@ -177,34 +203,41 @@ def evaluate(
             if i.facts["license_required"]
         )
     facts["license"] = license_facts
-    context.update({"license": license_facts})
     flags: list[dict[str, Any]] = []
-    for compiled in pack.flags:
-        flag_rule = compiled.rule
-        assert isinstance(flag_rule, FlagRule)
-        flag = flag_rule
-        targets: list[ItemFacts | None] = list(shipment.items) if flag.scope == "item" else [None]
-        for target in targets:
-            values = target.facts if target is not None else neutral_item
-            context.update({"item": values})
-            if not compiled.program.execute(context):
-                continue
-            whole = {**facts, "item": values}
-            seen = _seen(compiled, whole)
-            flags.append(
-                {
-                    "rule": flag.id,
-                    "category": flag.category,
-                    "severity": flag.severity,
-                    "scope": flag.scope,
-                    "line": values["line"] if target is not None else None,
-                    "message": render(flag.message, whole),
-                    "facts": json_value(seen),
-                    "sources": flag.sources,
-                }
-            )
-            if explain:
-                fired.append(Fired(flag.id, flag.when, seen))
+    item_rules = [c for c in pack.flags if _flag(c).scope == "item"]
+    shipment_rules = [c for c in pack.flags if _flag(c).scope == "shipment"]
+    context.update(
+        {
+            "items": [_prune(u, item_fields) for u in unique],
+            "license": _prune(license_facts, need.get("license")),
+        }
+    )
+    held = [c.many.execute(context) for c in item_rules]
+    firing: list[tuple[Compiled, dict[str, Any], int | None]] = [
+        (c, item.facts, item.facts["line"])
+        for item, u in zip(shipment.items, slot, strict=True)
+        for c, h in zip(item_rules, held, strict=True)
+        if h[u]
+    ]
+    firing.extend((c, neutral_item, None) for c in shipment_rules if c.program.execute(context))
+    for compiled, values, line in firing:
+        flag = _flag(compiled)
+        whole = {**facts, "item": values}
+        seen = _seen(compiled, whole)
+        flags.append(
+            {
+                "rule": flag.id,
+                "category": flag.category,
+                "severity": flag.severity,
+                "scope": flag.scope,
+                "line": line,
+                "message": render(flag.message, whole),
+                "facts": json_value(seen),
+                "sources": flag.sources,
+            }
+        )
+        if explain:
+            fired.append(Fired(flag.id, flag.when, seen))
     flags.sort(key=lambda f: (-SEVERITY_ORDER[f["severity"]], f["rule"], f["line"] or 0))
     shipment_facts = facts["shipment"]
     license_covers = bool(
@@ -252,6 +285,30 @@ def evaluate(
         verdict=verdict,
         explain=[f.to_json() for f in fired],
     )
+
+
+def _prune(values: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
+    """Only the fields some rule reads: converting values to CEL is what costs."""
+    if fields is None:
+        return values
+    return {k: values[k] for k in fields if k in values}
+
+
+_OWN = frozenset({"line", "eccn", "license_required", "policy", "exceptions"})
+
+
+def _key(values: dict[str, Any]) -> tuple[Any, ...]:
+    """An item's facts but its line (and what the rules set on it), hashable."""
+    return tuple(
+        (k, tuple(v) if isinstance(v, list) else v)
+        for k, v in sorted(values.items())
+        if k not in _OWN
+    )
+
+
+def _flag(compiled: Compiled) -> FlagRule:
+    assert isinstance(compiled.rule, FlagRule)
+    return compiled.rule
 
 
 def _eccn_covered(eccn: str, listed: set[str]) -> bool:

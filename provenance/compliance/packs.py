@@ -113,6 +113,8 @@ class Compiled:
     program: Any  # cel.Program
     names: tuple[str, ...] = ()
     """`root.field` of every fact the condition names, in order of appearance."""
+    many: Any = None
+    """The condition over every item at once: `items.map(item, (when))` (cel.Program)."""
 
 
 @dataclass
@@ -132,6 +134,8 @@ class Pack:
     flags: list[Compiled]
     digest: str = ""
     document: dict[str, Any] = field(default_factory=dict)
+    needed: dict[str, set[str] | None] = field(default_factory=dict)
+    """The facts some condition reads (what the engine hands CEL; the rest is not sent)."""
 
     def rule(self, rule_id: str) -> Compiled | None:
         for compiled in (*self.classification, *self.licensing, *self.flags):
@@ -247,6 +251,8 @@ def resolve(pack_id: str, files: dict[str, PackFile], directory: Path) -> Pack:
     resolved.classification = [_compile(resolved, r) for r in classification]
     resolved.licensing = [_compile(resolved, r) for r in licensing]
     resolved.flags = [_compile(resolved, r) for r in flags]
+    compiled = (*resolved.classification, *resolved.licensing, *resolved.flags)
+    resolved.needed = needed([c.rule.when for c in compiled])
     if not resolved.classification:
         raise InputError(f"rule pack {top.id}: no classification rules")
     resolved.document = {
@@ -287,6 +293,27 @@ def referenced(expression: str) -> list[str]:
         if root in FACTS and parts:
             found[f"{root}.{parts[0]}"] = None
     return list(found)
+
+
+def needed(expressions: list[str]) -> dict[str, set[str] | None]:
+    """Root -> the fields the expressions read (None: the whole root, named bare)."""
+    out: dict[str, set[str] | None] = {}
+    for expression in expressions:
+        text = _STRING.sub('""', expression)
+        for match in _CHAIN.finditer(text):
+            root = match.group(1)
+            if root not in FACTS:
+                continue
+            parts = [p.strip() for p in match.group(2).split(".") if p.strip()]
+            if match.group(3) is not None and parts:
+                parts = parts[:-1]
+            if not parts:
+                out[root] = None
+            elif root not in out:
+                out[root] = {parts[0]}
+            elif out[root] is not None:
+                out[root].add(parts[0])  # type: ignore[union-attr]
+    return out
 
 
 def check_names(expression: str, parameters: dict[str, Any]) -> list[str]:
@@ -341,7 +368,10 @@ def _compile(pack: Pack, rule: ClassificationRule | LicensingRule | FlagRule) ->
         raise InputError(f"{where}: the condition fails on neutral facts: {exc}") from None
     if not isinstance(result, bool):
         raise InputError(f"{where}: the condition gives {type(result).__name__}, not a bool")
-    return Compiled(rule, program, tuple(referenced(rule.when)))
+    many = None
+    if not (isinstance(rule, FlagRule) and rule.scope == "shipment"):
+        many = cel.compile(f"items.map(item, ({rule.when}))")
+    return Compiled(rule, program, tuple(referenced(rule.when)), many)
 
 
 # --- which pack -----------------------------------------------------------------------------

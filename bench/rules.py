@@ -1,0 +1,227 @@
+"""Rules benchmark: determinations per second over 10,000 shipments of 8 items.
+
+    python bench/rules.py [--shipments N] [--items K] [--db URL]
+
+Builds a ledger with the catalog, parties and N x K registered H100 serials, and N
+shipments of K items (one serial each; every tenth shipment relabeled and routed
+through a hub, so flags fire), then measures, in this one run:
+
+* determinations/s of `Checker.determine` (facts gathered in bulk from the
+  projections, then every rule of the pack in force evaluated), and the share of
+  that time spent gathering facts vs evaluating CEL;
+* the limit the rules alone allow: the same pack evaluated on facts already in
+  memory (no database), in determinations/s;
+* determinations/s when they are also signed by the operator and appended
+  (what `provenance check --all` does).
+
+Target (issue 4): >= 1,000 determinations/s on SQLite. The last line printed is
+one JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text
+
+from provenance import keys, payloads
+from provenance.compliance.checks import Checker
+from provenance.compliance.engine import evaluate
+from provenance.ledger import Ledger
+from provenance.operator import initialise, sign
+from provenance.store import database_url
+
+AS_OF = dt.date(2026, 11, 30)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def serial(n: int) -> str:
+    return f"R{n:012d}"
+
+
+def build(db: str, tmp: Path, n: int, k: int) -> keys.SigningKey:
+    done = initialise(db, origin="bench.provenance.dev/ledger", keys_dir=tmp / "keys")
+    ledger = done.ledger
+    operator = keys.load_private(done.operator_key)
+    party_keys: dict[str, keys.SigningKey] = {}
+    for party, roles, country, hq in (
+        ("nvidia", ["manufacturer"], "US", "US"),
+        ("meridian", ["exporter"], "US", "US"),
+        ("lion", ["consignee", "end_user"], "SG", "SG"),
+        ("swift", ["consignee", "forwarder"], "MY", "MY"),
+        ("lotus", ["end_user"], "HK", "CN"),
+    ):
+        party_keys[party] = keys.generate()
+        ledger.append(
+            sign(
+                payloads.from_document(
+                    {
+                        "kind": "party",
+                        "id": party,
+                        "name": party.title(),
+                        "roles": roles,
+                        "country": country,
+                        "headquarters": hq,
+                        "keys": [party_keys[party].verifying.pem()],
+                    }
+                ),
+                [operator],
+            )
+        )
+    units = n * k
+    log(f"registering {units:,} serials and {n:,} shipments ...")
+    envelopes = [
+        sign(
+            payloads.from_document(
+                {
+                    "kind": "manufacture",
+                    "product": "nvidia-h100-sxm5",
+                    "serials": [serial(i) for i in range(start, min(units, start + 2000))],
+                    "date": "2026-01-05",
+                    "site": "TW",
+                }
+            ),
+            [party_keys["nvidia"]],
+        )
+        for start in range(0, units, 2000)
+    ]
+    for i in range(n):
+        relabeled = i % 10 == 9
+        items = [
+            {
+                "product": "sandkyan-ad-100" if relabeled else "nvidia-h100-sxm5",
+                "description": "adapters" if relabeled else "NVIDIA H100 SXM5 80GB",
+                "hs_code": "8504.40.9580" if relabeled else "8473.30.1180",
+                "quantity": 1,
+                "serials": [serial(i * k + j)],
+                "unit_value": {"amount": "2500" if relabeled else "30000", "currency": "USD"},
+            }
+            for j in range(k)
+        ]
+        document: dict[str, Any] = {
+            "kind": "shipment",
+            "id": f"SHP-{i:06d}",
+            "exporter": "meridian",
+            "consignee": "swift" if relabeled else "lion",
+            "end_user": "lotus" if relabeled else "lion",
+            "ship_date": f"2026-{1 + i % 10:02d}-{1 + i % 28:02d}",
+            "destination": "HK" if relabeled else "SG",
+            "route": ["US", "MY", "HK"] if relabeled else ["US", "SG"],
+            "items": items,
+        }
+        if not relabeled:
+            document["license"] = "NLR"
+        envelopes.append(sign(payloads.from_document(document), [party_keys["meridian"]]))
+    ledger.import_envelopes(envelopes)
+    ledger.close()
+    return operator
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shipments", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=8)
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite file)")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="provenance-bench-"))
+    schema = None
+    if args.db:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(database_url(args.db))
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        admin.dispose()
+        sep = "&" if "?" in args.db else "?"
+        db = f"{database_url(args.db)}{sep}options=-csearch_path%3D{schema}"
+        backend = "postgresql"
+    else:
+        db = str(tmp / "bench.db")
+        backend = "sqlite"
+    try:
+        figures = run(db, backend, tmp, args.shipments, args.items)
+    finally:
+        if schema:
+            admin = create_engine(database_url(args.db))
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()
+    print(json.dumps(figures))
+
+
+def run(db: str, backend: str, tmp: Path, n: int, k: int) -> dict[str, object]:
+    operator = build(db, tmp, n, k)
+    ids = [f"SHP-{i:06d}" for i in range(n)]
+    with Ledger.open(db) as ledger:
+        checker = Checker.open(ledger, as_of=AS_OF)
+        log(f"determining {n:,} shipments of {k} items ...")
+        start = time.perf_counter()
+        determinations = checker.determine(ids)
+        elapsed = time.perf_counter() - start
+        facts_s, rules_s = checker.timing["facts"], checker.timing["rules"]
+        verdicts: dict[str, int] = {}
+        for d in determinations:
+            verdicts[d.verdict] = verdicts.get(d.verdict, 0) + 1
+
+        # The limit the rules allow: the same pack on facts already in memory.
+        pack = checker.library.in_force(AS_OF)
+        sample_ids = ids[:1000]
+        gathered = checker.facts(pack).gather(sample_ids)
+        copies = [copy.deepcopy(g) for g in gathered]
+        begin = time.perf_counter()
+        for one in copies:
+            evaluate(pack, one, evaluated_on=AS_OF)
+        rules_only = len(copies) / (time.perf_counter() - begin)
+
+    with Ledger.open(db) as ledger:
+        ledger.use_checkpoint_key(keys.load_private(tmp / "keys" / "ledger.pem"))
+        checker = Checker.open(ledger, as_of=AS_OF)
+        log("determining, signing and appending ...")
+        start = time.perf_counter()
+        recorded = checker.determine(ids)
+        checker.record(recorded, [operator])
+        with_append = n / (time.perf_counter() - start)
+        size = ledger.size()
+
+    rate = n / elapsed
+    print(f"backend                    {backend}")
+    print(f"shipments x items          {n:,} x {k}")
+    print(f"verdicts                   {verdicts}")
+    facts_pct, rules_pct = 100 * facts_s / elapsed, 100 * rules_s / elapsed
+    print(
+        f"determinations/s           {rate:,.0f}   ({elapsed:.1f} s; facts {facts_s:.1f} s = "
+        f"{facts_pct:.0f}%, CEL rules {rules_s:.1f} s = {rules_pct:.0f}%)"
+    )
+    print(f"rules alone (limit)        {rules_only:,.0f} determinations/s (facts in memory)")
+    print(f"determinations / limit     {rate / rules_only:.2f}")
+    print(f"with signing + appending   {with_append:,.0f} determinations/s (ledger size {size:,})")
+    print(f"target                     >= 1,000/s: {'met' if rate >= 1000 else 'MISSED'}")
+    return {
+        "backend": backend,
+        "shipments": n,
+        "items": k,
+        "determinations_per_s": round(rate, 1),
+        "facts_share": round(facts_s / elapsed, 3),
+        "rules_share": round(rules_s / elapsed, 3),
+        "rules_only_per_s": round(rules_only, 1),
+        "ratio_to_rules_only": round(rate / rules_only, 3),
+        "with_append_per_s": round(with_append, 1),
+        "verdicts": verdicts,
+    }
+
+
+if __name__ == "__main__":
+    main()
