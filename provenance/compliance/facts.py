@@ -30,6 +30,7 @@ from provenance.store import (
     EndUseRow,
     EndUseScopeRow,
     InspectionDeviceRow,
+    InspectionRow,
     InspectionSerialRow,
     LicenseRow,
     PartyRow,
@@ -114,6 +115,16 @@ class Reference:
     def misdeclared_description(self, description: str) -> bool:
         text = " ".join(description.lower().split())
         return any(phrase in text for phrase in self.misdeclared)
+
+
+def _two_sites(seen: set[tuple[dt.date, str]] | None) -> bool:
+    """Seen (received or inspected) at two different sites on the same day."""
+    if not seen:
+        return False
+    places: dict[dt.date, set[str]] = defaultdict(set)
+    for date, place in seen:
+        places[date].add(place)
+    return any(len(p) > 1 for p in places.values())
 
 
 def _digits(code: str) -> str:
@@ -306,6 +317,7 @@ class Facts:
             carriers: dict[str, list[tuple[int, str, dt.date]]] = defaultdict(list)
             receipts_of: dict[str, list[tuple[str, dt.date]]] = defaultdict(list)
             missing_at: dict[str, int] = defaultdict(int)
+            sightings: dict[str, set[tuple[dt.date, str]]] = defaultdict(set)
             devices: dict[str, list[Any]] = defaultdict(list)
             for chunk in _chunks(all_serials):
                 rows = conn.execute(
@@ -323,12 +335,33 @@ class Facts:
                     .where(ShipmentSerialRow.serial.in_(chunk))
                 ):
                     carriers[serial].append((seq, shipment_id, ship_date))
-                for serial, shipment_id, date in conn.execute(
-                    select(ReceiptSerialRow.serial, ReceiptRow.shipment_id, ReceiptRow.date)
+                for serial, shipment_id, date, country, site in conn.execute(
+                    select(
+                        ReceiptSerialRow.serial,
+                        ReceiptRow.shipment_id,
+                        ReceiptRow.date,
+                        ReceiptRow.country,
+                        ReceiptRow.site,
+                    )
                     .join(ReceiptRow, ReceiptRow.seq == ReceiptSerialRow.seq)
                     .where(ReceiptSerialRow.serial.in_(chunk))
                 ):
                     receipts_of[serial].append((shipment_id, date))
+                    sightings[serial].add((date, f"{country}/{site}".casefold()))
+                for serial, date, country, facility in conn.execute(
+                    select(
+                        InspectionSerialRow.serial,
+                        InspectionRow.date,
+                        InspectionRow.country,
+                        InspectionRow.facility,
+                    )
+                    .join(InspectionRow, InspectionRow.seq == InspectionSerialRow.seq)
+                    .where(
+                        InspectionSerialRow.serial.in_(chunk),
+                        InspectionSerialRow.status == "seen",
+                    )
+                ):
+                    sightings[serial].add((date, f"{country}/{facility}".casefold()))
                 for (serial,) in conn.execute(
                     select(InspectionSerialRow.serial).where(
                         InspectionSerialRow.serial.in_(chunk),
@@ -422,6 +455,7 @@ class Facts:
                     receipts_of,
                     missing_at,
                     devices,
+                    sightings,
                     foreign[shipment_id],
                     end_uses.get(row.end_user, []),
                     licenses.get(row.license) if row.license else None,
@@ -473,6 +507,7 @@ class Facts:
         receipts_of: dict[str, list[tuple[str, dt.date]]],
         missing_at: dict[str, int],
         devices: dict[str, list[Any]],
+        sightings: dict[str, set[tuple[dt.date, str]]],
         foreign: int,
         end_uses: list[tuple[Any, set[str], set[str]]],
         license_row: Any,
@@ -558,6 +593,7 @@ class Facts:
                 "serials_other_product": sum(1 for r in regs if r != item.product),
                 "registered_products": registered_products,
                 "serials_in_open_shipment": open_count,
+                "serials_at_two_sites": sum(1 for s in listed if _two_sites(sightings.get(s))),
                 "observed": len(observed),
                 "observed_other_product": other_product,
                 "observed_products": sorted(observed_products),

@@ -113,6 +113,10 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
             "int",
             "serials also in an earlier shipment with no receipt of them since",
         ),
+        "serials_at_two_sites": (
+            "int",
+            "serials received or inspected at two different sites on the same day",
+        ),
         "observed": ("int", "devices of these serials seen in inspection evidence (nvidia-smi)"),
         "observed_other_product": (
             "int",
