@@ -95,6 +95,8 @@ class Writer:
         self._updates: list[tuple[type[Base], Executable, list[dict[str, Any]]]] = []
         self._keys: dict[type[Base], set[str]] = {}
         self._asked: dict[type[Base], set[str]] = {}
+        self.cache: dict[str, Any] = {}
+        """What `prefetch` loaded for the handlers of this batch."""
 
     def insert(self, model: type[Base], row: dict[str, Any]) -> None:
         if any(m is model for m, _, _ in self._updates):
@@ -166,10 +168,31 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
 
 
 def prefetch(writer: Writer, statements: Iterable[Statement | None]) -> None:
-    """Before a batch: learn in bulk which of the ids it introduces already exist."""
-    shipment_ids = [s.id for s in statements if isinstance(s, ShipmentStatement)]
+    """Before a batch: learn in bulk what its handlers would otherwise query one by one
+    (which ids already exist; the shipments determinations speak of, and their flags)."""
+    batch = list(statements)
+    shipment_ids = [s.id for s in batch if isinstance(s, ShipmentStatement)]
     if shipment_ids:
         writer.prefetch(ShipmentRow, shipment_ids)
+    judged = sorted({s.shipment for s in batch if isinstance(s, DeterminationStatement)})
+    if judged:
+        seqs: dict[str, int] = {}
+        raised: dict[str, set[tuple[str, int | None]]] = {f"shipment/{s}": set() for s in judged}
+        writer.flush()
+        for chunk in _chunks(judged):
+            rows = writer.conn.execute(
+                select(ShipmentRow.id, ShipmentRow.seq).where(ShipmentRow.id.in_(chunk))
+            )
+            seqs.update((r.id, r.seq) for r in rows)
+            subjects = [f"shipment/{s}" for s in chunk]
+            for r in writer.conn.execute(
+                select(FlagRow.subject, FlagRow.rule, FlagRow.line).where(
+                    FlagRow.subject.in_(subjects)
+                )
+            ):
+                raised[r.subject].add((r.rule, r.line))
+        writer.cache["shipment_seqs"] = seqs
+        writer.cache["raised_flags"] = raised
 
 
 def project(writer: Writer, accepted: Accepted, directory: Directory) -> None:
@@ -711,12 +734,16 @@ def _flag_row(
 def _determination(writer: Writer, accepted: Accepted, _directory: Directory) -> None:
     statement = accepted.statement
     assert isinstance(statement, DeterminationStatement)
-    shipment = _shipment(writer, accepted.kind, "shipment", statement.shipment)
-    if shipment.seq != statement.shipment_seq:
+    known = writer.cache.get("shipment_seqs", {})
+    if statement.shipment in known:
+        shipment_seq = known[statement.shipment]
+    else:
+        shipment_seq = _shipment(writer, accepted.kind, "shipment", statement.shipment).seq
+    if shipment_seq != statement.shipment_seq:
         raise _refused(
             accepted.kind,
             "shipment_seq",
-            f"shipment {statement.shipment!r} is entry {shipment.seq}, "
+            f"shipment {statement.shipment!r} is entry {shipment_seq}, "
             f"not {statement.shipment_seq}",
         )
     writer.insert(
@@ -734,12 +761,16 @@ def _determination(writer: Writer, accepted: Accepted, _directory: Directory) ->
         },
     )
     subject_name = f"shipment/{statement.shipment}"
-    raised: set[tuple[str, int | None]] = {
-        (row.rule, row.line)
-        for row in writer.execute(
-            select(FlagRow.rule, FlagRow.line).where(FlagRow.subject == subject_name)
-        )
-    }
+    cached = writer.cache.get("raised_flags", {})
+    if subject_name in cached:
+        raised: set[tuple[str, int | None]] = cached[subject_name]
+    else:
+        raised = {
+            (row.rule, row.line)
+            for row in writer.execute(
+                select(FlagRow.rule, FlagRow.line).where(FlagRow.subject == subject_name)
+            )
+        }
     for position, flag in enumerate(statement.flags):
         key = (flag.rule, flag.line)
         if key in raised:

@@ -114,8 +114,9 @@ class Checker:
         """Sign each determination with the operator's key and append them, all or nothing."""
         from provenance.operator import sign
 
-        envelopes = [sign(statement(d), signers) for d in determinations]
-        return self.ledger.append_many(envelopes)
+        statements = [statement(d) for d in determinations]
+        envelopes = [sign(s, signers) for s in statements]
+        return self.ledger.append_many(envelopes, parsed=statements)
 
     def flags_of(self, shipment_id: str) -> dict[tuple[str, int | None], tuple[str, str]]:
         """(rule, line) -> (flag id, status) of every flag raised on a shipment."""
