@@ -40,6 +40,7 @@ from provenance.payloads import (
 from provenance.store import (
     Base,
     ChipRow,
+    DeterminationItemRow,
     DeterminationRow,
     EndUseRow,
     EndUseScopeRow,
@@ -204,6 +205,7 @@ def project(writer: Writer, accepted: Accepted, directory: Directory) -> None:
 
 PROJECTION_TABLES: list[str] = [
     "subjects",
+    "determination_items",
     "determinations",
     "flags",
     "screening_hits",
@@ -760,6 +762,21 @@ def _determination(writer: Writer, accepted: Accepted, _directory: Directory) ->
             "flags": len(statement.flags),
         },
     )
+    for item in statement.items:
+        writer.insert(
+            DeterminationItemRow,
+            {
+                "seq": accepted.seq,
+                "line": item.get("line", 0),
+                "shipment_id": statement.shipment,
+                "product": str(item.get("product", "")),
+                "eccn": str(item.get("eccn", "")),
+                "quantity": int(item.get("quantity", 0)),
+                "tpp": str(item.get("tpp", "0")),
+                "license_required": bool(item.get("license_required")),
+                "policy": item.get("policy"),
+            },
+        )
     subject_name = f"shipment/{statement.shipment}"
     cached = writer.cache.get("raised_flags", {})
     if subject_name in cached:

@@ -434,6 +434,22 @@ class DeterminationRow(Base):
     flags: Mapped[int] = mapped_column(Integer)
 
 
+class DeterminationItemRow(Base):
+    """One item of a determination, for SQL aggregates (units and compute by ECCN)."""
+
+    __tablename__ = "determination_items"
+    seq: Mapped[int] = mapped_column(ForeignKey("determinations.seq"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    shipment_id: Mapped[str] = mapped_column(String(128), index=True)
+    product: Mapped[str] = mapped_column(String(128))
+    eccn: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(Integer)
+    tpp: Mapped[str] = mapped_column(String(40))
+    """TPP of one unit of the product the chips are (decimal text)."""
+    license_required: Mapped[bool] = mapped_column(Boolean)
+    policy: Mapped[str | None] = mapped_column(String(32))
+
+
 Index("ix_entries_kind_seq", Entry.kind, Entry.seq)
 Index("ix_subjects_seq", SubjectRow.seq)
 

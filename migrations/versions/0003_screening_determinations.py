@@ -1,4 +1,4 @@
-"""Screening snapshots and hits, determinations, and red flags (with their resolutions).
+"""Screening snapshots and hits, determinations (and their items), red flags and resolutions.
 
 screening_files is reference data kept beside the ledger (checked against the digest the
 `screening-list` entry signs); the other tables are projections.
@@ -80,6 +80,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_screening_snapshots')),
     sa.UniqueConstraint('digest', name=op.f('uq_screening_snapshots_digest'))
     )
+    op.create_table('determination_items',
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('line', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('shipment_id', sa.String(length=128), nullable=False),
+    sa.Column('product', sa.String(length=128), nullable=False),
+    sa.Column('eccn', sa.String(length=32), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('tpp', sa.String(length=40), nullable=False),
+    sa.Column('license_required', sa.Boolean(), nullable=False),
+    sa.Column('policy', sa.String(length=32), nullable=True),
+    sa.ForeignKeyConstraint(['seq'], ['determinations.seq'], name=op.f('fk_determination_items_seq_determinations')),
+    sa.PrimaryKeyConstraint('seq', 'line', name=op.f('pk_determination_items'))
+    )
+    with op.batch_alter_table('determination_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_determination_items_shipment_id'), ['shipment_id'], unique=False)
+
     op.create_table('screening_hits',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('position', sa.Integer(), autoincrement=False, nullable=False),
@@ -102,6 +118,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_screening_hits_party'))
 
     op.drop_table('screening_hits')
+    with op.batch_alter_table('determination_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_determination_items_shipment_id'))
+
+    op.drop_table('determination_items')
     op.drop_table('screening_snapshots')
     op.drop_table('screening_files')
     with op.batch_alter_table('flags', schema=None) as batch_op:
