@@ -681,6 +681,21 @@ class ResolutionStatement(Statement):
         return [(f"flag/{self.flag}", canonical.sha256_hex(self.flag.encode()))]
 
 
+# --- reports ---------------------------------------------------------------------------
+
+
+class ReportStatement(Statement):
+    """A compliance report, signed by whoever issues it (and possibly appended)."""
+
+    kind: ClassVar[str] = "report"
+    report: dict[str, Any]
+    """The report's JSON (figures as integers and decimal strings: no floats)."""
+
+    def subjects(self) -> list[tuple[str, str]]:
+        digest = canonical.digest(self.report)
+        return [(f"report/{self.report.get('kind', 'report')}/{digest[:16]}", digest)]
+
+
 # --- the registry ------------------------------------------------------------------
 
 KINDS: dict[str, type[Statement]] = {}
@@ -706,6 +721,7 @@ register(
     ScreeningListStatement,
     DeterminationStatement,
     ResolutionStatement,
+    ReportStatement,
 )
 
 

@@ -167,8 +167,9 @@ def summarise(kind: str, p: dict[str, Any]) -> str:
 # --- chips -------------------------------------------------------------------------------
 
 
-def chip(ledger: Ledger, serial: str) -> dict[str, Any]:
-    """A chip's custody state and whole history, every entry verified."""
+def chip(ledger: Ledger, serial: str, size: int | None = None) -> dict[str, Any]:
+    """A chip's custody state and whole history, every entry verified (against the
+    checkpoint at `size`, default the latest, counting only entries below it)."""
     with ledger.store.read() as conn:
         row = conn.execute(select(ChipRow.__table__).where(ChipRow.serial == serial)).first()
         shipments = list(
@@ -200,8 +201,8 @@ def chip(ledger: Ledger, serial: str) -> dict[str, Any]:
             f"no chip with serial {serial!r} in the ledger",
             hint="serials are registered by `provenance attest manufacture`",
         )
-    size = ledger.checkpoint().checkpoint.size
-    history = [verified_entry(ledger, seq, size) for seq in sorted(seqs)]
+    size = size if size is not None else ledger.checkpoint().checkpoint.size
+    history = [verified_entry(ledger, seq, size) for seq in sorted(seqs) if seq < size]
     history.sort(key=lambda h: (h["date"] or "", h["seq"]))
     return {
         "serial": serial,

@@ -118,6 +118,9 @@ def evaluate(
     """Evaluate every rule of `pack` on one shipment's facts."""
     facts = dict(shipment.facts)
     facts["params"] = pack.parameters
+    cited = facts["shipment"]
+    if cited.get("license_kind") == "exception":  # exception codes compare in upper case
+        facts["shipment"] = {**cited, "license": str(cited.get("license", "")).upper()}
     neutral_item = sample(pack.parameters)["item"]
     # Items whose facts are the same but for their line number (eight identical GPUs on
     # eight lines) are evaluated once: the rules see nothing else of an item. Item rules

@@ -44,7 +44,24 @@ from provenance.store import (
 
 IN_CHUNK = 500
 EXCEPTION_CODES = frozenset(
-    {"NLR", "NAC", "ACA", "HBM", "LVS", "GBS", "TMP", "RPL", "TSU", "BAG", "AVS", "ENC", "STA"}
+    {
+        "NLR",
+        "NAC",
+        "ACA",
+        "HBM",
+        "LPP",
+        "AIA",
+        "ACM",
+        "LVS",
+        "GBS",
+        "TMP",
+        "RPL",
+        "TSU",
+        "BAG",
+        "AVS",
+        "ENC",
+        "STA",
+    }
 )
 """Codes a shipment may cite in `license` that are not license ids: No License Required
 and the EAR's license exceptions (15 CFR 740)."""
@@ -115,6 +132,22 @@ class Reference:
     def misdeclared_description(self, description: str) -> bool:
         text = " ".join(description.lower().split())
         return any(phrase in text for phrase in self.misdeclared)
+
+
+def _effective_products(conn: Any, *where: Any) -> dict[tuple[str, int], str]:
+    """(shipment, line) -> the product its serials are registered to, where they all agree
+    on one (the rule `item.product` follows): relabeled chips count as what they are."""
+    found: dict[tuple[str, int], set[str]] = defaultdict(set)
+    query = (
+        select(ShipmentSerialRow.shipment_id, ShipmentSerialRow.line, ChipRow.product_id)
+        .join(ChipRow, ChipRow.serial == ShipmentSerialRow.serial)
+        .join(ShipmentRow, ShipmentRow.id == ShipmentSerialRow.shipment_id)
+    )
+    if where:
+        query = query.where(*where)
+    for shipment_id, line, product in conn.execute(query):
+        found[(shipment_id, line)].add(product)
+    return {key: next(iter(v)) for key, v in found.items() if len(v) == 1}
 
 
 def _two_sites(seen: set[tuple[dt.date, str]] | None) -> bool:
@@ -241,16 +274,18 @@ class Facts:
                         ShipmentRow.ship_date,
                         ShipmentRow.destination,
                         ShipmentRow.end_user,
+                        ShipmentItemRow.line,
                         ShipmentItemRow.product,
                         ShipmentItemRow.quantity,
                     ).join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
                 ).all()
+                effective = _effective_products(conn)
             per_shipment: dict[str, list[Any]] = {}
             for r in rows:
                 entry = per_shipment.setdefault(
                     r.id, [(r.ship_date, r.seq), r.destination, r.end_user, 0.0, 0]
                 )
-                info = products.get(r.product)
+                info = products.get(effective.get((r.id, r.line), r.product))
                 entry[3] += r.quantity * (info.tpp if info else 0.0)
                 entry[4] += r.quantity
             keyed: dict[str, dict[str, list[Any]]] = {"destination": {}, "end_user": {}}
@@ -392,7 +427,9 @@ class Facts:
                 statements = {
                     r.seq: r
                     for r in conn.execute(
-                        select(EndUseRow.__table__).where(EndUseRow.party.in_(chunk))
+                        select(EndUseRow.__table__)
+                        .where(EndUseRow.party.in_(chunk))
+                        .order_by(EndUseRow.seq)
                     )
                 }
                 scopes: dict[int, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
@@ -414,19 +451,23 @@ class Facts:
             for chunk in _chunks(license_ids):
                 for r in conn.execute(select(LicenseRow.__table__).where(LicenseRow.id.in_(chunk))):
                     licenses[r.id] = r
+                under = ShipmentRow.license.in_(chunk)
+                effective = _effective_products(conn, under)
                 for r in conn.execute(
                     select(
+                        ShipmentRow.id,
                         ShipmentRow.license,
                         ShipmentRow.ship_date,
                         ShipmentRow.seq,
+                        ShipmentItemRow.line,
                         ShipmentItemRow.quantity,
                         ShipmentItemRow.unit_value,
                         ShipmentItemRow.product,
                     )
                     .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
-                    .where(ShipmentRow.license.in_(chunk))
+                    .where(under)
                 ):
-                    info = products.get(r.product)
+                    info = products.get(effective.get((r.id, r.line), r.product))
                     drawn[r.license].append(
                         (
                             (r.ship_date, r.seq),
@@ -540,9 +581,9 @@ class Facts:
                 ratio = unit_value / info.price
             open_count = 0
             for serial in listed:
-                for seq, other, _date in carriers.get(serial, []):
-                    if seq >= row.seq or other == row.id:
-                        continue
+                for seq, other, other_date in carriers.get(serial, []):
+                    if other == row.id or (other_date, seq) >= (row.ship_date, row.seq):
+                        continue  # only shipments that left before this one
                     got = any(
                         sid == other and date <= row.ship_date
                         for sid, date in receipts_of.get(serial, [])
@@ -630,7 +671,10 @@ class Facts:
             "route": route,
             "transit": transit,
             "transit_hubs": [c for c in transit if c in ref.hubs],
-            "license": row.license or "",
+            # Exception codes compare in upper case (NAC, ACA...); license ids as written.
+            "license": (row.license or "").upper()
+            if license_kind == "exception"
+            else (row.license or ""),
             "license_kind": license_kind,
             "units": row.units,
             "items": len(item_rows),

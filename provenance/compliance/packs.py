@@ -175,9 +175,20 @@ def _read_pack_file(path: Path) -> PackFile:
         raise InputError(f"rule pack {path.name}: {where}: {error['msg']}") from None
 
 
-@cache
 def _reference(directory: Path, name: str) -> dict[str, Any]:
-    return documents.read_mapping(directory / REFERENCE_DIR / f"{name}.yaml")
+    path = directory / REFERENCE_DIR / f"{name}.yaml"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise NotFoundError(f"reference data {path} is not there") from None
+    return _read_reference(path, stamp)
+
+
+@cache
+def _read_reference(path: Path, stamp: int) -> dict[str, Any]:
+    """Cached per file version: an edited file is read again."""
+    del stamp
+    return documents.read_mapping(path)
 
 
 def available(directory: str | Path | None = None) -> dict[str, PackFile]:
@@ -207,9 +218,12 @@ def resolve(pack_id: str, files: dict[str, PackFile], directory: Path) -> Pack:
     current: str | None = pack_id
     while current is not None:
         if current not in files:
-            raise NotFoundError(
-                f"no rule pack {current!r}", hint="`provenance rules list` shows the packs"
+            message = (
+                f"rule pack {chain[-1].id}: extends {current}, which does not exist"
+                if chain
+                else f"no rule pack {current!r}"
             )
+            raise NotFoundError(message, hint="`provenance rules list` shows the packs")
         if any(p.id == current for p in chain):
             raise InputError(f"rule pack {pack_id}: `extends` loops back to {current}")
         chain.append(files[current])
@@ -274,24 +288,40 @@ def resolve(pack_id: str, files: dict[str, PackFile], directory: Path) -> Pack:
 
 # --- checking conditions -----------------------------------------------------------------
 
-_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_STRING = re.compile(r"[rRbB]{0,2}(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
 _CHAIN = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\s*\.\s*[A-Za-z_]\w*)*)(\s*\()?")
 _MACRO_VAR = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
 _KEYWORDS = {"true", "false", "null", "in"}
+_ROOTS = "|".join(sorted(FACTS))
+_INDEXED = re.compile(rf"(?<![\w.])(?:{_ROOTS})\s*\[|\(\s*(?:{_ROOTS})\s*\)\s*\.")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
 def referenced(expression: str) -> list[str]:
-    """`root.field` of every fact `expression` names (for explanations), in order."""
+    """`root.field` of every fact `expression` names (for explanations), in order.
+
+    Roots named bare in a list a macro runs over (`[consignee, end_user].exists(p,
+    'EL' in p.screening_lists)`) count with the fields the macro variable reads."""
     text = _STRING.sub('""', expression)
+    local = set(_MACRO_VAR.findall(text))
     found: dict[str, None] = {}
+    bare: list[str] = []
+    through: list[str] = []
     for match in _CHAIN.finditer(text):
         root = match.group(1)
         parts = [p.strip() for p in match.group(2).split(".") if p.strip()]
         if match.group(3) is not None and parts:
             parts = parts[:-1]
-        if root in FACTS and parts:
+        if root in local and parts:
+            through.append(parts[0])
+        elif root in FACTS and parts:
             found[f"{root}.{parts[0]}"] = None
+        elif root in FACTS:
+            bare.append(root)
+    for root in bare:
+        for name in through:
+            if name in FACTS[root]:
+                found[f"{root}.{name}"] = None
     return list(found)
 
 
@@ -353,6 +383,11 @@ def _compile(pack: Pack, rule: ClassificationRule | LicensingRule | FlagRule) ->
         first = str(exc).splitlines()[0]
         raise InputError(f"{where}: the condition does not compile: {first}") from None
     unknown = check_names(rule.when, pack.parameters)
+    if _INDEXED.search(_STRING.sub('""', rule.when)):
+        raise InputError(
+            f"{where}: facts are read by name (item.tpp), not by index (item['tpp']) "
+            "or from a parenthesised expression, so that every name can be checked"
+        )
     if unknown:
         raise InputError(
             f"{where}: the condition names unknown facts: {', '.join(unknown)}",
@@ -364,8 +399,10 @@ def _compile(pack: Pack, rule: ClassificationRule | LicensingRule | FlagRule) ->
                 raise InputError(f"{where}: the message names an unknown fact {{{name}}}")
     try:
         result = program.execute(sample(pack.parameters))
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise InputError(f"{where}: the condition fails on neutral facts: {exc}") from None
+    except Exception as exc:  # whatever the CEL runtime raises: name the rule
+        raise InputError(
+            f"{where}: the condition fails on neutral facts: {type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(result, bool):
         raise InputError(f"{where}: the condition gives {type(result).__name__}, not a bool")
     many = None

@@ -1,0 +1,129 @@
+"""Inline SVG plots for the HTML report: no scripts, no network, escaped text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+PALETTE = {
+    "blocking": "#b3261e",
+    "high": "#e46c0a",
+    "warning": "#d4a106",
+    "info": "#5c7cfa",
+    "bar": "#2f6f9f",
+    "limit": "#999999",
+}
+
+
+def bars(title: str, rows: Sequence[tuple[str, float]], unit: str = "", width: int = 640) -> str:
+    """Horizontal bars, one per (label, value), largest first as given."""
+    if not rows:
+        return _empty(title, width)
+    row_h, left, top = 22, 150, 30
+    height = top + row_h * len(rows) + 10
+    peak = max(value for _, value in rows) or 1.0
+    span = width - left - 90
+    parts = [_open(width, height, title), _title(title)]
+    for i, (label, value) in enumerate(rows):
+        y = top + i * row_h
+        w = max(1.0, span * value / peak)
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
+            f"{escape(label)}</text>"
+            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" '
+            f'fill="{PALETTE["bar"]}"><title>{escape(label)}: {value:,.2f} {escape(unit)}</title>'
+            f"</rect>"
+            f'<text x="{left + w + 4:.1f}" y="{y + 15}" font-size="11">{value:,.2f}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def stacked_months(title: str, months: Sequence[dict[str, object]], width: int = 640) -> str:
+    """Vertical bars per month, stacked by severity."""
+    if not months:
+        return _empty(title, width)
+    order = ["blocking", "high", "warning", "info"]
+    height, top, bottom, left = 220, 30, 40, 40
+    totals = [sum(int(m.get(s, 0) or 0) for s in order) for m in months]  # type: ignore[call-overload]
+    peak = max(totals) or 1
+    slot = (width - left - 10) / len(months)
+    plot_h = height - top - bottom
+    parts = [_open(width, height, title), _title(title)]
+    for i, month in enumerate(months):
+        x = left + i * slot + slot * 0.15
+        y = height - bottom
+        for severity in order:
+            n = int(month.get(severity, 0) or 0)  # type: ignore[call-overload]
+            if not n:
+                continue
+            h = plot_h * n / peak
+            y -= h
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
+                f'fill="{PALETTE[severity]}"><title>{escape(str(month["month"]))}: '
+                f"{n} {severity}</title></rect>"
+            )
+        parts.append(
+            f'<text x="{x + slot * 0.35:.1f}" y="{height - bottom + 14}" font-size="10" '
+            f'text-anchor="middle">{escape(str(month["month"]))}</text>'
+        )
+    legend_x = left
+    for severity in order:
+        parts.append(
+            f'<rect x="{legend_x}" y="{height - 14}" width="10" height="10" '
+            f'fill="{PALETTE[severity]}"/><text x="{legend_x + 14}" y="{height - 5}" '
+            f'font-size="11">{severity}</text>'
+        )
+        legend_x += 80
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def drawdown(title: str, rows: Sequence[tuple[str, float, float]], width: int = 640) -> str:
+    """Per license: share of its limit drawn (0-100%+), the limit marked at 100%."""
+    if not rows:
+        return _empty(title, width)
+    row_h, left, top = 22, 150, 30
+    height = top + row_h * len(rows) + 10
+    span = width - left - 90
+    parts = [_open(width, height, title), _title(title)]
+    for i, (label, used, limit) in enumerate(rows):
+        y = top + i * row_h
+        share = used / limit if limit else 0.0
+        w = max(1.0, span * min(share, 1.5) / 1.5)
+        color = PALETTE["blocking"] if share > 1 else PALETTE["bar"]
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
+            f"{escape(label)}</text>"
+            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" fill="{color}">'
+            f"<title>{escape(label)}: {100 * share:.0f}% of the limit</title></rect>"
+            f'<text x="{left + w + 4:.1f}" y="{y + 15}" font-size="11">{100 * share:.0f}%</text>'
+        )
+    limit_x = left + span / 1.5
+    parts.append(
+        f'<line x1="{limit_x:.1f}" y1="{top - 4}" x2="{limit_x:.1f}" y2="{height - 6}" '
+        f'stroke="{PALETTE["limit"]}" stroke-dasharray="4 3"/>'
+        f'<text x="{limit_x + 3:.1f}" y="{top - 6}" font-size="10">limit</text></svg>'
+    )
+    return "".join(parts)
+
+
+def _open(width: int, height: int, title: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" aria-label="{escape(title)}" '
+        f'font-family="sans-serif">'
+    )
+
+
+def _title(title: str) -> str:
+    return f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>'
+
+
+def _empty(title: str, width: int) -> str:
+    return (
+        _open(width, 50, title)
+        + _title(title)
+        + '<text x="4" y="38" font-size="12" fill="#666">nothing in this period</text></svg>'
+    )

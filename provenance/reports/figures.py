@@ -1,0 +1,517 @@
+"""The figures of a report, computed by SQL aggregates at a tree size.
+
+Every query counts only what the ledger held at `size` (entries with seq < size), so
+a report computed later from a longer ledger gives the same figures: that is what
+`provenance report verify` relies on. Sums run in the database (on SQLite as on
+PostgreSQL); Python only shapes the aggregated rows. Compute is in TPP, summed over
+units (the TPP of the product the chips are, from the latest determination, else of
+the declared product), and in H100-equivalents (TPP / the H100 SXM5's TPP).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Float, and_, case, cast, exists, func, literal, select
+from sqlalchemy.engine import Connection
+
+from provenance.reports.periods import Period
+from provenance.store import (
+    DeterminationItemRow,
+    DeterminationRow,
+    EndUseRow,
+    EndUseScopeRow,
+    FlagRow,
+    InspectionSerialRow,
+    LicenseRow,
+    ProductRow,
+    ReceiptRow,
+    ReceiptSerialRow,
+    ScreeningSnapshotRow,
+    ShipmentItemRow,
+    ShipmentRow,
+    ShipmentSerialRow,
+)
+
+H100 = "nvidia-h100-sxm5"
+H100_TPP_FALLBACK = 15832.0
+LIST_LIMIT = 20
+"""Rows listed where a report names individual flags, shipments or serials."""
+
+
+def tpp_text(value: float | None) -> str:
+    return f"{(value or 0.0):.1f}"
+
+
+def h100_text(value: float | None, h100: float) -> str:
+    return f"{(value or 0.0) / h100:.2f}"
+
+
+def money_text(value: float | None) -> str:
+    return f"{(value or 0.0):.2f}"
+
+
+class Figures:
+    """Aggregates over one ledger connection at one tree size."""
+
+    def __init__(self, conn: Connection, size: int) -> None:
+        self.conn = conn
+        self.size = size
+        self.h100 = float(
+            conn.execute(select(ProductRow.tpp).where(ProductRow.id == H100)).scalar()
+            or H100_TPP_FALLBACK
+        )
+
+    # --- building blocks --------------------------------------------------------------
+
+    def _latest(self) -> Any:
+        """shipment_id -> seq of its latest determination at this size."""
+        return (
+            select(
+                DeterminationRow.shipment_id.label("shipment_id"),
+                func.max(DeterminationRow.seq).label("seq"),
+            )
+            .where(DeterminationRow.seq < self.size)
+            .group_by(DeterminationRow.shipment_id)
+            .subquery("latest")
+        )
+
+    def _items(self, *where: Any) -> Any:
+        """Shipment items with their ECCN and unit TPP (latest determination, else catalog)."""
+        latest = self._latest()
+        unit_tpp = func.coalesce(
+            cast(DeterminationItemRow.tpp, Float), cast(ProductRow.tpp, Float), literal(0.0)
+        )
+        return (
+            select(
+                ShipmentRow.id.label("shipment"),
+                ShipmentRow.destination.label("destination"),
+                ShipmentRow.end_user.label("end_user"),
+                ShipmentRow.exporter.label("exporter"),
+                ShipmentRow.ship_date.label("ship_date"),
+                ShipmentItemRow.quantity.label("quantity"),
+                func.coalesce(DeterminationItemRow.eccn, literal("unchecked")).label("eccn"),
+                (unit_tpp * ShipmentItemRow.quantity).label("tpp"),
+            )
+            .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
+            .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .outerjoin(
+                DeterminationItemRow,
+                and_(
+                    DeterminationItemRow.seq == latest.c.seq,
+                    DeterminationItemRow.line == ShipmentItemRow.line,
+                ),
+            )
+            .outerjoin(ProductRow, ProductRow.id == ShipmentItemRow.product)
+            .where(ShipmentRow.seq < self.size, *where)
+            .subquery("items")
+        )
+
+    def _in_period(self, period: Period) -> Any:
+        return ShipmentRow.ship_date.between(period.start, period.end)
+
+    # --- shipments and compute ----------------------------------------------------------
+
+    def compute(self, period: Period, *scope: Any) -> dict[str, Any]:
+        """Shipments, units and compute in the period by destination, ECCN and end user,
+        with the cumulative compute since the first entry."""
+        items = self._items(self._in_period(period), *scope)
+        upto = self._items(ShipmentRow.ship_date <= period.end, *scope)
+        c = self.conn
+        by_destination = c.execute(
+            select(
+                items.c.destination,
+                func.count(func.distinct(items.c.shipment)),
+                func.sum(items.c.quantity),
+                func.sum(items.c.tpp),
+            )
+            .group_by(items.c.destination)
+            .order_by(func.sum(items.c.tpp).desc(), items.c.destination)
+        ).all()
+        cumulative_destination: dict[str, float] = dict(
+            c.execute(
+                select(upto.c.destination, func.sum(upto.c.tpp)).group_by(upto.c.destination)
+            ).all()
+        )
+        by_eccn = c.execute(
+            select(
+                items.c.eccn,
+                func.count(func.distinct(items.c.shipment)),
+                func.sum(items.c.quantity),
+                func.sum(items.c.tpp),
+            )
+            .group_by(items.c.eccn)
+            .order_by(items.c.eccn)
+        ).all()
+        by_end_user = c.execute(
+            select(
+                items.c.end_user,
+                func.count(func.distinct(items.c.shipment)),
+                func.sum(items.c.quantity),
+                func.sum(items.c.tpp),
+            )
+            .group_by(items.c.end_user)
+            .order_by(func.sum(items.c.tpp).desc(), items.c.end_user)
+        ).all()
+        cumulative_end_user: dict[str, float] = dict(
+            c.execute(select(upto.c.end_user, func.sum(upto.c.tpp)).group_by(upto.c.end_user)).all()
+        )
+        totals = c.execute(
+            select(
+                func.count(func.distinct(items.c.shipment)),
+                func.sum(items.c.quantity),
+                func.sum(items.c.tpp),
+            )
+        ).one()
+        cumulative = c.execute(select(func.sum(upto.c.tpp))).scalar()
+        h = self.h100
+        return {
+            "totals": {
+                "shipments": int(totals[0] or 0),
+                "units": int(totals[1] or 0),
+                "tpp": tpp_text(totals[2]),
+                "h100_equivalents": h100_text(totals[2], h),
+                "cumulative_tpp": tpp_text(cumulative),
+                "cumulative_h100_equivalents": h100_text(cumulative, h),
+            },
+            "by_destination": [
+                {
+                    "destination": d,
+                    "shipments": int(n),
+                    "units": int(u or 0),
+                    "tpp": tpp_text(t),
+                    "h100_equivalents": h100_text(t, h),
+                    "cumulative_tpp": tpp_text(cumulative_destination.get(d)),
+                    "cumulative_h100_equivalents": h100_text(cumulative_destination.get(d), h),
+                }
+                for d, n, u, t in by_destination
+            ],
+            "by_eccn": [
+                {"eccn": e, "shipments": int(n), "units": int(u or 0), "tpp": tpp_text(t)}
+                for e, n, u, t in by_eccn
+            ],
+            "by_end_user": [
+                {
+                    "end_user": e,
+                    "shipments": int(n),
+                    "units": int(u or 0),
+                    "tpp": tpp_text(t),
+                    "h100_equivalents": h100_text(t, h),
+                    "cumulative_tpp": tpp_text(cumulative_end_user.get(e)),
+                }
+                for e, n, u, t in by_end_user
+            ],
+        }
+
+    def verdicts(self, period: Period, *scope: Any) -> dict[str, int]:
+        latest = self._latest()
+        rows = self.conn.execute(
+            select(func.coalesce(DeterminationRow.verdict, literal("unchecked")), func.count())
+            .select_from(ShipmentRow)
+            .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
+            .where(ShipmentRow.seq < self.size, self._in_period(period), *scope)
+            .group_by(func.coalesce(DeterminationRow.verdict, literal("unchecked")))
+        ).all()
+        out = {"clear": 0, "license_required": 0, "blocked": 0, "unchecked": 0}
+        out.update({v: int(n) for v, n in rows})
+        return out
+
+    # --- licenses ----------------------------------------------------------------------------
+
+    def licenses(self, period: Period, *scope: Any) -> list[dict[str, Any]]:
+        """Licenses valid at some time in the period, and what was drawn against each
+        (every shipment citing it, shipped on or before the period's end)."""
+        c = self.conn
+        rows = c.execute(
+            select(LicenseRow.__table__)
+            .where(
+                LicenseRow.seq < self.size,
+                LicenseRow.valid_from <= period.end,
+                LicenseRow.valid_until >= period.start,
+                *scope,
+            )
+            .order_by(LicenseRow.id)
+        ).all()
+        if not rows:
+            return []
+        items = self._items(ShipmentRow.ship_date <= period.end)
+        value = cast(ShipmentItemRow.unit_value, Float) * ShipmentItemRow.quantity
+        drawn_value: dict[str, float] = dict(
+            c.execute(
+                select(ShipmentRow.license, func.sum(value))
+                .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
+                .where(
+                    ShipmentRow.seq < self.size,
+                    ShipmentRow.ship_date <= period.end,
+                    ShipmentRow.license.in_([r.id for r in rows]),
+                )
+                .group_by(ShipmentRow.license)
+            ).all()
+        )
+        drawn = {
+            lic: (int(n), int(u or 0), t)
+            for lic, n, u, t in c.execute(
+                select(
+                    ShipmentRow.license,
+                    func.count(func.distinct(items.c.shipment)),
+                    func.sum(items.c.quantity),
+                    func.sum(items.c.tpp),
+                )
+                .join(items, items.c.shipment == ShipmentRow.id)
+                .where(ShipmentRow.license.in_([r.id for r in rows]))
+                .group_by(ShipmentRow.license)
+            )
+        }
+        out = []
+        for r in rows:
+            shipments, units, tpp = drawn.get(r.id, (0, 0, 0.0))
+            out.append(
+                {
+                    "id": r.id,
+                    "exporter": r.exporter,
+                    "consignee": r.consignee,
+                    "end_user": r.end_user,
+                    "destination": r.destination,
+                    "eccns": r.eccns.split(),
+                    "valid_from": r.valid_from.isoformat(),
+                    "valid_until": r.valid_until.isoformat(),
+                    "issued_in_period": bool(period.start <= r.valid_from <= period.end),
+                    "shipments": shipments,
+                    "quantity_drawn": units,
+                    "max_quantity": r.max_quantity,
+                    "value_drawn": money_text(drawn_value.get(r.id)),
+                    "max_value": r.max_value,
+                    "currency": r.max_value_currency,
+                    "tpp_drawn": tpp_text(tpp),
+                    "max_tpp": r.max_tpp,
+                }
+            )
+        return out
+
+    # --- red flags ----------------------------------------------------------------------------
+
+    def flags(self, period: Period, *scope: Any) -> dict[str, Any]:
+        status = case(
+            (
+                and_(FlagRow.resolved_seq.is_not(None), FlagRow.resolved_seq < self.size),
+                FlagRow.status,
+            ),
+            else_=literal("open"),
+        )
+        c = self.conn
+        base = [FlagRow.raised_seq < self.size, *scope]
+        in_period = FlagRow.raised_on.between(period.start, period.end)
+        by_rule = c.execute(
+            select(FlagRow.rule, FlagRow.severity, status, func.count())
+            .where(*base, in_period)
+            .group_by(FlagRow.rule, FlagRow.severity, status)
+        ).all()
+        grouped: dict[tuple[str, str], dict[str, int]] = defaultdict(
+            lambda: {"open": 0, "cleared": 0, "confirmed": 0, "escalated": 0}
+        )
+        for rule, severity, state, n in by_rule:
+            grouped[(rule, severity)][state] += int(n)
+        order = {"blocking": 0, "high": 1, "warning": 2, "info": 3}
+        oldest = c.execute(
+            select(
+                FlagRow.id,
+                FlagRow.rule,
+                FlagRow.severity,
+                FlagRow.subject,
+                FlagRow.raised_on,
+                FlagRow.message,
+            )
+            .where(*base, status == "open", FlagRow.raised_on <= period.end)
+            .order_by(FlagRow.raised_on, FlagRow.raised_seq, FlagRow.id)
+            .limit(LIST_LIMIT)
+        ).all()
+        open_total = c.execute(
+            select(func.count())
+            .select_from(FlagRow)
+            .where(*base, status == "open", FlagRow.raised_on <= period.end)
+        ).scalar()
+        by_day = c.execute(
+            select(FlagRow.raised_on, FlagRow.severity, func.count())
+            .where(
+                *base,
+                FlagRow.raised_on <= period.end,
+                FlagRow.raised_on > period.end - dt.timedelta(days=366),
+            )
+            .group_by(FlagRow.raised_on, FlagRow.severity)
+        ).all()
+        months: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for day, severity, n in by_day:
+            months[day.isoformat()[:7]][severity] += int(n)
+        return {
+            "by_rule": [
+                {"rule": rule, "severity": severity, **counts, "total": sum(counts.values())}
+                for (rule, severity), counts in sorted(
+                    grouped.items(), key=lambda kv: (order.get(kv[0][1], 9), kv[0][0])
+                )
+            ],
+            "open_total": int(open_total or 0),
+            "oldest_open": [
+                {
+                    "id": r.id,
+                    "rule": r.rule,
+                    "severity": r.severity,
+                    "subject": r.subject,
+                    "raised_on": r.raised_on.isoformat(),
+                    "message": r.message,
+                }
+                for r in oldest
+            ],
+            "by_month": [
+                {"month": month, **dict(sorted(counts.items()))}
+                for month, counts in sorted(months.items())
+            ],
+        }
+
+    # --- custody -----------------------------------------------------------------------------
+
+    def custody(self, period: Period, *scope: Any) -> dict[str, Any]:
+        c = self.conn
+        received = (
+            select(literal(1))
+            .select_from(ReceiptSerialRow)
+            .join(ReceiptRow, ReceiptRow.seq == ReceiptSerialRow.seq)
+            .where(
+                ReceiptSerialRow.serial == ShipmentSerialRow.serial,
+                ReceiptRow.shipment_id == ShipmentSerialRow.shipment_id,
+                ReceiptRow.seq < self.size,
+            )
+        )
+        not_received = c.execute(
+            select(ShipmentRow.id, ShipmentRow.ship_date, ShipmentRow.destination, func.count())
+            .join(ShipmentSerialRow, ShipmentSerialRow.shipment_id == ShipmentRow.id)
+            .where(
+                ShipmentRow.seq < self.size,
+                self._in_period(period),
+                ~exists(received),
+                *scope,
+            )
+            .group_by(ShipmentRow.id, ShipmentRow.ship_date, ShipmentRow.destination)
+            .order_by(ShipmentRow.ship_date, ShipmentRow.id)
+        ).all()
+        covered = (
+            select(literal(1))
+            .select_from(EndUseScopeRow)
+            .join(EndUseRow, EndUseRow.seq == EndUseScopeRow.seq)
+            .where(
+                EndUseScopeRow.kind == "shipment",
+                EndUseScopeRow.ref == ShipmentRow.id,
+                EndUseRow.seq < self.size,
+                EndUseRow.date <= ShipmentRow.ship_date,
+                EndUseRow.valid_until >= ShipmentRow.ship_date,
+            )
+        )
+        missing_end_use = c.execute(
+            select(ShipmentRow.id, ShipmentRow.end_user, ShipmentRow.ship_date)
+            .where(ShipmentRow.seq < self.size, self._in_period(period), ~exists(covered), *scope)
+            .order_by(ShipmentRow.ship_date, ShipmentRow.id)
+        ).all()
+        expired = c.execute(
+            select(EndUseRow.seq, EndUseRow.party, EndUseRow.valid_until)
+            .where(
+                EndUseRow.seq < self.size,
+                EndUseRow.valid_until < period.end,
+                EndUseRow.valid_until >= period.start,
+            )
+            .order_by(EndUseRow.valid_until, EndUseRow.seq)
+        ).all()
+        missing = c.execute(
+            select(InspectionSerialRow.serial, func.min(InspectionSerialRow.seq))
+            .where(InspectionSerialRow.seq < self.size, InspectionSerialRow.status == "missing")
+            .group_by(InspectionSerialRow.serial)
+            .order_by(InspectionSerialRow.serial)
+        ).all()
+        return {
+            "not_received": {
+                "serials": sum(int(r[3]) for r in not_received),
+                "shipments": len(not_received),
+                "listed": [
+                    {
+                        "shipment": r[0],
+                        "ship_date": r[1].isoformat(),
+                        "destination": r[2],
+                        "serials": int(r[3]),
+                    }
+                    for r in not_received[:LIST_LIMIT]
+                ],
+            },
+            "end_use_missing": {
+                "shipments": len(missing_end_use),
+                "listed": [
+                    {"shipment": r[0], "end_user": r[1], "ship_date": r[2].isoformat()}
+                    for r in missing_end_use[:LIST_LIMIT]
+                ],
+            },
+            "end_use_expired": [
+                {"seq": r[0], "end_user": r[1], "valid_until": r[2].isoformat()}
+                for r in expired[:LIST_LIMIT]
+            ],
+            "missing_at_inspection": {
+                "serials": len(missing),
+                "listed": [{"serial": r[0], "seq": int(r[1])} for r in missing[:LIST_LIMIT]],
+            },
+        }
+
+    def screening(self) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            select(
+                ScreeningSnapshotRow.seq,
+                ScreeningSnapshotRow.digest,
+                ScreeningSnapshotRow.date,
+                ScreeningSnapshotRow.total,
+            )
+            .where(ScreeningSnapshotRow.seq < self.size)
+            .order_by(ScreeningSnapshotRow.seq.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return {
+            "seq": row.seq,
+            "digest": row.digest,
+            "date": row.date.isoformat(),
+            "entries": row.total,
+        }
+
+    def shipments_of(self, period: Period, *scope: Any) -> list[dict[str, Any]]:
+        latest = self._latest()
+        rows = self.conn.execute(
+            select(
+                ShipmentRow.id,
+                ShipmentRow.seq,
+                ShipmentRow.ship_date,
+                ShipmentRow.destination,
+                ShipmentRow.consignee,
+                ShipmentRow.end_user,
+                ShipmentRow.units,
+                ShipmentRow.license,
+                DeterminationRow.verdict,
+                DeterminationRow.seq,
+            )
+            .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
+            .where(ShipmentRow.seq < self.size, self._in_period(period), *scope)
+            .order_by(ShipmentRow.ship_date, ShipmentRow.id)
+        ).all()
+        return [
+            {
+                "id": r[0],
+                "seq": r[1],
+                "ship_date": r[2].isoformat(),
+                "destination": r[3],
+                "consignee": r[4],
+                "end_user": r[5],
+                "units": r[6],
+                "license": r[7],
+                "verdict": r[8] or "unchecked",
+                "determination": r[9],
+            }
+            for r in rows
+        ]

@@ -1,0 +1,280 @@
+"""Reports for people: Markdown, CSV and a single self-contained HTML page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from provenance.reports import charts
+
+FORMATS = ("md", "html", "json", "csv")
+
+
+def render(report: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "md":
+        return markdown(report)
+    if fmt == "csv":
+        return to_csv(report)
+    if fmt == "html":
+        return html(report)
+    raise ValueError(fmt)
+
+
+def _title(report: dict[str, Any]) -> str:
+    params = report["parameters"]
+    if report["kind"] == "regulator":
+        return f"Export compliance report, {params['period']['label']}"
+    if report["kind"] == "exporter":
+        return f"Exporter report: {params['party']}, {params['period']['label']}"
+    return f"Dossier of {report['kind']} {params['subject']}"
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out.extend("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows)
+    return out
+
+
+def markdown(report: dict[str, Any]) -> str:
+    cp = report["checkpoint"]
+    lines = [f"# {_title(report)}", ""]
+    lines.append(
+        f"Computed at checkpoint `{cp['origin']}` size {cp['size']}, root `{cp['root']}`; "
+        f"generated {report['generated_at']}."
+    )
+    if report["kind"] in ("chip", "shipment"):
+        lines += ["", "## Entries", ""]
+        lines += _table(
+            ["seq", "date", "kind", "signer", "summary", "proof"],
+            [
+                [
+                    e["seq"],
+                    e.get("date") or "",
+                    e["kind"],
+                    e["signer"],
+                    e["summary"],
+                    "verified" if e["proof"]["verified"] else "NOT verified",
+                ]
+                for e in report["entries"]
+            ],
+        )
+        return "\n".join(lines) + "\n"
+    packs = ", ".join(f"{p['id']} (`{p['digest'][:16]}`)" for p in report["rule_packs"])
+    screening = report.get("screening_list")
+    lines.append(
+        f"Rule packs: {packs or 'none'}. Screening list: "
+        + (f"`{screening['digest'][:16]}` of {screening['date']}." if screening else "none.")
+    )
+    verification = report.get("verification")
+    if verification:
+        lines.append(
+            "Ledger verification: "
+            + (
+                f"passed ({verification['entries']} entries)."
+                if verification["ok"]
+                else f"FAILED: {verification['error']}"
+            )
+        )
+    t = report["totals"]
+    v = report["verdicts"]
+    lines += [
+        "",
+        f"**{t['shipments']} shipments, {t['units']} units, TPP {t['tpp']} "
+        f"({t['h100_equivalents']} H100-equivalents)**; since the first entry TPP "
+        f"{t['cumulative_tpp']} ({t['cumulative_h100_equivalents']} H100-eq.). "
+        f"Verdicts: {v['blocked']} blocked, {v['license_required']} license required, "
+        f"{v['clear']} clear, {v['unchecked']} unchecked.",
+        "",
+        "## Compute by destination",
+        "",
+    ]
+    lines += _table(
+        ["destination", "shipments", "units", "TPP", "H100-eq.", "cumulative TPP"],
+        [
+            [
+                d["destination"],
+                d["shipments"],
+                d["units"],
+                d["tpp"],
+                d["h100_equivalents"],
+                d["cumulative_tpp"],
+            ]
+            for d in report["by_destination"]
+        ],
+    )
+    lines += ["", "## Units by ECCN", ""]
+    lines += _table(
+        ["ECCN", "shipments", "units", "TPP"],
+        [[e["eccn"], e["shipments"], e["units"], e["tpp"]] for e in report["by_eccn"]],
+    )
+    lines += ["", "## Compute by end user", ""]
+    lines += _table(
+        ["end user", "shipments", "units", "TPP", "H100-eq.", "cumulative TPP"],
+        [
+            [
+                e["end_user"],
+                e["shipments"],
+                e["units"],
+                e["tpp"],
+                e["h100_equivalents"],
+                e["cumulative_tpp"],
+            ]
+            for e in report["by_end_user"]
+        ],
+    )
+    lines += ["", "## Licenses", ""]
+    lines += _table(
+        [
+            "license",
+            "exporter",
+            "destination",
+            "valid",
+            "units drawn / max",
+            "value drawn / max",
+            "TPP drawn / max",
+        ],
+        [
+            [
+                lic["id"],
+                lic["exporter"],
+                lic["destination"],
+                f"{lic['valid_from']}..{lic['valid_until']}",
+                f"{lic['quantity_drawn']} / {lic['max_quantity'] or '-'}",
+                f"{lic['value_drawn']} / {lic['max_value'] or '-'}",
+                f"{lic['tpp_drawn']} / {lic['max_tpp'] or '-'}",
+            ]
+            for lic in report["licenses"]
+        ],
+    )
+    flags = report["flags"]
+    lines += ["", "## Red flags", ""]
+    lines += _table(
+        ["rule", "severity", "open", "cleared", "confirmed", "escalated"],
+        [
+            [f["rule"], f["severity"], f["open"], f["cleared"], f["confirmed"], f["escalated"]]
+            for f in flags["by_rule"]
+        ],
+    )
+    lines += ["", f"Oldest open flags ({flags['open_total']} open):", ""]
+    lines += _table(
+        ["flag", "raised", "severity", "about", "message"],
+        [
+            [f["id"], f["raised_on"], f["severity"], f["subject"], f["message"]]
+            for f in flags["oldest_open"]
+        ],
+    )
+    c = report["custody"]
+    lines += [
+        "",
+        "## Custody",
+        "",
+        f"- Serials not received: {c['not_received']['serials']} in "
+        f"{c['not_received']['shipments']} shipments.",
+        f"- Shipments with no end-use statement valid on the ship date: "
+        f"{c['end_use_missing']['shipments']}.",
+        f"- End-use statements that expired in the period: {len(c['end_use_expired'])}.",
+        f"- Serials missing at inspection: {c['missing_at_inspection']['serials']}.",
+        "",
+        f"Check it: `provenance report verify REPORT.json` recomputes every figure at size "
+        f"{cp['size']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    """Every table of the report, one row per line, the first column naming the table."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["table", "key", "field", "value"])
+    cp = report["checkpoint"]
+    for key in ("origin", "size", "root"):
+        writer.writerow(["checkpoint", "", key, cp[key]])
+    if report["kind"] in ("chip", "shipment"):
+        for e in report["entries"]:
+            for field in ("kind", "signer", "date", "summary"):
+                writer.writerow(["entries", e["seq"], field, e.get(field) or ""])
+        return out.getvalue()
+    for field, value in report["totals"].items():
+        writer.writerow(["totals", "", field, value])
+    for field, value in report["verdicts"].items():
+        writer.writerow(["verdicts", "", field, value])
+    tables = {
+        "by_destination": "destination",
+        "by_eccn": "eccn",
+        "by_end_user": "end_user",
+        "licenses": "id",
+    }
+    for table, key in tables.items():
+        for row in report[table]:
+            for field, value in row.items():
+                if field != key:
+                    writer.writerow([table, row[key], field, _cell(value)])
+    for row in report["flags"]["by_rule"]:
+        for field, value in row.items():
+            if field != "rule":
+                writer.writerow(["flags", row["rule"], field, value])
+    for table in ("not_received", "end_use_missing", "missing_at_inspection"):
+        block = report["custody"][table]
+        for field, value in block.items():
+            if field != "listed":
+                writer.writerow([f"custody.{table}", "", field, value])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    return " ".join(value) if isinstance(value, list) else ("" if value is None else value)
+
+
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+)
+
+
+def html(report: dict[str, Any]) -> str:
+    if report["kind"] in ("chip", "shipment"):
+        body = markdown(report)
+        from html import escape
+
+        return (
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
+            f"{escape(_title(report))}</title></head><body><pre>{escape(body)}</pre></body></html>"
+        )
+    plots = {
+        "destination": charts.bars(
+            "Compute exported by destination (H100-equivalents)",
+            [(d["destination"], float(d["h100_equivalents"])) for d in report["by_destination"]],
+            "H100-eq.",
+        ),
+        "flags": charts.stacked_months(
+            "Red flags raised per month (last 12 months)", report["flags"]["by_month"]
+        ),
+        "drawdown": charts.drawdown(
+            "License drawdown (share of the tightest limit)",
+            [_tightest(lic) for lic in report["licenses"] if _tightest(lic)[2]],
+        ),
+    }
+    template = _ENV.get_template("report.html.j2")
+    return template.render(r=report, title=_title(report), charts=plots)
+
+
+def _tightest(lic: dict[str, Any]) -> tuple[str, float, float]:
+    """(license, used, limit) of its most-drawn limit (0 limit when it has none)."""
+    pairs = [
+        (float(lic["quantity_drawn"]), float(lic["max_quantity"] or 0)),
+        (float(lic["value_drawn"]), float(lic["max_value"] or 0)),
+        (float(lic["tpp_drawn"]), float(lic["max_tpp"] or 0)),
+    ]
+    best = max(
+        ((used, limit) for used, limit in pairs if limit), key=lambda p: p[0] / p[1], default=None
+    )
+    if best is None:
+        return (lic["id"], 0.0, 0.0)
+    return (lic["id"], best[0], best[1])

@@ -1,0 +1,518 @@
+"""Facts from real statements (both databases): what `Facts.gather` computes for each
+fact the rules read, and how determinations, flags and resolutions land in the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from provenance import queries
+from provenance.compliance.checks import Checker
+from provenance.compliance.facts import Facts, Reference, ShipmentFacts
+from provenance.compliance.packs import Library
+from provenance.errors import AuthorizationError, InputError
+from provenance.inspection import evidence, read_nvidia_smi
+from provenance.screening import snapshots
+from provenance.store import DeterminationRow, Entry
+from tests.conftest import DATA, World
+from tests.test_ledger import snapshot
+from tests.test_statements import END_USE, SERIALS, SMI, Story, shipment_doc
+
+PACK = "ear-2026-01"
+AS_OF = dt.date(2026, 6, 1)
+H100 = "nvidia-h100-sxm5"
+H100_TPP = 15832.0
+SMI_SERIALS = [
+    device.serial for device in read_nvidia_smi(SMI).devices if device.serial is not None
+]
+CSL = DATA / "csl" / "consolidated.csv"
+
+
+@pytest.fixture(scope="module")
+def library() -> Library:
+    return Library.load()
+
+
+@pytest.fixture
+def story(world: World) -> Story:
+    return Story(world)
+
+
+def gather(
+    story: Story, library: Library, *ids: str, pack: str = PACK, as_of: dt.date = AS_OF
+) -> dict[str, ShipmentFacts]:
+    chosen = library.get(pack)
+    facts = Facts(story.ledger, Reference.from_pack(chosen.reference), chosen.parameters, as_of)
+    return {f.id: f for f in facts.gather(list(ids))}
+
+
+def item(serials: list[str], product: str = H100, unit_value: str = "30000.00") -> dict[str, Any]:
+    return {
+        "product": product,
+        "description": "NVIDIA GPU module",
+        "hs_code": "8473.30.1180",
+        "quantity": len(serials),
+        "serials": serials,
+        "unit_value": {"amount": unit_value, "currency": "USD"},
+    }
+
+
+def ship(story: Story, shipment_id: str, *items: dict[str, Any], **fields: Any) -> int:
+    document = shipment_doc(shipment_id, ["unused"], **fields)
+    document["items"] = list(items)
+    return story.sign_as(str(fields.get("exporter", "meridian")), document)
+
+
+def receive(
+    story: Story, shipment_id: str, serials: list[str], date: str, party: str = "lion"
+) -> int:
+    return story.sign_as(
+        party,
+        {
+            "kind": "receipt",
+            "shipment": shipment_id,
+            "serials": serials,
+            "date": date,
+            "country": "SG",
+            "site": "Jurong West DC",
+        },
+    )
+
+
+def inspect(story: Story, **fields: Any) -> int:
+    return story.sign_as(
+        "straits",
+        {
+            "kind": "inspection",
+            "site": {"country": "SG", "facility": "Jurong West DC"},
+            "date": "2026-03-01",
+            **fields,
+        },
+    )
+
+
+# --- relabeling: the serial registry ------------------------------------------------------
+
+
+def test_relabeled_unregistered_and_mixed_serials(story: Story, library: Library) -> None:
+    story.manufacture(SERIALS[:4])
+    story.manufacture(["H200-1"], product="nvidia-h200-sxm")
+    ship(
+        story,
+        "SH-1",
+        item(SERIALS[:2], product="nvidia-h20", unit_value="12000"),
+        item([SERIALS[2], "UNREG-1", "UNREG-2"]),
+        item([SERIALS[3], "H200-1"]),
+    )
+    relabeled, unregistered, mixed = (i.facts for i in gather(story, library, "SH-1")["SH-1"].items)
+
+    assert relabeled["declared_product"] == "nvidia-h20"
+    assert relabeled["product"] == H100  # the registry wins when the serials agree
+    assert relabeled["registered_products"] == [H100]
+    assert relabeled["serials_other_product"] == 2
+    assert relabeled["serials_unregistered"] == 0
+    assert relabeled["tpp"] == H100_TPP and relabeled["declared_tpp"] == 2368.0
+    assert relabeled["declared_known"] and relabeled["catalog_known"]
+
+    assert unregistered["serials"] == 3
+    assert unregistered["serials_unregistered"] == 2
+    assert unregistered["serials_other_product"] == 0
+    assert unregistered["registered_products"] == [H100]
+    assert unregistered["product"] == H100
+
+    assert mixed["registered_products"] == [H100, "nvidia-h200-sxm"]
+    assert mixed["product"] == H100  # two registered products: as declared
+    assert mixed["serials_other_product"] == 1
+    assert mixed["serials_unregistered"] == 0
+
+    [determination] = Checker.open(story.ledger, as_of=AS_OF).determine(["SH-1"])
+    raised = {(f["rule"], f["line"]) for f in determination.flags}
+    assert ("relabel.serial-registered-to-other-product", 0) in raised
+    assert ("relabel.serial-registered-to-other-product", 2) in raised
+    assert ("relabel.unregistered-serials", 1) in raised
+    assert ("relabel.declared-spec-below-catalog", 0) in raised
+    assert determination.items[0]["product"] == H100
+    assert determination.items[0]["declared_product"] == "nvidia-h20"
+    assert determination.verdict == "blocked"
+
+
+def test_serials_in_an_open_shipment(story: Story, library: Library) -> None:
+    story.manufacture(SERIALS[:4])
+    ship(story, "SH-1", item(SERIALS[:4]))  # 2026-02-01
+    receive(story, "SH-1", SERIALS[2:4], "2026-02-10")  # closes SERIALS[2:4] before SH-2
+    ship(story, "SH-2", item(SERIALS[:4]), ship_date="2026-03-01")
+    receive(story, "SH-1", [SERIALS[0]], "2026-03-05")  # after SH-2 shipped: too late
+    ship(story, "SH-3", item([SERIALS[1]]), ship_date="2026-04-01")
+    found = gather(story, library, "SH-1", "SH-2", "SH-3")
+
+    assert found["SH-1"].items[0].facts["serials_in_open_shipment"] == 0  # the first carrier
+    # SERIALS[0] and [1] were still out on SH-1 on 2026-03-01; [2] and [3] had arrived.
+    assert found["SH-2"].items[0].facts["serials_in_open_shipment"] == 2
+    # SERIALS[1] is out on SH-1 and SH-2 (neither received): counted once.
+    assert found["SH-3"].items[0].facts["serials_in_open_shipment"] == 1
+
+    [determination] = Checker.open(story.ledger, as_of=AS_OF).determine(["SH-2"])
+    assert "relabel.serial-in-another-open-shipment" in {f["rule"] for f in determination.flags}
+
+
+def test_open_shipments_are_earlier_by_ship_date_not_by_registration(
+    story: Story, library: Library
+) -> None:
+    story.manufacture(SERIALS[:1])
+    ship(story, "SH-A", item(SERIALS[:1]), ship_date="2026-03-01")  # registered first
+    ship(story, "SH-B", item(SERIALS[:1]), ship_date="2026-02-01")  # shipped first
+    found = gather(story, library, "SH-A", "SH-B")
+    # On 2026-02-01 SH-A had not shipped; on 2026-03-01 SH-B was out with no receipt.
+    assert found["SH-B"].items[0].facts["serials_in_open_shipment"] == 0
+    assert found["SH-A"].items[0].facts["serials_in_open_shipment"] == 1
+
+
+# --- custody: receipts and inspections ----------------------------------------------------
+
+
+def test_receipts_foreign_serials_and_missing_at_inspection(story: Story, library: Library) -> None:
+    story.manufacture(SERIALS[:6])
+    ship(story, "SH-1", item(SERIALS[:4]))
+    receive(story, "SH-1", [SERIALS[0], SERIALS[1], SERIALS[5], "STRAY-1"], "2026-02-10")
+    inspect(story, serials_seen=SERIALS[:2], serials_missing=[SERIALS[3]])
+    shipment = gather(story, library, "SH-1")["SH-1"].facts["shipment"]
+    assert shipment["units"] == 4
+    assert shipment["received_units"] == 2
+    assert shipment["not_received"] == 2
+    assert shipment["foreign_receipts"] == 2
+    assert shipment["missing_at_inspection"] == 1
+    assert shipment["days_since_ship"] == (AS_OF - dt.date(2026, 2, 1)).days
+
+    [determination] = Checker.open(story.ledger, as_of=AS_OF).determine(["SH-1"])
+    raised = {f["rule"] for f in determination.flags}
+    assert {
+        "diversion.not-received",
+        "diversion.missing-at-inspection",
+        "diversion.receipt-of-serials-not-shipped",
+    } <= raised
+    assert determination.verdict == "blocked"
+
+
+def test_observed_devices_from_inspection_evidence(story: Story, library: Library) -> None:
+    assert len(SMI_SERIALS) == 8
+    story.manufacture(SMI_SERIALS[:4])
+    story.manufacture(SMI_SERIALS[4:], product="nvidia-h20")
+    ship(
+        story,
+        "SH-1",
+        item(SMI_SERIALS[:4]),
+        item(SMI_SERIALS[4:], product="nvidia-h20", unit_value="12000"),
+    )
+    ship(story, "SH-2", item(SERIALS[:1]), ship_date="2026-02-02")  # nothing observed
+    inspect(story, evidence=[evidence(read_nvidia_smi(SMI), SMI.name)])
+    found = gather(story, library, "SH-1", "SH-2")
+    honest, relabeled = (i.facts for i in found["SH-1"].items)
+    assert honest["observed"] == 4
+    assert honest["observed_other_product"] == 0
+    assert honest["observed_products"] == [H100]
+    # Registered and declared as H20s, but every board reports itself an H100.
+    assert relabeled["product"] == "nvidia-h20"
+    assert relabeled["observed"] == 4
+    assert relabeled["observed_other_product"] == 4
+    assert relabeled["observed_products"] == [H100]
+    none = found["SH-2"].items[0].facts
+    assert (none["observed"], none["observed_other_product"], none["observed_products"]) == (
+        0,
+        0,
+        [],
+    )
+
+    [determination] = Checker.open(story.ledger, as_of=AS_OF).determine(["SH-1"])
+    hardware = [
+        f for f in determination.flags if f["rule"] == "relabel.hardware-says-other-product"
+    ]
+    assert [f["line"] for f in hardware] == [1]
+    assert determination.verdict == "blocked"
+
+
+# --- end use --------------------------------------------------------------------------------
+
+
+def test_end_use_statements(story: Story, library: Library) -> None:
+    story.manufacture(SERIALS[:10])
+    ship(story, "SH-1", item(SERIALS[:8]))  # 2026-02-01
+    ship(story, "SH-2", item([SERIALS[8]]), ship_date="2026-02-05")
+    ship(story, "SH-3", item([SERIALS[9]]), ship_date="2026-02-06")
+    story.sign_as("lion", END_USE)  # SH-1, signed 2026-01-20 (before shipping), 24.5 MW
+    story.sign_as(
+        "lion",
+        {
+            **END_USE,
+            "shipments": [],
+            "serials": [SERIALS[8]],  # covers SH-2 by serial, signed after it shipped
+            "date": "2026-02-15",
+            "site": {"country": "MY", "facility": "Johor DC", "address": "1 Johor Road"},
+            "facility_power_mw": "3",
+        },
+    )
+    found = gather(story, library, "SH-1", "SH-2", "SH-3")
+
+    valid = found["SH-1"].facts["end_use"]
+    assert valid["present"] and valid["valid_on_ship_date"] and valid["certified"]
+    assert valid["site_country"] == "SG"
+    assert valid["power_mw"] == 24.5
+    assert valid["units_at_end_user"] == 8
+    assert valid["power_needed_mw"] == pytest.approx(8 * 1.4 / 1000)
+
+    late = found["SH-2"].facts["end_use"]
+    assert late["present"] and not late["valid_on_ship_date"]
+    assert late["site_country"] == "MY" and late["power_mw"] == 3.0
+    assert late["units_at_end_user"] == 9  # cumulative for the end user, in ship-date order
+
+    absent = found["SH-3"].facts["end_use"]
+    assert not absent["present"] and not absent["valid_on_ship_date"]
+    assert (absent["site_country"], absent["power_mw"], absent["certified"]) == ("", 0.0, False)
+
+    checker = Checker.open(story.ledger, as_of=AS_OF)
+    first, second, third = checker.determine(["SH-1", "SH-2", "SH-3"])
+    assert "diversion.no-end-use-statement" not in {f["rule"] for f in first.flags}
+    assert {"diversion.no-end-use-statement", "diversion.destination-not-end-use-site"} <= {
+        f["rule"] for f in second.flags
+    }
+    assert "diversion.no-end-use-statement" in {f["rule"] for f in third.flags}
+
+
+# --- licenses and cumulative compute --------------------------------------------------------
+
+
+LICENSE = {
+    "kind": "license",
+    "id": "L-1",
+    "exporter": "meridian",
+    "end_user": "lion",
+    "destination": "SG",
+    "eccns": ["3A090.a"],
+    "products": [H100],
+    "max_quantity": 10,
+    "valid_from": "2026-01-01",
+    "valid_until": "2026-12-31",
+}
+
+
+def test_license_facts_and_quantity_drawn_across_shipments(story: Story, library: Library) -> None:
+    story.world.register("harbor", ["exporter"])
+    story.keys["harbor"] = story.world.party_keys["harbor"]
+    story.manufacture(SERIALS)
+    story.sign_as("bis", LICENSE)
+    story.sign_as("bis", {**LICENSE, "id": "L-HARBOR", "exporter": "harbor"})
+    ship(story, "SH-1", item(SERIALS[:8]), license="L-1")  # 2026-02-01
+    ship(story, "SH-2", item(SERIALS[8:11]), license="L-1", ship_date="2026-03-01")
+    ship(story, "SH-3", item([SERIALS[11]]), license="L-1", ship_date="2027-02-01")
+    ship(
+        story,
+        "SH-MY",
+        item([SERIALS[0]]),
+        license="L-HARBOR",
+        destination="MY",
+        route=["US", "MY"],
+        ship_date="2026-04-01",
+    )
+    ship(story, "SH-NONE", item([SERIALS[1]]), license="L-404", ship_date="2026-04-02")
+    found = gather(story, library, "SH-1", "SH-2", "SH-3", "SH-MY", "SH-NONE")
+
+    first = found["SH-1"].facts["license"]
+    assert first["cited"] and first["found"] and first["valid_on_ship_date"]
+    assert first["destination_ok"] and first["parties_ok"]
+    assert (first["quantity_used"], first["quantity_max"]) == (8, 10)
+    assert first["value_used"] == 8 * 30000.0
+    assert first["tpp_used"] == 8 * H100_TPP
+    assert first["within_limits"]
+
+    second = found["SH-2"].facts["license"]
+    assert second["quantity_used"] == 11 and not second["within_limits"]
+    third = found["SH-3"].facts["license"]
+    assert not third["valid_on_ship_date"] and third["quantity_used"] == 12
+
+    other = found["SH-MY"].facts["license"]
+    assert other["found"] and not other["destination_ok"] and not other["parties_ok"]
+    missing = found["SH-NONE"].facts["license"]
+    assert missing["cited"] and not missing["found"] and missing["quantity_used"] == 0
+    assert found["SH-NONE"].facts["shipment"]["license_kind"] == "license"
+
+    checker = Checker.open(story.ledger, as_of=AS_OF)
+    by_id = {d.shipment: d for d in checker.determine(["SH-1", "SH-2", "SH-3", "SH-MY", "SH-NONE"])}
+    assert by_id["SH-1"].license["covers"] is True
+    rules = {s: {f["rule"] for f in d.flags} for s, d in by_id.items()}
+    assert not any(r.startswith("licensing.") for r in rules["SH-1"])
+    assert "licensing.license-exceeded" in rules["SH-2"]
+    assert "licensing.license-not-valid" in rules["SH-3"]
+    assert {"licensing.license-other-destination", "licensing.license-other-party"} <= rules[
+        "SH-MY"
+    ]
+    assert "licensing.license-not-found" in rules["SH-NONE"]
+
+
+def test_cumulative_tpp_per_destination_in_ship_date_order(story: Story, library: Library) -> None:
+    story.manufacture(SERIALS[:6])
+    ship(story, "SH-LATE", item(SERIALS[:2]), ship_date="2026-03-01")  # registered first
+    ship(story, "SH-EARLY", item([SERIALS[2]]), ship_date="2026-02-01")
+    ship(
+        story,
+        "SH-MY",
+        item(SERIALS[3:6]),
+        destination="MY",
+        route=["US", "MY"],
+        ship_date="2026-02-15",
+    )
+    found = gather(story, library, "SH-LATE", "SH-EARLY", "SH-MY")
+    assert found["SH-EARLY"].facts["totals"]["tpp"] == H100_TPP
+    assert found["SH-EARLY"].facts["totals"]["tpp_destination"] == H100_TPP
+    assert found["SH-LATE"].facts["totals"]["tpp"] == 2 * H100_TPP
+    assert found["SH-LATE"].facts["totals"]["tpp_destination"] == 3 * H100_TPP
+    assert found["SH-MY"].facts["totals"]["tpp_destination"] == 3 * H100_TPP
+    # The end user (lion) received all three, in ship-date order.
+    assert found["SH-MY"].facts["totals"]["tpp_end_user"] == 4 * H100_TPP
+    assert found["SH-LATE"].facts["totals"]["tpp_end_user"] == 6 * H100_TPP
+
+
+def test_cumulative_tpp_counts_relabeled_chips_as_what_they_are(
+    story: Story, library: Library
+) -> None:
+    story.manufacture(SERIALS[:2])
+    ship(story, "SH-R", item(SERIALS[:2], product="nvidia-h20", unit_value="12000"))
+    totals = gather(story, library, "SH-R")["SH-R"].facts["totals"]
+    assert totals["tpp"] == 2 * H100_TPP  # the registry says H100s
+    # The only shipment to SG and to lion: "so far, this shipment included" is this one.
+    assert totals["tpp_destination"] == totals["tpp"]
+    assert totals["tpp_end_user"] == totals["tpp"]
+
+
+# --- screening --------------------------------------------------------------------------------
+
+
+def test_a_party_named_like_an_entity_list_entry_is_on_the_el(
+    story: Story, library: Library
+) -> None:
+    story.world.register(
+        "qixing",
+        ["consignee", "end_user"],
+        country="CN",
+        name="Zhenhua Qixing Microelectronics Co., Ltd.",
+    )
+    story.keys["qixing"] = story.world.party_keys["qixing"]
+    story.manufacture(SERIALS[:2])
+    ship(
+        story,
+        "SH-CN",
+        item(SERIALS[:2]),
+        consignee="qixing",
+        end_user="qixing",
+        destination="CN",
+        route=["US", "CN"],
+    )
+    before = gather(story, library, "SH-CN")["SH-CN"].facts
+    assert before["consignee"]["screening_lists"] == []  # no list imported yet
+    assert before["consignee"]["screening_score"] == 0.0
+
+    snapshots.import_list(
+        story.ledger, CSL.read_bytes(), name=CSL.name, signers=[story.world.operator]
+    )
+    facts = gather(story, library, "SH-CN")["SH-CN"].facts
+    assert facts["consignee"]["screening_lists"] == ["EL"]
+    assert facts["end_user"]["screening_lists"] == ["EL"]
+    assert facts["consignee"]["screening_score"] >= 85
+    assert facts["exporter"]["screening_lists"] == []
+    assert facts["forwarder"]["id"] == "" and facts["forwarder"]["screening_lists"] == []
+
+    checker = Checker.open(story.ledger, as_of=AS_OF)
+    [determination] = checker.determine(["SH-CN"])
+    assert "screening.entity-list" in {f["rule"] for f in determination.flags}
+    assert "license.entity-list" in determination.items[0]["licensing_rules"]
+    assert determination.screening == checker.screening_digest() is not None
+
+
+# --- determinations, flags and resolutions in the ledger ----------------------------------------
+
+
+def open_flags(story: Story, shipment: str) -> list[dict[str, Any]]:
+    return queries.flags(story.ledger, only_open=True, shipment=shipment)
+
+
+def test_determinations_flags_and_resolutions(story: Story) -> None:
+    story.world.register("harbor", ["exporter"])
+    story.keys["harbor"] = story.world.party_keys["harbor"]
+    story.manufacture(SERIALS[:4])
+    ship(story, "SH-1", item(SERIALS[:4]))  # no end use, not received: flags
+    checker = Checker.open(story.ledger, as_of=AS_OF)
+    [determination] = checker.determine(["SH-1"])
+    assert determination.flags
+    [appended] = checker.record([determination], [story.world.operator])
+    assert appended.kind == "determination" and appended.signer == "operator"
+    with story.ledger.store.read() as conn:
+        kind = conn.execute(select(Entry.kind).where(Entry.seq == appended.seq)).scalar()
+        recorded = conn.execute(
+            select(DeterminationRow.shipment_id, DeterminationRow.verdict, DeterminationRow.flags)
+        ).all()
+    assert kind == "determination"
+    assert [tuple(r) for r in recorded] == [
+        ("SH-1", determination.verdict, len(determination.flags))
+    ]
+
+    flags = queries.flags(story.ledger, shipment="SH-1")
+    expected = {
+        f"F-{appended.seq}-{n}": (f["rule"], f["line"]) for n, f in enumerate(determination.flags)
+    }
+    assert {f["id"]: (f["rule"], f["line"]) for f in flags} == expected
+    assert all(re.fullmatch(r"F-\d+-\d+", f["id"]) for f in flags)
+    assert {f["status"] for f in flags} == {"open"}
+    assert checker.flags_of("SH-1") == {
+        (rule, line): (flag_id, "open") for flag_id, (rule, line) in expected.items()
+    }
+
+    # The same check on the same day signs the same bytes: the ledger already holds it.
+    [same] = checker.record(checker.determine(["SH-1"]), [story.world.operator])
+    assert same.duplicate and same.seq == appended.seq
+    # Checking again a day later records a second determination but no flag twice.
+    later = Checker.open(story.ledger, as_of=AS_OF + dt.timedelta(days=1))
+    [second] = later.record(later.determine(["SH-1"]), [story.world.operator])
+    assert not second.duplicate and second.seq > appended.seq
+    assert len(queries.flags(story.ledger, shipment="SH-1")) == len(expected)
+    with story.ledger.store.read() as conn:
+        seqs = conn.execute(select(DeterminationRow.seq).order_by(DeterminationRow.seq))
+        assert seqs.scalars().all() == [appended.seq, second.seq]
+
+    # The regulator resolves one; the exporter of another shipment may not.
+    target = next(iter(expected))
+    story.sign_as(
+        "bis", {"kind": "resolution", "flag": target, "status": "cleared", "reason": "ok"}
+    )
+    [resolved] = [f for f in queries.flags(story.ledger) if f["id"] == target]
+    assert resolved["status"] == "cleared" and resolved["resolved_by"] == "bis"
+    assert resolved["resolution"] == "ok"
+    assert target not in {f["id"] for f in open_flags(story, "SH-1")}
+
+    other = next(f for f in expected if f != target)
+    size = story.ledger.size()
+    before = snapshot(story.world)
+    with pytest.raises(AuthorizationError, match="only a regulator") as refused:
+        story.sign_as(
+            "harbor", {"kind": "resolution", "flag": other, "status": "cleared", "reason": "mine"}
+        )
+    assert refused.value.exit_code == 3
+    assert story.ledger.size() == size and snapshot(story.world) == before
+    with pytest.raises(InputError, match="unknown flag 'F-9999-0'"):
+        story.sign_as(
+            "bis", {"kind": "resolution", "flag": "F-9999-0", "status": "confirmed", "reason": "x"}
+        )
+    assert story.ledger.size() == size
+
+    # The shipment's own exporter may resolve its flags.
+    story.sign_as(
+        "meridian", {"kind": "resolution", "flag": other, "status": "escalated", "reason": "look"}
+    )
+    [escalated] = [f for f in queries.flags(story.ledger) if f["id"] == other]
+    assert escalated["status"] == "escalated" and escalated["resolved_by"] == "meridian"
+
+    before = snapshot(story.world)
+    assert before["determinations"] and before["flags"]
+    assert story.ledger.replay() == story.ledger.size()
+    assert snapshot(story.world) == before

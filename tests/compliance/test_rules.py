@@ -1,0 +1,564 @@
+"""Every rule of every pack has a case that fires it and one that does not.
+
+Pure: the engine evaluates hand-built facts, no database. Each case starts from
+a realistic clean shipment (eight H100 SXM5 from the US to a registered cloud in
+Singapore under NLR, with a valid end-use statement) and overrides a few facts,
+named `root.field` as in the vocabulary. `CASES` gives, per rule id, the facts
+that fire the rule and (when the baseline itself legitimately fires it) the facts
+under which it stays quiet; `PACK_CASES` replaces a case for one pack where the
+rule's condition differs there. A rule with no case fails `test_every_rule_has_a_case`.
+
+The second half checks the real chips of the catalog classify as EXPORT-RULES.md
+lists them (the table "Real accelerators" and the notes on the 2022 rule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from provenance.catalog import load_catalog
+from provenance.compliance.checks import classify
+from provenance.compliance.engine import evaluate
+from provenance.compliance.facts import EXCEPTION_CODES, ItemFacts, ShipmentFacts
+from provenance.compliance.packs import Library, LicensingRule, Pack
+from provenance.compliance.vocabulary import FACTS, sample
+
+LIBRARY = Library.load()
+PACKS = {pack.id: pack for pack in LIBRARY.all()}
+CATALOG = {product.id: product for product in load_catalog().products}
+SHIP_DATE = dt.date(2026, 10, 2)
+EVALUATED_ON = dt.date(2026, 11, 30)
+
+Overrides = dict[str, Any]
+"""`root.field` -> value; `params.name` changes the pack's parameter."""
+
+
+# --- the baseline -----------------------------------------------------------------------
+
+
+def _party(party_id: str, country: str, groups: list[str], roles: list[str]) -> dict[str, Any]:
+    return {
+        "id": party_id,
+        "registered": True,
+        "country": country,
+        "headquarters": country,
+        "hq_groups": groups,
+        "roles": roles,
+        "is_forwarder": False,
+        "screening_lists": [],
+        "screening_score": 0.0,
+    }
+
+
+def baseline() -> dict[str, dict[str, Any]]:
+    """Eight H100 SXM5 to a Singapore cloud under NLR: clean under every pack but ear-2025-01."""
+    facts = sample({})
+    del facts["params"]
+    facts["item"].update(
+        {
+            "declared_product": "nvidia-h100-sxm5",
+            "declared_known": True,
+            "product": "nvidia-h100-sxm5",
+            "catalog_known": True,
+            "description": "NVIDIA H100 SXM5 80GB HBM3 GPU module",
+            "hs_code": "8473.30.1180",
+            "hs_class": "accelerator",
+            "hs_expected": True,
+            "quantity": 8,
+            "unit_value": 30000.0,
+            "currency": "USD",
+            "reference_price": 30000.0,
+            "value_ratio": 1.0,
+            "tpp": 15832.0,
+            "pd": 19.449631,
+            "die_area_mm2": 814.0,
+            "datacenter": True,
+            "interconnect_gbps": 900,
+            "memory_bandwidth_gbps": 3350,
+            "declared_tpp": 15832.0,
+            "serials": 8,
+            "registered_products": ["nvidia-h100-sxm5"],
+        }
+    )
+    facts["shipment"].update(
+        {
+            "id": "MX-2026-0042",
+            "ship_date": SHIP_DATE.isoformat(),
+            "destination": "SG",
+            "destination_groups": ["A:6"],
+            "destination_is_hub": True,
+            "origin": "US",
+            "route": ["US", "SG"],
+            "license": "NLR",
+            "license_kind": "exception",
+            "units": 8,
+            "items": 1,
+            "value": 240000.0,
+            "currency": "USD",
+            "consignee_is_end_user": True,
+            "days_since_ship": (EVALUATED_ON - SHIP_DATE).days,
+            "received_units": 8,
+        }
+    )
+    facts["exporter"] = _party("meridian-exports", "US", ["tier1_2025_01"], ["exporter"])
+    cloud = _party("lionsgate-cloud", "SG", ["A:6"], ["consignee", "end_user"])
+    facts["consignee"] = dict(cloud)
+    facts["end_user"] = dict(cloud)
+    facts["end_use"].update(
+        {
+            "present": True,
+            "valid_on_ship_date": True,
+            "site_country": "SG",
+            "power_mw": 24.0,
+            "certified": True,
+            "units_at_end_user": 8,
+            "power_needed_mw": 8 * 1.4 / 1000,
+        }
+    )
+    facts["totals"].update(
+        {"tpp": 8 * 15832.0, "tpp_destination": 8 * 15832.0, "tpp_end_user": 8 * 15832.0}
+    )
+    return facts
+
+
+def determine(pack: Pack, overrides: Overrides) -> dict[str, Any]:
+    """The determination of the baseline with `overrides`, under `pack`."""
+    facts = baseline()
+    parameters = dict(pack.parameters)
+    for name, value in overrides.items():
+        root, _, key = name.partition(".")
+        if root == "params":
+            assert key in parameters, f"{name}: not a parameter of {pack.id}"
+            parameters[key] = value
+            continue
+        assert key in FACTS.get(root, {}), f"{name}: not a fact of the vocabulary"
+        facts[root][key] = value
+    if parameters != pack.parameters:
+        pack = dataclasses.replace(pack, parameters=parameters)
+    item = facts.pop("item")
+    item_facts = ItemFacts(item, item["tpp"], item["unit_value"] * item["quantity"])
+    license_id = facts["shipment"]["license"] or None
+    shipment = ShipmentFacts(facts["shipment"]["id"], 1, SHIP_DATE, license_id, facts, [item_facts])
+    return evaluate(pack, shipment, evaluated_on=EVALUATED_ON).to_json()
+
+
+def fired(pack: Pack, rule_id: str, overrides: Overrides) -> bool:
+    """Whether the rule held: flag raised, licensing rule applied, or the ECCN it chose."""
+    data = determine(pack, overrides)
+    [item] = data["items"]
+    return (
+        item["classified_by"] == rule_id
+        or rule_id in item["licensing_rules"]
+        or any(flag["rule"] == rule_id for flag in data["flags"])
+    )
+
+
+# --- reusable fragments of facts --------------------------------------------------------
+
+
+def chip(product_id: str) -> Overrides:
+    """The item facts of a catalog chip (figures as the catalog computes them)."""
+    product = CATALOG[product_id]
+    pd = product.performance_density
+    return {
+        "item.product": product_id,
+        "item.declared_product": product_id,
+        "item.registered_products": [product_id],
+        "item.tpp": float(product.tpp),
+        "item.declared_tpp": float(product.tpp),
+        "item.pd": float(pd) if pd is not None else 0.0,
+        "item.die_area_mm2": float(product.die_area_mm2 or 0),
+        "item.datacenter": product.datacenter,
+        "item.interconnect_gbps": product.interconnect_gbps or 0,
+        "item.memory_bandwidth_gbps": product.memory_bandwidth_gbps or 0,
+    }
+
+
+def destination(country: str, groups: list[str], route: list[str] | None = None) -> Overrides:
+    route = route or ["US", country]
+    return {
+        "shipment.destination": country,
+        "shipment.destination_groups": groups,
+        "shipment.origin": route[0],
+        "shipment.route": route,
+        "end_use.site_country": country,
+    }
+
+
+CHINA = destination("CN", ["D:1", "D:4", "D:5"])
+SAUDI_ARABIA = destination("SA", ["D:4"])  # D:4, not A:5/A:6
+JAPAN = destination("JP", ["A:5", "tier1_2025_01"])
+INDIA = destination("IN", ["A:5"])  # Tier 2 under the diffusion rule
+SERVER = {"item.hs_code": "8471.50.0150", "item.hs_class": "server"}
+# No catalog chip is 3A090.b: a datacenter part with TPP 4000 on 1000 mm^2 (PD 4.0).
+PART_3A090B = {"item.tpp": 4000.0, "item.declared_tpp": 4000.0, "item.pd": 4.0}
+HQ_IN_CHINA = {
+    "end_user.headquarters": "CN",
+    "end_user.hq_groups": ["D:1", "D:4", "D:5"],
+}
+UNKNOWN_PRODUCT = {
+    "item.declared_product": "sandkyan-x1",
+    "item.declared_known": False,
+    "item.product": "sandkyan-x1",
+    "item.catalog_known": False,
+    "item.registered_products": [],
+    "item.tpp": 0.0,
+    "item.pd": 0.0,
+    "item.declared_tpp": 0.0,
+    "item.reference_price": 0.0,
+}
+CITES_LICENSE = {
+    "shipment.license": "BIS-2026-0042",
+    "shipment.license_kind": "license",
+    "license.cited": True,
+}
+GOOD_LICENSE = CITES_LICENSE | {
+    f"license.{name}": True
+    for name in (
+        "found",
+        "valid_on_ship_date",
+        "destination_ok",
+        "parties_ok",
+        "products_ok",
+        "eccns_ok",
+        "within_limits",
+    )
+}
+
+
+# --- the table --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    fires: Overrides
+    quiet: Overrides = field(default_factory=dict)
+    """Facts under which the rule does not hold: the baseline unless given."""
+
+
+CASES: dict[str, Case] = {
+    # classification (first rule that holds gives the ECCN)
+    "eccn.unknown-product": Case(UNKNOWN_PRODUCT),
+    "eccn.4a090-2022": Case(SERVER),
+    "eccn.3a090-2022": Case(chip("nvidia-a100-sxm4"), quiet=chip("nvidia-h800-sxm5")),
+    "eccn.4a090a": Case(SERVER),
+    "eccn.4a090b": Case(SERVER | PART_3A090B),
+    # The baseline H100 is 3A090.a: quiet on the RTX 4090 D, fired by the PD prong (L4).
+    "eccn.3a090a": Case(chip("nvidia-l4"), quiet=chip("nvidia-rtx-4090d")),
+    "eccn.3a090b": Case(PART_3A090B),
+    "eccn.below-3a090": Case(chip("nvidia-l20")),
+    # licensing (every rule that holds applies)
+    "license.3a090-china-macau": Case(CHINA),
+    "license.entity-list": Case({"consignee.screening_lists": ["EL"]}),
+    "license.advanced-computing-d5-macau": Case(CHINA),
+    "license.advanced-computing-d5-macau-nac": Case(CHINA | PART_3A090B),
+    "license.advanced-computing-d1-d4": Case(SAUDI_ARABIA),
+    "license.headquartered-d5-macau": Case(HQ_IN_CHINA),
+    # SG is Tier 2: the baseline itself needs a license under the diffusion rule.
+    "license.diffusion-tier2": Case(INDIA, quiet=JAPAN),
+    "license.h20-bandwidth-china-d5": Case(CHINA | chip("nvidia-h20")),
+    "license.china-macau-envelope-2026": Case(CHINA),
+    # flags: relabeling
+    "relabel.serial-registered-to-other-product": Case(
+        {
+            "item.declared_product": "nvidia-h20",
+            "item.declared_tpp": 2368.0,
+            "item.serials_other_product": 8,
+        }
+    ),
+    "relabel.unregistered-serials": Case({"item.serials_unregistered": 2}),
+    "relabel.unknown-product-priced-or-coded-as-accelerator": Case(UNKNOWN_PRODUCT),
+    "relabel.declared-spec-below-catalog": Case(
+        {"item.declared_product": "nvidia-h20", "item.declared_tpp": 2368.0}
+    ),
+    "relabel.undervalued": Case({"item.unit_value": 1200.0, "item.value_ratio": 0.04}),
+    "relabel.hs-code-inconsistent": Case(
+        {
+            "item.hs_code": "8504.40.9580",
+            "item.hs_class": "misdeclaration",
+            "item.hs_expected": False,
+        }
+    ),
+    "relabel.misdeclared-description": Case(
+        {"item.description": "generic computer parts", "item.description_misdeclared": True}
+    ),
+    "relabel.serial-in-another-open-shipment": Case({"item.serials_in_open_shipment": 3}),
+    "relabel.serial-at-two-sites": Case({"item.serials_at_two_sites": 1}),
+    "relabel.hardware-says-other-product": Case(
+        {"item.observed": 8, "item.observed_other_product": 8, "item.observed_products": ["x"]}
+    ),
+    # flags: diversion
+    "diversion.route-through-hub": Case(
+        {
+            "shipment.route": ["US", "MY", "SG"],
+            "shipment.transit": ["MY"],
+            "shipment.transit_hubs": ["MY"],
+        }
+    ),
+    "diversion.forwarder-as-consignee": Case({"consignee.is_forwarder": True}),
+    "diversion.destination-not-end-use-site": Case({"end_use.site_country": "MY"}),
+    "diversion.restricted-headquarters": Case(HQ_IN_CHINA),
+    "diversion.no-end-use-statement": Case({"end_use.valid_on_ship_date": False}),
+    "diversion.quantity-exceeds-facility-power": Case(
+        {"end_use.power_mw": 0.5, "end_use.units_at_end_user": 800, "end_use.power_needed_mw": 1.12}
+    ),
+    "diversion.not-received": Case({"shipment.received_units": 0, "shipment.not_received": 8}),
+    "diversion.missing-at-inspection": Case({"shipment.missing_at_inspection": 2}),
+    "diversion.receipt-of-serials-not-shipped": Case({"shipment.foreign_receipts": 1}),
+    # flags: licensing
+    "licensing.required-none-cited": Case(
+        CHINA | {"shipment.license": "", "shipment.license_kind": "none"}
+    ),
+    "licensing.exception-not-available": Case(CHINA),
+    "licensing.license-not-found": Case(CITES_LICENSE),
+    "licensing.license-not-valid": Case(GOOD_LICENSE | {"license.valid_on_ship_date": False}),
+    "licensing.license-other-destination": Case(GOOD_LICENSE | {"license.destination_ok": False}),
+    "licensing.license-other-party": Case(GOOD_LICENSE | {"license.parties_ok": False}),
+    "licensing.license-other-items": Case(GOOD_LICENSE | {"license.products_ok": False}),
+    "licensing.license-exceeded": Case(
+        GOOD_LICENSE
+        | {
+            "license.quantity_used": 108,
+            "license.quantity_max": 100,
+            "license.within_limits": False,
+        }
+    ),
+    "licensing.cumulative-tpp-destination": Case(
+        {"params.tpp_cap_destination": 1_000_000.0, "totals.tpp_destination": 1_100_000.0}
+    ),
+    "licensing.cumulative-tpp-end-user": Case(
+        {"params.tpp_cap_end_user": 100_000.0, "totals.tpp_end_user": 126_656.0}
+    ),
+    "licensing.h20-revenue-condition": Case(CHINA | chip("nvidia-h20")),
+    "licensing.china-envelope-conditions": Case(CHINA),
+    "licensing.china-reexport": Case(destination("CN", ["D:1", "D:4", "D:5"], ["TW", "CN"])),
+    # flags: screening
+    "screening.entity-list": Case({"end_user.screening_lists": ["EL"]}),
+    "screening.unverified-list": Case({"consignee.screening_lists": ["UVL"]}),
+    "screening.military-end-user": Case({"end_user.screening_lists": ["MEU"]}),
+    "screening.denied-or-blocked": Case({"exporter.screening_lists": ["DPL"]}),
+    # flags: later packs
+    "classification.hbm-part": Case(
+        UNKNOWN_PRODUCT
+        | {"item.description": "SK hynix HBM3E 12-high stack", "item.hs_code": "8542.32.0071"}
+    ),
+    "guidance.huawei-ascend-gp10": Case(chip("huawei-ascend-910c")),
+    "guidance.iaas-training-for-d5": Case(HQ_IN_CHINA),
+}
+
+PACK_CASES: dict[tuple[str, str], Case] = {
+    # Inside the 2026 envelope (an H100 from the US to China) the rule gives way to
+    # license.china-macau-envelope-2026: above it (a B200) it still holds.
+    ("license.advanced-computing-d5-macau", "ear-2026-01"): Case(
+        CHINA | chip("nvidia-b200"), quiet=CHINA
+    ),
+    # Under the diffusion rule the baseline (SG, Tier 2) needs a license NLR cannot cover.
+    ("licensing.exception-not-available", "ear-2025-01"): Case(CHINA, quiet=JAPAN),
+}
+
+# Rules whose case needs a defect fixed first (see the reason): expected to fail.
+KNOWN_BROKEN: dict[str, str] = {}
+"""Rule id -> why its case cannot fire yet (marked xfail, strict: a fix shows up)."""
+
+
+def case_of(rule_id: str, pack_id: str) -> Case | None:
+    return PACK_CASES.get((rule_id, pack_id)) or CASES.get(rule_id)
+
+
+def rules_of(pack: Pack) -> list[str]:
+    return [c.rule.id for c in (*pack.classification, *pack.licensing, *pack.flags)]
+
+
+EVERY_RULE = [
+    pytest.param(pack_id, rule_id, id=f"{pack_id}:{rule_id}")
+    for pack_id, pack in PACKS.items()
+    for rule_id in rules_of(pack)
+]
+
+
+# --- the tests ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pack_id", "rule_id"), EVERY_RULE)
+def test_every_rule_has_a_case(pack_id: str, rule_id: str) -> None:
+    assert case_of(rule_id, pack_id) is not None, f"add a case for {rule_id} to CASES"
+
+
+def test_the_table_names_only_rules_that_exist() -> None:
+    known = {(r, p) for p, pack in PACKS.items() for r in rules_of(pack)}
+    rule_ids = {r for r, _ in known}
+    assert set(CASES) <= rule_ids, set(CASES) - rule_ids
+    assert set(PACK_CASES) <= known, set(PACK_CASES) - known
+
+
+@pytest.mark.parametrize(("pack_id", "rule_id"), EVERY_RULE)
+def test_rule_quiet(pack_id: str, rule_id: str) -> None:
+    case = case_of(rule_id, pack_id)
+    assert case is not None
+    assert not fired(PACKS[pack_id], rule_id, case.quiet)
+
+
+@pytest.mark.parametrize(("pack_id", "rule_id"), EVERY_RULE)
+def test_rule_fires(pack_id: str, rule_id: str, request: pytest.FixtureRequest) -> None:
+    if rule_id in KNOWN_BROKEN:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_BROKEN[rule_id], strict=True))
+    case = case_of(rule_id, pack_id)
+    assert case is not None
+    assert fired(PACKS[pack_id], rule_id, case.fires)
+
+
+@pytest.mark.parametrize("pack_id", PACKS)
+def test_the_baseline_is_clean(pack_id: str) -> None:
+    data = determine(PACKS[pack_id], {})
+    [item] = data["items"]
+    if pack_id == "ear-2025-01":  # Singapore is Tier 2 under the diffusion rule
+        assert item["licensing_rules"] == ["license.diffusion-tier2"]
+        assert [f["rule"] for f in data["flags"]] == ["licensing.exception-not-available"]
+        assert data["verdict"] == "license_required"
+    else:
+        assert (item["licensing_rules"], data["flags"], data["verdict"]) == ([], [], "clear")
+    assert item["eccn"] == ("3A090" if pack_id == "ear-2022-10" else "3A090.a")
+
+
+# --- cross-rule behaviour worth pinning -------------------------------------------------------
+
+
+def test_entity_list_license_is_required_even_for_ear99_items() -> None:
+    data = determine(
+        PACKS["ear-2026-01"], chip("nvidia-l20") | {"end_user.screening_lists": ["EL"]}
+    )
+    [item] = data["items"]
+    assert item["eccn"] == "EAR99"
+    assert item["licensing_rules"] == ["license.entity-list"]
+    assert data["verdict"] == "license_required"
+
+
+def test_china_inside_the_2026_envelope_is_case_by_case_and_outside_is_denial() -> None:
+    inside = determine(PACKS["ear-2026-01"], CHINA | chip("nvidia-h200-sxm"))["items"][0]
+    outside = determine(PACKS["ear-2026-01"], CHINA | chip("nvidia-b200"))["items"][0]
+    assert inside["policy"] == "case_by_case"
+    assert outside["policy"] == "presumption_of_denial"
+
+
+def test_the_bandwidth_rule_leaves_3a090_parts_alone_from_2025_08() -> None:
+    rule = "license.h20-bandwidth-china-d5"
+    assert fired(PACKS["ear-2025-05"], rule, CHINA)
+    assert not fired(PACKS["ear-2025-08"], rule, CHINA)
+
+
+def test_aca_covers_a_d4_destination() -> None:
+    data = determine(PACKS["ear-2026-01"], SAUDI_ARABIA | {"shipment.license": "ACA"})
+    [item] = data["items"]
+    assert item["covered_by"] == "exception ACA"
+    assert data["verdict"] == "clear"
+    assert data["flags"] == []
+
+
+def test_nac_is_available_for_3a090b_to_china() -> None:
+    data = determine(PACKS["ear-2023-11"], CHINA | PART_3A090B | {"shipment.license": "NAC"})
+    assert data["items"][0]["eccn"] == "3A090.b"
+    assert data["items"][0]["covered_by"] == "exception NAC"
+
+
+def test_an_exception_code_in_lower_case_is_judged_alike() -> None:
+    data = determine(PACKS["ear-2026-01"], SAUDI_ARABIA | {"shipment.license": "aca"})
+    assert data["items"][0]["covered_by"] == "exception ACA"
+    assert data["flags"] == []
+
+
+def test_a_4a090_server_to_china_is_treated_like_its_chips() -> None:
+    data = determine(PACKS["ear-2026-01"], CHINA | SERVER)
+    assert data["items"][0]["eccn"] == "4A090.a"
+    flags = {f["rule"] for f in data["flags"]}
+    assert "licensing.h20-revenue-condition" not in flags
+    assert "licensing.china-envelope-conditions" in flags
+
+
+def test_every_exception_a_pack_allows_can_be_cited() -> None:
+    allowed = {
+        code
+        for pack in PACKS.values()
+        for compiled in pack.licensing
+        if isinstance(compiled.rule, LicensingRule)
+        for code in compiled.rule.exceptions
+    }
+    assert allowed <= EXCEPTION_CODES, allowed - EXCEPTION_CODES
+
+
+# --- real chips (EXPORT-RULES.md, "Real accelerators") ------------------------------------------
+
+EXPECTED_2023 = {
+    "nvidia-h100-sxm5": "3A090.a",
+    "nvidia-h100-pcie": "3A090.a",
+    "nvidia-h800-sxm5": "3A090.a",
+    "nvidia-h200-sxm": "3A090.a",
+    "nvidia-h20": "EAR99",
+    "nvidia-a100-sxm4": "3A090.a",
+    "nvidia-a800-sxm4": "3A090.a",
+    "nvidia-l40s": "3A090.a",
+    "nvidia-l20": "EAR99",
+    "nvidia-l4": "3A090.a",
+    "nvidia-rtx-4090": "3A090.a",
+    "nvidia-rtx-4090d": "EAR99",
+    "nvidia-b200": "3A090.a",
+    "amd-mi300x": "3A090.a",
+    "intel-gaudi3": "3A090.a",
+}
+"""The table's "expected ECCN (2023 rule)"; "not 3A090" is EAR99 here (the Ascends have none)."""
+
+EXPECTED_2022 = {
+    "nvidia-h100-sxm5": "3A090",
+    "nvidia-a100-sxm4": "3A090",
+    "nvidia-a800-sxm4": "EAR99",
+    "nvidia-h800-sxm5": "EAR99",
+}
+"""The 2022 rule (TPP >= 4800 and 600 GB/s): A800 and H800 (400 GB/s) fell outside."""
+
+RULE_OF = {"3A090.a": "eccn.3a090a", "3A090": "eccn.3a090-2022", "EAR99": "eccn.below-3a090"}
+
+
+def classify_chip(pack_id: str, product_id: str) -> tuple[str, str | None]:
+    product = CATALOG[product_id]
+    result = classify(
+        PACKS[pack_id],
+        tpp=product.tpp,
+        die_area=product.die_area_mm2,
+        datacenter=product.datacenter,
+        interconnect=product.interconnect_gbps or 0,
+        memory_bandwidth=product.memory_bandwidth_gbps or 0,
+        product=product_id,
+    )
+    return result.eccn, result.rule
+
+
+@pytest.mark.parametrize("pack_id", ["ear-2023-11", "ear-2026-01"])
+@pytest.mark.parametrize("product_id", EXPECTED_2023)
+def test_real_chip_classifies_as_listed(pack_id: str, product_id: str) -> None:
+    eccn = EXPECTED_2023[product_id]
+    assert classify_chip(pack_id, product_id) == (eccn, RULE_OF[eccn])
+
+
+@pytest.mark.parametrize("product_id", EXPECTED_2022)
+def test_real_chip_under_the_2022_rule(product_id: str) -> None:
+    eccn = EXPECTED_2022[product_id]
+    assert classify_chip("ear-2022-10", product_id) == (eccn, RULE_OF[eccn])
+
+
+def test_classify_matches_the_engine_for_every_listed_chip() -> None:
+    for product_id, eccn in EXPECTED_2023.items():
+        data = determine(PACKS["ear-2026-01"], chip(product_id))
+        assert data["items"][0]["eccn"] == eccn, product_id
+
+
+def test_pd_prong_needs_a_datacenter_part() -> None:
+    pack, l4 = PACKS["ear-2026-01"], CATALOG["nvidia-l4"]
+    as_consumer = classify(pack, tpp=l4.tpp, die_area=l4.die_area_mm2, datacenter=False)
+    assert (as_consumer.eccn, as_consumer.rule) == ("EAR99", "eccn.below-3a090")
+    at_4800 = classify(pack, tpp=Decimal(4800), die_area=None, datacenter=False)
+    assert (at_4800.eccn, at_4800.rule) == ("3A090.a", "eccn.3a090a")

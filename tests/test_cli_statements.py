@@ -1,0 +1,820 @@
+"""The statement commands through click's CliRunner: products, manufacture, shipments,
+receipts, end use, inspections, licenses, chips, the shipment CSV import and schemas.
+
+Every test checks the exit code, stdout and stderr. A refused statement must give
+one `error:` line naming the field (hints may follow) and append nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from cli import main
+from tests.conftest import DATA
+from tests.test_cli import Cli
+
+ORIGIN = "cli.test/ledger"
+OPERATOR_KEY = "keys/operator.pem"
+H100 = "nvidia-h100-sxm5"
+SMI = DATA / "nvidia-smi" / "h100-sxm5-x8-driver-565-SYNTHETIC.xml"
+SERIALS = ("1654423001593", "1654223054577", "H100-0003", "H100-0004")
+"""The chips of shipment SHP-1; the first two are boards in the nvidia-smi evidence file."""
+
+MADE = dt.date(2026, 1, 15)
+SHIPPED = dt.date(2026, 2, 1)
+RECEIVED = dt.date(2026, 2, 10)
+END_USE = dt.date(2026, 2, 20)
+INSPECTED = dt.date(2026, 3, 1)
+
+PARTIES: dict[str, tuple[list[str], str]] = {
+    "nvidia": (["manufacturer"], "US"),
+    "meridian": (["exporter"], "US"),
+    "lion": (["consignee", "end_user"], "SG"),
+    "straits": (["auditor"], "SG"),
+    "bis": (["regulator"], "US"),
+    # A second exporter: shipments naming another exporter, and the exporter filter.
+    "harbor": (["exporter"], "US"),
+}
+
+CSV_HEADER = (
+    "shipment_id,exporter,consignee,end_user,forwarder,ship_date,destination,route,license,"
+    "product,description,hs_code,quantity,serials,unit_value,currency"
+)
+
+
+# --- statement documents -----------------------------------------------------------------
+
+
+def item(
+    serials: Sequence[str], product: str = H100, quantity: int | None = None
+) -> dict[str, Any]:
+    return {
+        "product": product,
+        "description": "GPU accelerator module",
+        "hs_code": "8473.30.1180",
+        "quantity": len(serials) if quantity is None else quantity,
+        "serials": list(serials),
+        "unit_value": {"amount": "30000.00", "currency": "USD"},
+    }
+
+
+def shipment_doc(shipment_id: str, *items: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "id": shipment_id,
+        "exporter": "meridian",
+        "consignee": "lion",
+        "end_user": "lion",
+        "ship_date": SHIPPED,
+        "destination": "SG",
+        "route": ["US", "SG"],
+        "license": "LIC-1",
+        "items": list(items) or [item(SERIALS)],
+        **fields,
+    }
+
+
+def manufacture_doc(serials: Sequence[str] = SERIALS, **fields: Any) -> dict[str, Any]:
+    return {"product": H100, "serials": list(serials), "date": MADE, "site": "TW", **fields}
+
+
+def receipt_doc(**fields: Any) -> dict[str, Any]:
+    return {
+        "shipment": "SHP-1",
+        "serials": list(SERIALS),
+        "date": RECEIVED,
+        "country": "SG",
+        "site": "Lion Jurong DC",
+        **fields,
+    }
+
+
+def end_use_doc(**fields: Any) -> dict[str, Any]:
+    return {
+        "shipments": ["SHP-1"],
+        "date": END_USE,
+        "end_use": "training large language models",
+        "sector": "commercial cloud",
+        "site": {"country": "SG", "facility": "Lion Jurong DC", "address": "1 Jurong Road"},
+        "facility_power_mw": "40",
+        "certifications": {
+            "no_military": True,
+            "no_wmd": True,
+            "no_reexport": True,
+            "no_restricted_hq_access": True,
+        },
+        "valid_until": dt.date(2027, 2, 20),
+        **fields,
+    }
+
+
+def inspection_doc(**fields: Any) -> dict[str, Any]:
+    return {
+        "site": {"country": "SG", "facility": "Lion Jurong DC"},
+        "date": INSPECTED,
+        "serials_missing": [SERIALS[3]],
+        "findings": ["one board not found in its rack"],
+        **fields,
+    }
+
+
+def license_doc(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "LIC-1",
+        "exporter": "meridian",
+        "consignee": "lion",
+        "end_user": "lion",
+        "destination": "SG",
+        "eccns": ["3A090.a"],
+        "products": [H100],
+        "max_quantity": 100,
+        "valid_from": dt.date(2026, 1, 1),
+        "valid_until": dt.date(2026, 12, 31),
+        "conditions": ["no re-export without authorisation"],
+        **fields,
+    }
+
+
+def product_doc(**fields: Any) -> dict[str, Any]:
+    """A single product document: the H100 SXM5 with a revised model name and price."""
+    return {
+        "id": H100,
+        "vendor": "NVIDIA",
+        "model": "H100 SXM5 80GB (revised)",
+        "names": ["NVIDIA H100 80GB HBM3", "H100 SXM5"],
+        "performance": [{"dtype": "fp8", "bits": 8, "tops": "1979"}],
+        "die_area_mm2": "814",
+        "interconnect_gbps": 900,
+        "memory_bandwidth_gbps": 3350,
+        "memory": "80 GB HBM3",
+        "datacenter": True,
+        "pci_device_ids": ["0x233010DE"],
+        "hs_codes": ["8473.30.1180"],
+        "reference_price": {"amount": "25000", "currency": "USD"},
+        **fields,
+    }
+
+
+def write_yaml(name: str, document: dict[str, Any]) -> str:
+    Path(name).write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return name
+
+
+def csv_line(shipment_id: str, serials: Sequence[str], **cells: str) -> str:
+    values = {
+        "shipment_id": shipment_id,
+        "exporter": "meridian",
+        "consignee": "lion",
+        "end_user": "lion",
+        "forwarder": "",
+        "ship_date": "2026-04-01",
+        "destination": "SG",
+        "route": "US;SG",
+        "license": "LIC-1",
+        "product": H100,
+        "description": "GPU accelerator module",
+        "hs_code": "8473.30.1180",
+        "quantity": str(len(serials)),
+        "serials": ";".join(serials),
+        "unit_value": "30000.00",
+        "currency": "USD",
+        **cells,
+    }
+    return ",".join(values[column] for column in CSV_HEADER.split(","))
+
+
+# --- the CLI and the ledger --------------------------------------------------------------
+
+
+@dataclass
+class Trade(Cli):
+    """The CLI on a ledger holding the catalog (and, from `trade` on, the parties)."""
+
+    documents: int = 0
+
+    def obj(self, *args: str) -> dict[str, Any]:
+        value = self.json(*args)
+        assert isinstance(value, dict)
+        return value
+
+    def size(self) -> int:
+        return int(self.obj("ledger", "checkpoint")["size"])
+
+    def chip(self, serial: str) -> dict[str, Any]:
+        return self.obj("chip", serial)
+
+    def write(self, command: str, document: dict[str, Any]) -> str:
+        self.documents += 1
+        return write_yaml(f"{command.split()[-1]}-{self.documents}.yaml", document)
+
+    def append(self, command: str, document: dict[str, Any], signer: str, *extra: str) -> int:
+        """Sign DOCUMENT with SIGNER's key through COMMAND; the new entry's seq."""
+        words = command.split()
+        kind = words[-1] if words[0] == "attest" else words[0]
+        if command == "shipment register":
+            extra = ("--no-check", *extra)  # the statement alone: the rules have their own tests
+        result = self.ok(*words, self.write(command, document), *extra, "--key", f"{signer}.pem")
+        assert result.stderr == ""
+        lines = result.stdout.splitlines()
+        found = re.fullmatch(rf"appended entry (\d+): {kind}, signed by {signer}", lines[0])
+        assert found, result.stdout
+        seq = int(found.group(1))
+        assert lines[1] == f"checkpoint: {ORIGIN} size {seq + 1}"
+        assert lines[2].startswith("receipt (C2SP tlog-proof")
+        assert lines[3] == "c2sp.org/tlog-proof@v1"
+        assert lines[4].startswith("extra ") and lines[5] == f"index {seq}"
+        return seq
+
+    def refused(self, args: Sequence[str], code: int, *fragments: str) -> str:
+        """Run ARGS, expect exit CODE, one error line holding FRAGMENTS, and no new entry."""
+        before = self.size()
+        error = one_error_line(self(*args), code)
+        for fragment in fragments:
+            assert fragment in error, f"{fragment!r} not in {error!r}"
+        assert self.size() == before, "a refused statement was appended"
+        return error
+
+
+def one_error_line(result: Result, code: int) -> str:
+    """The `error:` line of a failed command (only hints may follow it; stdout is empty)."""
+    assert result.exit_code == code, result.stderr + result.stdout
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines and lines[0].startswith("error: "), result.stderr
+    assert all(line.startswith("hint: ") for line in lines[1:]), result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def fresh(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Trade]:
+    """The CLI in an empty folder, with PROVENANCE_DB naming a ledger not yet created."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROVENANCE_DB", db_url)
+    monkeypatch.delenv("PROVENANCE_CHECKPOINT_KEY", raising=False)
+    monkeypatch.delenv("PROVENANCE_KEY_PASSPHRASE", raising=False)
+    yield Trade(CliRunner(), db_url, tmp_path)
+
+
+@pytest.fixture
+def catalog(fresh: Trade) -> Trade:
+    """A ledger holding the operator (entry 0) and the 20-product catalog (entries 1-20)."""
+    result = fresh.ok("init", "--origin", ORIGIN)
+    assert "product catalog signed in: 20 products, entries 1-20" in result.stdout
+    assert result.stderr == ""
+    return fresh
+
+
+@pytest.fixture
+def trade(catalog: Trade) -> Trade:
+    """The catalog ledger with the parties, each registered with a key of its own."""
+    for party_id, (roles, country) in PARTIES.items():
+        catalog.ok("keys", "generate", party_id)
+        doc = {
+            "id": party_id,
+            "name": f"{party_id.title()} Ltd.",
+            "roles": roles,
+            "country": country,
+            "headquarters": country,
+        }
+        path = write_yaml(f"{party_id}.yaml", doc)
+        result = catalog.ok(
+            "party", "register", path, "--public-key", f"{party_id}.pub", "--key", OPERATOR_KEY
+        )
+        assert result.stdout.startswith("appended entry ")
+        assert result.stdout.splitlines()[0].endswith(": party, signed by operator")
+    return catalog
+
+
+@pytest.fixture
+def shipped(trade: Trade) -> Trade:
+    """SERIALS manufactured by nvidia and shipped by meridian to lion as SHP-1."""
+    trade.append("attest manufacture", manufacture_doc(), "nvidia")
+    trade.append("shipment register", shipment_doc("SHP-1"), "meridian")
+    return trade
+
+
+# --- init and the product catalog ----------------------------------------------------------
+
+
+def test_init_signs_the_catalog_as_entries_1_to_20(catalog: Trade) -> None:
+    assert catalog.size() == 21
+    first, last = (catalog.obj("ledger", "show", seq) for seq in ("1", "20"))
+    for entry in (first, last):
+        assert entry["kind"] == "product" and entry["signer"] == "operator"
+    assert first["statement"]["predicate"]["id"] != last["statement"]["predicate"]["id"]
+    assert one_error_line(catalog("ledger", "show", "21"), 5) == "error: entry 21 does not exist"
+
+
+def test_init_no_catalog_starts_with_no_products(fresh: Trade) -> None:
+    both = fresh("init", "--no-catalog", "--catalog", "products.yaml")
+    assert "--catalog and --no-catalog exclude each other" in one_error_line(both, 2)
+    assert fresh("ledger", "checkpoint").exit_code == 5  # nothing was created
+    result = fresh.ok("init", "--origin", ORIGIN, "--no-catalog")
+    assert "product catalog" not in result.stdout
+    assert result.stdout.splitlines()[-1].startswith(f"{ORIGIN}+")
+    assert result.stderr == ""
+    assert fresh.size() == 1
+    assert fresh.json("product", "list") == []
+
+
+def test_product_list(catalog: Trade) -> None:
+    products = catalog.json("product", "list")
+    assert isinstance(products, list) and len(products) == 20
+    for product in products:
+        assert {"id", "vendor", "model", "tpp", "die_area_mm2", "datacenter"} <= product.keys()
+    ids = [p["id"] for p in products]
+    assert ids == sorted(set(ids))
+    assert {p["seq"] for p in products} == set(range(1, 21))
+    h100 = next(p for p in products if p["id"] == H100)
+    assert h100["tpp"] == "15832"
+    assert h100["vendor"] == "NVIDIA" and h100["model"] == "H100 SXM5 80GB"
+    assert h100["die_area_mm2"] == "814" and h100["datacenter"] is True
+    assert h100["pci_device_ids"] == ["0x233010DE"]
+    human = catalog.ok("product", "list")
+    lines = human.stdout.splitlines()
+    assert lines[0].split()[:3] == ["id", "vendor", "model"] and len(lines) == 21
+    h100_line = next(line for line in lines if line.startswith(H100 + " "))
+    assert "15832" in h100_line and h100_line.endswith("yes")
+    assert human.stderr == ""
+
+
+def test_product_show(catalog: Trade) -> None:
+    shown = catalog.obj("product", "show", H100)
+    assert shown["id"] == H100 and shown["tpp"] == "15832"
+    assert shown["registered_serials"] == 0
+    assert shown["reference_price"] == {"amount": "30000", "currency": "USD"}
+    human = catalog.ok("product", "show", H100)
+    assert json.loads(human.stdout)["model"] == "H100 SXM5 80GB" and human.stderr == ""
+    missing = one_error_line(catalog("product", "show", "acme-x1"), 5)
+    assert missing == "error: no product 'acme-x1'"
+
+
+def test_product_import_supersedes_an_existing_id(catalog: Trade) -> None:
+    path = write_yaml("h100.yaml", product_doc())
+    imported = catalog.obj("product", "import", path, "--key", OPERATOR_KEY)
+    assert imported == {"products": [{"id": H100, "seq": 21, "duplicate": False}], "size": 22}
+    shown = catalog.obj("product", "show", H100)
+    assert shown["model"] == "H100 SXM5 80GB (revised)" and shown["seq"] == 21
+    assert shown["reference_price"] == {"amount": "25000", "currency": "USD"}
+    assert shown["tpp"] == "15832"
+    products = catalog.json("product", "list")
+    assert isinstance(products, list) and len(products) == 20
+    again = catalog.ok("product", "import", path, "--key", OPERATOR_KEY)
+    assert again.stdout == f"{H100}: unchanged, already entry 21 (TPP 15832)\ntree size 22\n"
+    assert again.stderr == ""
+    assert catalog.size() == 22
+
+
+def test_product_import_refuses_an_exporter_key(trade: Trade) -> None:
+    path = write_yaml("h100.yaml", product_doc())
+    args = ("product", "import", path, "--key", "meridian.pem")
+    trade.refused(args, 3, "meridian", "may not sign 'product'")
+    assert trade.obj("product", "show", H100)["model"] == "H100 SXM5 80GB"
+
+
+# --- manufacture, shipments, custody ------------------------------------------------------
+
+
+def test_manufacture_registers_the_serials(trade: Trade) -> None:
+    path = trade.write("manufacture", manufacture_doc())
+    out = trade.obj("attest", "manufacture", path, "--key", "nvidia.pem", "--receipt", "m.proof")
+    assert out["entry"]["kind"] == "manufacture" and out["entry"]["signer"] == "nvidia"
+    assert out["entry"]["duplicate"] is False
+    chip = trade.chip(SERIALS[0])
+    assert chip["product"] == H100 and chip["registered"] is True
+    assert (chip["state"], chip["manufacturer"], chip["country"]) == (
+        "manufactured",
+        "nvidia",
+        "TW",
+    )
+    assert [h["kind"] for h in chip["history"]] == ["manufacture"]
+    assert chip["history"][0]["date"] == MADE.isoformat()
+    assert trade.obj("product", "show", H100)["registered_serials"] == len(SERIALS)
+    missing = one_error_line(trade("chip", "NO-SUCH-CHIP"), 5)
+    assert "no chip with serial 'NO-SUCH-CHIP'" in missing
+
+
+def test_shipment_register_and_show(shipped: Trade) -> None:
+    shown = shipped.obj("shipment", "show", "SHP-1")
+    assert {k: shown[k] for k in ("id", "exporter", "consignee", "end_user", "forwarder")} == {
+        "id": "SHP-1",
+        "exporter": "meridian",
+        "consignee": "lion",
+        "end_user": "lion",
+        "forwarder": None,
+    }
+    assert shown["ship_date"] == SHIPPED.isoformat() and shown["destination"] == "SG"
+    assert shown["route"] == ["US", "SG"] and shown["license"] == "LIC-1"
+    assert shown["units"] == len(SERIALS) and len(shown["items"]) == 1
+    line = shown["items"][0]
+    assert (line["product"], line["quantity"], line["hs_code"]) == (H100, 4, "8473.30.1180")
+    assert line["unit_value"] == {"amount": "30000.00", "currency": "USD"}
+    assert [s["serial"] for s in line["serials"]] == sorted(SERIALS)
+    assert {(s["state"], s["registered_product"]) for s in line["serials"]} == {("shipped", H100)}
+    assert shown["receipts"] == [] and shown["end_use_statements"] == []
+    assert shown["not_received"] == sorted(SERIALS)
+    chip = shipped.chip(SERIALS[0])
+    assert (chip["state"], chip["shipment"], chip["country"]) == ("shipped", "SHP-1", None)
+    human = shipped.ok("shipment", "show", "SHP-1").stdout
+    assert human.startswith(
+        f"shipment SHP-1 (entry {shown['seq']}), shipped 2026-02-01 by meridian"
+    )
+    assert "to lion for end user lion in SG, route US > SG, license LIC-1" in human
+    assert (
+        one_error_line(shipped("shipment", "show", "SHP-404"), 5) == "error: no shipment 'SHP-404'"
+    )
+
+
+def test_a_product_unknown_to_the_catalog_is_declared_not_refused(trade: Trade) -> None:
+    doc = shipment_doc("SHP-X", item(["X-1"], product="acme-x1"))
+    trade.append("shipment register", doc, "meridian")
+    line = trade.obj("shipment", "show", "SHP-X")["items"][0]
+    assert line["product"] == "acme-x1"
+    assert line["serials"] == [
+        {"serial": "X-1", "registered_product": None, "state": "unregistered", "country": None}
+    ]
+
+
+def test_custody_from_manufacture_to_inspection(shipped: Trade) -> None:
+    # The end-use statement is appended before the receipt but dated after it:
+    # the chip's history is in date order, not entry order.
+    end_use = shipped.append("attest end-use", end_use_doc(), "lion")
+    assert shipped.chip(SERIALS[0])["state"] == "shipped"
+    receipt = shipped.append("attest receipt", receipt_doc(), "lion")
+    chip = shipped.chip(SERIALS[0])
+    assert (chip["state"], chip["state_seq"], chip["country"]) == ("received", receipt, "SG")
+    shown = shipped.obj("shipment", "show", "SHP-1")
+    assert shown["not_received"] == [] and shown["end_use_statements"] == [end_use]
+    assert shown["receipts"][0]["serials"] == sorted(SERIALS)
+    inspection = shipped.append(
+        "attest inspection", inspection_doc(serials_seen=list(SERIALS[:3])), "straits"
+    )
+    assert shipped.chip(SERIALS[3])["state"] == "missing"
+    chip = shipped.chip(SERIALS[0])
+    assert (chip["state"], chip["state_seq"]) == ("inspected", inspection)
+    history = chip["history"]
+    assert [h["kind"] for h in history] == [
+        "manufacture",
+        "shipment",
+        "receipt",
+        "end-use",
+        "inspection",
+    ]
+    assert [h["signer"] for h in history] == ["nvidia", "meridian", "lion", "lion", "straits"]
+    dates = [MADE, SHIPPED, RECEIVED, END_USE, INSPECTED]
+    assert [h["date"] for h in history] == [d.isoformat() for d in dates]
+    assert [h["seq"] for h in history][2:4] == [receipt, end_use]
+    size = shipped.size()
+    for h in history:
+        assert h["proof"]["verified"] is True and h["proof"]["tree_size"] == size
+    assert chip["tree_size"] == size and chip["observed"] == []
+    human = shipped.ok("chip", SERIALS[0])
+    assert human.stdout.startswith(f"chip {SERIALS[0]}: {H100}, state inspected, in SG\n")
+    assert f"history (5 entries; signatures and inclusion in the checkpoint of size {size}" in (
+        human.stdout
+    )
+    assert human.stderr == ""
+
+
+def test_inspection_records_the_nvidia_smi_evidence(shipped: Trade) -> None:
+    shipped.append("attest receipt", receipt_doc(), "lion")
+    seq = shipped.append("attest inspection", inspection_doc(), "straits", "--nvidia-smi", str(SMI))
+    digest = hashlib.sha256(SMI.read_bytes()).hexdigest()
+    predicate = shipped.obj("ledger", "show", str(seq))["statement"]["predicate"]
+    (evidence,) = predicate["evidence"]
+    assert evidence["file"] == SMI.name and evidence["sha256"] == digest
+    assert evidence["driver_version"] == "565.57.01" and len(evidence["devices"]) == 8
+    assert {SERIALS[0], SERIALS[1]} <= {d["serial"] for d in evidence["devices"]}
+    chip = shipped.chip(SERIALS[0])
+    assert chip["state"] == "inspected"
+    assert chip["observed"] == [
+        {
+            "seq": seq,
+            "product_name": "NVIDIA H100 80GB HBM3",
+            "pci_device_id": "0x233010DE",
+            "board_part_number": chip["observed"][0]["board_part_number"],
+            "uuid": chip["observed"][0]["uuid"],
+            "file_sha256": digest,
+        }
+    ]
+    assert chip["observed"][0]["uuid"].startswith("GPU-")
+    assert chip["history"][-1]["kind"] == "inspection"
+    not_seen = shipped.chip(SERIALS[2])  # neither in the evidence nor listed missing
+    assert (not_seen["state"], not_seen["observed"]) == ("received", [])
+    assert shipped.chip(SERIALS[3])["state"] == "missing"
+
+
+def test_license_issue_and_show(shipped: Trade) -> None:
+    seq = shipped.append("license issue", license_doc(), "bis")
+    shown = shipped.obj("license", "show", "LIC-1")
+    assert shown == {
+        "id": "LIC-1",
+        "seq": seq,
+        "regulator": "bis",
+        "exporter": "meridian",
+        "consignee": "lion",
+        "end_user": "lion",
+        "destination": "SG",
+        "eccns": ["3A090.a"],
+        "products": [H100],
+        "max_quantity": 100,
+        "max_value": None,
+        "max_tpp": None,
+        "valid_from": "2026-01-01",
+        "valid_until": "2026-12-31",
+        "conditions": ["no re-export without authorisation"],
+        "shipments": ["SHP-1"],
+    }
+    assert one_error_line(shipped("license", "show", "LIC-9"), 5) == "error: no license 'LIC-9'"
+
+
+def test_shipment_list_filters(trade: Trade) -> None:
+    shipments = [
+        ("SHP-A", "meridian", dt.date(2026, 2, 1), "SG"),
+        ("SHP-B", "meridian", dt.date(2027, 1, 5), "SG"),  # after --to
+        ("SHP-C", "meridian", dt.date(2026, 3, 1), "JP"),  # elsewhere
+        ("SHP-D", "harbor", dt.date(2026, 4, 1), "SG"),  # another exporter
+        ("SHP-E", "meridian", dt.date(2025, 12, 31), "SG"),  # before --from
+        ("SHP-F", "meridian", dt.date(2026, 12, 31), "SG"),
+    ]
+    for shipment_id, exporter, date, country in shipments:
+        doc = shipment_doc(
+            shipment_id,
+            item([f"{shipment_id}-1"]),
+            exporter=exporter,
+            ship_date=date,
+            destination=country,
+            route=["US", country],
+        )
+        trade.append("shipment register", doc, exporter)
+    filters = ("--exporter", "meridian", "--destination", "SG")
+    dates = ("--from", "2026-01-01", "--to", "2026-12-31")
+    found = trade.json("shipment", "list", *filters, *dates)
+    assert isinstance(found, list)
+    assert [s["id"] for s in found] == ["SHP-F", "SHP-A"]
+    assert found[1]["ship_date"] == "2026-02-01" and found[1]["units"] == 1
+    everything = trade.json("shipment", "list")
+    assert isinstance(everything, list) and len(everything) == len(shipments)
+    human = trade.ok("shipment", "list", *filters, *dates)
+    assert human.stdout.splitlines()[-1] == "2 shipments" and human.stderr == ""
+    bad_date = trade("shipment", "list", "--from", "2026-13-01")
+    assert bad_date.exit_code == 2 and "--from" in bad_date.stderr
+
+
+# --- the ERP CSV import ------------------------------------------------------------------
+
+
+CSV_BAD_LINES = [
+    (csv_line("CSV-3", ["C-5", "C-6"], quantity="3"), ("items[0]", "quantity is 3 but 2 serials")),
+    (csv_line("CSV-3", ["C-5"], consignee="ghost"), ("consignee", "unknown party 'ghost'")),
+    (csv_line("CSV-3", ["C-5"], quantity="ten"), ("column quantity", "'ten' is not an integer")),
+]
+"""A bad line (line 4 of the file, among good ones) and what its error must say."""
+
+
+def test_shipment_import_csv_with_one_bad_line_appends_nothing(trade: Trade) -> None:
+    args = ("shipment", "import", "ship.csv", "--key", "meridian.pem")
+    for bad_line, fragments in CSV_BAD_LINES:
+        lines = [
+            CSV_HEADER,
+            csv_line("CSV-1", ["C-1", "C-2"]),
+            csv_line("CSV-1", ["C-3"]),
+            bad_line,
+            csv_line("CSV-2", ["C-4"]),
+        ]
+        Path("ship.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        error = trade.refused(args, 2, *fragments)
+        assert error.startswith("error: ship.csv line 4"), error
+        assert trade.json("shipment", "list") == []
+    assert trade("shipment", "show", "CSV-1").exit_code == 5
+
+
+def test_shipment_import_csv(trade: Trade) -> None:
+    lines = [
+        CSV_HEADER,
+        csv_line("CSV-1", ["C-1", "C-2"]),
+        csv_line("CSV-1", ["C-3"], product="nvidia-h200-sxm", unit_value="35000"),
+        csv_line("CSV-2", ["C-4"], route="US; JP; SG", license="", ship_date="2026-05-01"),
+    ]
+    Path("ship.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = trade.size()
+    result = trade.ok("shipment", "import", "ship.csv", "--key", "meridian.pem")
+    assert result.stdout == (
+        f"imported 2 shipments from ship.csv: 2 appended (entries {first}-{first + 1}), "
+        f"0 already present; tree size {first + 2}\n"
+    )
+    assert result.stderr == ""
+    one = trade.obj("shipment", "show", "CSV-1")
+    assert (one["exporter"], one["units"], one["license"]) == ("meridian", 3, "LIC-1")
+    assert [(i["product"], i["quantity"]) for i in one["items"]] == [
+        (H100, 2),
+        ("nvidia-h200-sxm", 1),
+    ]
+    assert [s["serial"] for s in one["items"][0]["serials"]] == ["C-1", "C-2"]
+    assert one["items"][1]["unit_value"] == {"amount": "35000", "currency": "USD"}
+    two = trade.obj("shipment", "show", "CSV-2")
+    assert two["route"] == ["US", "JP", "SG"] and two["license"] is None
+    assert two["forwarder"] is None and two["ship_date"] == "2026-05-01"
+    assert trade.chip("C-4")["history"][0]["signer"] == "meridian"
+    again = trade.obj("shipment", "import", "ship.csv", "--key", "meridian.pem")
+    assert again == {
+        "shipments": 2,
+        "appended": 0,
+        "duplicates": 2,
+        "first": first,
+        "last": first + 1,
+        "size": first + 2,
+    }
+
+
+def test_schema_shipment() -> None:
+    result = CliRunner().invoke(main, ["schema", "shipment"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.stderr == ""
+    schema = json.loads(result.stdout)
+    assert schema["$id"] == "https://provenance.dev/attestations/shipment/v1"
+    assert schema["properties"]["kind"] == {"const": "shipment"}
+    assert {"kind", "id", "exporter", "consignee", "end_user", "ship_date", "items"} <= set(
+        schema["required"]
+    )
+    shipment_item = schema["$defs"]["ShipmentItem"]
+    assert shipment_item["properties"]["quantity"]["minimum"] == 1
+    assert "serials" in shipment_item["required"]
+
+
+# --- refused statements ------------------------------------------------------------------
+
+
+class Refusal(NamedTuple):
+    name: str
+    command: str
+    document: dict[str, Any]
+    signer: str
+    code: int
+    fragments: tuple[str, ...]
+    """What the one error line must hold: the field, and what is wrong with it."""
+    extra: tuple[str, ...] = ()
+
+
+REFUSALS = [
+    Refusal(
+        "unknown consignee",
+        "shipment register",
+        shipment_doc("SHP-2", item(["N-1"]), consignee="ghost"),
+        "meridian",
+        2,
+        ("consignee", "unknown party 'ghost'"),
+    ),
+    Refusal(
+        "receipt of an unknown shipment",
+        "attest receipt",
+        receipt_doc(shipment="SHP-404"),
+        "lion",
+        2,
+        ("shipment", "unknown shipment 'SHP-404'"),
+    ),
+    Refusal(
+        "serial twice in one item",
+        "shipment register",
+        shipment_doc("SHP-2", item(["N-1", "N-2", "N-1"])),
+        "meridian",
+        2,
+        ("items[0].serials", "'N-1' is listed twice"),
+    ),
+    Refusal(
+        "serial in two items",
+        "shipment register",
+        shipment_doc("SHP-2", item(["N-1", "N-2"]), item(["N-3", "N-1"])),
+        "meridian",
+        2,
+        ("items[1].serials[1]", "'N-1' is also listed in items[0]"),
+    ),
+    Refusal(
+        "quantity is not the serial count",
+        "shipment register",
+        shipment_doc("SHP-2", item(["N-1", "N-2"], quantity=3)),
+        "meridian",
+        2,
+        ("items[0]", "quantity is 3 but 2 serials are listed"),
+    ),
+    Refusal(
+        "receipt before the ship date",
+        "attest receipt",
+        receipt_doc(date=dt.date(2026, 1, 20)),
+        "lion",
+        2,
+        ("date", "before the shipment's ship_date 2026-02-01"),
+    ),
+    Refusal(
+        "evidence is other XML",
+        "attest inspection",
+        inspection_doc(),
+        "straits",
+        2,
+        ("inventory.xml", "not nvidia-smi -q -x output", "<nvidia_smi_log>"),
+        ("--nvidia-smi", "inventory.xml"),
+    ),
+    Refusal(
+        "evidence is not XML",
+        "attest inspection",
+        inspection_doc(),
+        "straits",
+        2,
+        ("notes.txt", "not well-formed XML"),
+        ("--nvidia-smi", "notes.txt"),
+    ),
+    Refusal(
+        "manufacturer signs a shipment",
+        "shipment register",
+        shipment_doc("SHP-2", item(["N-1"])),
+        "nvidia",
+        3,
+        ("party nvidia (roles: manufacturer) may not sign 'shipment'",),
+    ),
+    Refusal(
+        "exporter signs another exporter's shipment",
+        "shipment register",
+        shipment_doc("SHP-2", item(["N-1"]), exporter="harbor"),
+        "meridian",
+        3,
+        ("exporter", "names 'harbor' as exporter but is signed by 'meridian'"),
+    ),
+    Refusal(
+        "serial registered twice",
+        "attest manufacture",
+        manufacture_doc(["N-1", SERIALS[2]]),
+        "nvidia",
+        2,
+        ("serials[1]", f"serial {SERIALS[2]!r} is already registered to {H100}"),
+    ),
+    Refusal(
+        "manufacture of an unknown product",
+        "attest manufacture",
+        manufacture_doc(["N-1"], product="acme-x1"),
+        "nvidia",
+        2,
+        ("product", "'acme-x1' is not in the catalog"),
+    ),
+    Refusal(
+        "duplicate shipment id",
+        "shipment register",
+        shipment_doc("SHP-1", item(["N-1"])),
+        "meridian",
+        2,
+        ("id", "shipment 'SHP-1' is already entry"),
+    ),
+    Refusal(
+        "end use of nothing",
+        "attest end-use",
+        end_use_doc(shipments=[], serials=[]),
+        "lion",
+        2,
+        ("shipments and serials are both empty",),
+    ),
+    Refusal(
+        "license ends before it starts",
+        "license issue",
+        license_doc(valid_until=dt.date(2025, 12, 31)),
+        "bis",
+        2,
+        ("valid_until 2025-12-31 is before valid_from 2026-01-01",),
+    ),
+    Refusal(
+        "unknown destination country",
+        "shipment register",
+        shipment_doc("SHP-2", item(["N-1"]), destination="XX"),
+        "meridian",
+        2,
+        ("destination", "'XX' is not an ISO 3166-1 alpha-2 country code"),
+    ),
+]
+
+
+def test_bad_statements_are_refused_and_append_nothing(shipped: Trade) -> None:
+    """Every case of REFUSALS, on one ledger (a refusal leaves it as it was); all are run
+    and every failing case is reported."""
+    Path("inventory.xml").write_text(
+        '<?xml version="1.0"?>\n<inventory><gpu><serial>N-1</serial></gpu></inventory>\n'
+    )
+    Path("notes.txt").write_text("GPU serials seen on site: N-1, N-2\n")
+    size = shipped.size()
+    failures: list[str] = []
+    for case in REFUSALS:
+        path = shipped.write(case.command, case.document)
+        args = (*case.command.split(), path, *case.extra, "--key", f"{case.signer}.pem")
+        try:
+            shipped.refused(args, case.code, *case.fragments)
+        except AssertionError as exc:
+            failures.append(f"{case.name}: {exc}")
+    assert not failures, "\n\n".join(failures)
+    assert shipped.size() == size
+    assert shipped.obj("ledger", "verify", "--workers", "1")["size"] == size
