@@ -255,6 +255,7 @@ class DemoResult:
     caught: list[str] = field(default_factory=list)
     chip: dict[str, Any] | None = None
     determinations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -267,6 +268,7 @@ class DemoResult:
             "caught": self.caught,
             "chip": self.chip,
             "determinations": self.determinations,
+            "reports": self.reports,
         }
 
 
@@ -284,6 +286,7 @@ class Demo:
         self.ledger: Ledger | None = None
         self.chip: dict[str, Any] | None = None
         self.determinations: dict[str, dict[str, Any]] = {}
+        self.reports: dict[str, str] = {}
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -358,6 +361,7 @@ class Demo:
         self.screen_parties()
         self.check_clean_shipment()
         self.catch_relabeled_shipment()
+        self.report()
         return self.verify()
 
     def create_ledger(self) -> None:
@@ -639,10 +643,50 @@ class Demo:
             "--reason '...' KEYS",
         )
 
+    def report(self) -> None:
+        from provenance.reports import build, render
+        from provenance.reports.periods import parse_period
+        from provenance.reports.verify import sign_report, verify_report
+
+        assert self.ledger is not None
+        self.say("step", "14. The regulator's report for 2026-Q4: signed, appended, verified")
+        period = parse_period("2026-Q4")
+        report = build.regulator(self.ledger, period)
+        html = self.dir / "report-2026-Q4.html"
+        html.write_text(render.render(report, "html"), encoding="utf-8")
+        self.say(
+            "cmd", f"provenance report regulator --period 2026-Q4 --format html -o {html.name}"
+        )
+        envelope = sign_report(report, [self.keys["bis"]])
+        signed = self.dir / "report-2026-Q4.json"
+        signed.write_text(json.dumps(envelope.to_json(), indent=2) + "\n", encoding="utf-8")
+        self.say(
+            "cmd",
+            f"provenance report regulator --period 2026-Q4 --sign keys/bis.pem --append "
+            f"-o {signed.name}",
+        )
+        appended, _ = self.ledger.append(envelope)
+        totals = report["totals"]
+        self.say(
+            "info",
+            f"{totals['shipments']} shipments, {totals['units']} units, "
+            f"{totals['h100_equivalents']} H100-equivalents; verdicts {report['verdicts']}; "
+            f"{report['flags']['open_total']} open flags; entry {appended.seq}",
+        )
+        self.say("cmd", f"provenance report verify {signed.name}")
+        result = verify_report(self.ledger, report, envelope)
+        self.say(
+            "info",
+            f"signed by {result.signed_by}; checkpoint {report['checkpoint']['size']} consistent "
+            f"with {result.consistent_with}; every figure recomputed: "
+            + ("matches" if result.ok else f"{len(result.differences)} differences"),
+        )
+        self.reports["regulator"] = str(html)
+
     def verify(self) -> DemoResult:
         assert self.ledger is not None
         ledger = self.ledger
-        self.say("step", "14. An auditor verifies the whole ledger, then one receipt offline")
+        self.say("step", "15. An auditor verifies the whole ledger, then one receipt offline")
         self.say("cmd", "provenance ledger verify")
         report = audit(ledger)
         self.say(
@@ -688,6 +732,7 @@ class Demo:
             self.caught,
             self.chip,
             self.determinations,
+            self.reports,
         )
 
     def close(self) -> None:

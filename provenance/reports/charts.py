@@ -47,7 +47,7 @@ def stacked_months(title: str, months: Sequence[dict[str, object]], width: int =
     height, top, bottom, left = 220, 30, 40, 40
     totals = [sum(int(m.get(s, 0) or 0) for s in order) for m in months]  # type: ignore[call-overload]
     peak = max(totals) or 1
-    slot = (width - left - 10) / len(months)
+    slot = min(60.0, (width - left - 10) / len(months))
     plot_h = height - top - bottom
     parts = [_open(width, height, title), _title(title)]
     for i, month in enumerate(months):

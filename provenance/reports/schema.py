@@ -1,0 +1,211 @@
+"""The published schema of a report's JSON: pydantic models, so the schema printed by
+`provenance report schema` and the check a test runs on every report are one thing."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Decimal = str
+"""Figures that are not counts are decimal strings ("126656.0"): JSON floats are not used."""
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PeriodJ(_M):
+    from_: str = Field(alias="from")
+    to: str
+    label: str
+
+
+class Parameters(_M):
+    kind: Literal["regulator", "exporter", "chip", "shipment"]
+    period: PeriodJ | None = None
+    party: str | None = None
+    subject: str | None = None
+
+
+class CheckpointJ(_M):
+    origin: str
+    size: int
+    root: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class PackJ(_M):
+    id: str
+    effective_from: str
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ScreeningJ(_M):
+    seq: int
+    digest: str
+    date: str
+    entries: int
+
+
+class Totals(_M):
+    shipments: int
+    units: int
+    tpp: Decimal
+    h100_equivalents: Decimal
+    cumulative_tpp: Decimal
+    cumulative_h100_equivalents: Decimal
+
+
+class ByDestination(_M):
+    destination: str
+    shipments: int
+    units: int
+    tpp: Decimal
+    h100_equivalents: Decimal
+    cumulative_tpp: Decimal
+    cumulative_h100_equivalents: Decimal
+
+
+class ByEccn(_M):
+    eccn: str
+    shipments: int
+    units: int
+    tpp: Decimal
+
+
+class ByEndUser(_M):
+    end_user: str
+    shipments: int
+    units: int
+    tpp: Decimal
+    h100_equivalents: Decimal
+    cumulative_tpp: Decimal
+
+
+class Verdicts(_M):
+    clear: int
+    license_required: int
+    blocked: int
+    unchecked: int
+
+
+class LicenseJ(_M):
+    id: str
+    exporter: str
+    consignee: str | None
+    end_user: str | None
+    destination: str
+    eccns: list[str]
+    valid_from: str
+    valid_until: str
+    issued_in_period: bool
+    shipments: int
+    quantity_drawn: int
+    max_quantity: int | None
+    value_drawn: Decimal
+    max_value: Decimal | None
+    currency: str | None
+    tpp_drawn: Decimal
+    max_tpp: Decimal | None
+
+
+class FlagsByRule(_M):
+    rule: str
+    severity: Literal["info", "warning", "high", "blocking"]
+    open: int
+    cleared: int
+    confirmed: int
+    escalated: int
+    total: int
+
+
+class OpenFlag(_M):
+    id: str
+    rule: str
+    severity: str
+    subject: str
+    raised_on: str
+    message: str
+
+
+class FlagsJ(_M):
+    by_rule: list[FlagsByRule]
+    open_total: int
+    oldest_open: list[OpenFlag]
+    by_month: list[dict[str, Any]]
+
+
+class Counted(_M):
+    serials: int | None = None
+    shipments: int | None = None
+    listed: list[dict[str, Any]]
+
+
+class Custody(_M):
+    not_received: Counted
+    end_use_missing: Counted
+    end_use_expired: list[dict[str, Any]]
+    missing_at_inspection: Counted
+
+
+class Verification(_M):
+    ok: bool
+    entries: int | None = None
+    checkpoints: int | None = None
+    size: int | None = None
+    root: str | None = None
+    error: str | None = None
+
+
+class PeriodReport(_M):
+    """A regulator's or an exporter's report."""
+
+    schema_: str = Field(alias="schema")
+    kind: Literal["regulator", "exporter"]
+    parameters: Parameters
+    checkpoint: CheckpointJ
+    generated_at: str
+    rule_packs: list[PackJ]
+    screening_list: ScreeningJ | None
+    totals: Totals
+    by_destination: list[ByDestination]
+    by_eccn: list[ByEccn]
+    by_end_user: list[ByEndUser]
+    verdicts: Verdicts
+    licenses: list[LicenseJ]
+    flags: FlagsJ
+    custody: Custody
+    shipments: list[dict[str, Any]] | None = None
+    verification: Verification | None = None
+
+
+class Dossier(_M):
+    """An auditor's dossier of a chip or a shipment."""
+
+    schema_: str = Field(alias="schema")
+    kind: Literal["chip", "shipment"]
+    parameters: Parameters
+    checkpoint: CheckpointJ
+    generated_at: str
+    subject: dict[str, Any]
+    entries: list[dict[str, Any]]
+
+
+def json_schema() -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://provenance.dev/schemas/report/v1",
+        "title": "provenance compliance report",
+        "oneOf": [
+            PeriodReport.model_json_schema(by_alias=True),
+            Dossier.model_json_schema(by_alias=True),
+        ],
+    }
+
+
+def validate(report: dict[str, Any]) -> None:
+    """Raise pydantic's ValidationError when `report` does not follow the schema."""
+    if report.get("kind") in ("chip", "shipment"):
+        Dossier.model_validate(report)
+    else:
+        PeriodReport.model_validate(report)
