@@ -1578,6 +1578,7 @@ def run_check(
             appended = checker.record(determinations, [signer])
             for data, entry in zip(out, appended, strict=True):
                 data["seq"] = entry.seq
+                data["duplicate"] = entry.duplicate
                 raised = checker.flags_of(data["shipment"])
                 for flag in data["flags"]:
                     found = raised.get((flag["rule"], flag["line"]))
@@ -1657,7 +1658,12 @@ def check(
     def human() -> None:
         for data in results:
             _show_determination(data, explain)
-            if "seq" in data:
+            if data.get("duplicate"):
+                click.echo(
+                    f"the same determination is already entry {data['seq']} "
+                    "(same pack, facts and date): nothing appended"
+                )
+            elif "seq" in data:
                 click.echo(f"determination appended as entry {data['seq']}")
             elif dry_run:
                 click.echo("dry run: nothing appended")
