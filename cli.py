@@ -1290,7 +1290,7 @@ def chip(serial: str, db: str | None, as_json: bool) -> None:
 
 @main.group("screening")
 def screening_group() -> None:
-    """Restricted-party lists (the U.S. Consolidated Screening List): import and inspect."""
+    """Restricted-party lists (the US Consolidated Screening List): import, list, show."""
 
 
 @screening_group.command("import")
