@@ -14,7 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, exists, func, literal, select
+from sqlalchemy import Float, and_, case, cast, exists, func, literal, literal_column, select
 from sqlalchemy.engine import Connection
 
 from provenance.reports.periods import Period
@@ -24,6 +24,7 @@ from provenance.store import (
     EndUseRow,
     EndUseScopeRow,
     FlagRow,
+    InspectionRow,
     InspectionSerialRow,
     LicenseRow,
     ProductRow,
@@ -207,13 +208,16 @@ class Figures:
 
     def verdicts(self, period: Period, *scope: Any) -> dict[str, int]:
         latest = self._latest()
+        # Constants are inlined, not bound, wherever an expression is grouped by:
+        # PostgreSQL must see the same expression in SELECT and GROUP BY.
+        verdict = func.coalesce(DeterminationRow.verdict, literal_column("'unchecked'"))
         rows = self.conn.execute(
-            select(func.coalesce(DeterminationRow.verdict, literal("unchecked")), func.count())
+            select(verdict, func.count())
             .select_from(ShipmentRow)
             .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
             .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
             .where(ShipmentRow.seq < self.size, self._in_period(period), *scope)
-            .group_by(func.coalesce(DeterminationRow.verdict, literal("unchecked")))
+            .group_by(verdict)
         ).all()
         out = {"clear": 0, "license_required": 0, "blocked": 0, "unchecked": 0}
         out.update({v: int(n) for v, n in rows})
@@ -299,7 +303,7 @@ class Figures:
                 and_(FlagRow.resolved_seq.is_not(None), FlagRow.resolved_seq < self.size),
                 FlagRow.status,
             ),
-            else_=literal("open"),
+            else_=literal_column("'open'"),
         )
         c = self.conn
         base = [FlagRow.raised_seq < self.size, *scope]
@@ -413,18 +417,34 @@ class Figures:
             .where(ShipmentRow.seq < self.size, self._in_period(period), ~exists(covered), *scope)
             .order_by(ShipmentRow.ship_date, ShipmentRow.id)
         ).all()
+        expired_where = [
+            EndUseRow.seq < self.size,
+            EndUseRow.valid_until < period.end,
+            EndUseRow.valid_until >= period.start,
+        ]
+        missing_where = [
+            InspectionSerialRow.seq < self.size,
+            InspectionSerialRow.status == "missing",
+            InspectionRow.date.between(period.start, period.end),
+        ]
+        if scope:  # an exporter's report: its own end users and serials only
+            expired_where.append(EndUseRow.party.in_(select(ShipmentRow.end_user).where(*scope)))
+            missing_where.append(
+                InspectionSerialRow.serial.in_(
+                    select(ShipmentSerialRow.serial)
+                    .join(ShipmentRow, ShipmentRow.id == ShipmentSerialRow.shipment_id)
+                    .where(*scope)
+                )
+            )
         expired = c.execute(
             select(EndUseRow.seq, EndUseRow.party, EndUseRow.valid_until)
-            .where(
-                EndUseRow.seq < self.size,
-                EndUseRow.valid_until < period.end,
-                EndUseRow.valid_until >= period.start,
-            )
+            .where(*expired_where)
             .order_by(EndUseRow.valid_until, EndUseRow.seq)
         ).all()
         missing = c.execute(
             select(InspectionSerialRow.serial, func.min(InspectionSerialRow.seq))
-            .where(InspectionSerialRow.seq < self.size, InspectionSerialRow.status == "missing")
+            .join(InspectionRow, InspectionRow.seq == InspectionSerialRow.seq)
+            .where(*missing_where)
             .group_by(InspectionSerialRow.serial)
             .order_by(InspectionSerialRow.serial)
         ).all()
