@@ -52,8 +52,10 @@ from provenance.store import (
     PartyKeyRow,
     PartyRow,
     ProductRow,
+    ProductVersionRow,
     ReceiptRow,
     ReceiptSerialRow,
+    ResolutionRow,
     ScreeningHitRow,
     ScreeningSnapshotRow,
     ShipmentItemRow,
@@ -205,6 +207,8 @@ def project(writer: Writer, accepted: Accepted, directory: Directory) -> None:
 
 PROJECTION_TABLES: list[str] = [
     "subjects",
+    "resolutions",
+    "product_versions",
     "determination_items",
     "determinations",
     "flags",
@@ -357,6 +361,9 @@ def _product(writer: Writer, accepted: Accepted, _directory: Directory) -> None:
         "reference_currency": statement.reference_price and statement.reference_price.currency,
         "updated_seq": accepted.seq,
     }
+    writer.insert(
+        ProductVersionRow, {"id": statement.id, "seq": accepted.seq, "tpp": values["tpp"]}
+    )
     known = writer.execute(select(ProductRow.id).where(ProductRow.id == statement.id)).first()
     if known is None:
         writer.insert(ProductRow, {"id": statement.id, "registered_seq": accepted.seq, **values})
@@ -834,6 +841,16 @@ def _resolution(writer: Writer, accepted: Accepted, directory: Directory) -> Non
                 f"resolution: flag: {statement.flag} is about {found.subject}; only a regulator "
                 f"or that shipment's exporter may resolve it, not {accepted.signer.party!r}"
             )
+    writer.insert(
+        ResolutionRow,
+        {
+            "seq": accepted.seq,
+            "flag_id": statement.flag,
+            "status": statement.status,
+            "party": accepted.signer.party,
+            "reason": statement.reason,
+        },
+    )
     writer.execute(
         update(FlagRow)
         .where(FlagRow.id == statement.flag)

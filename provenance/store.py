@@ -193,6 +193,15 @@ class ProductRow(Base):
     updated_seq: Mapped[int] = mapped_column(BigInt)
 
 
+class ProductVersionRow(Base):
+    """Every version of a product's figures, by entry (reports read the one of their time)."""
+
+    __tablename__ = "product_versions"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    tpp: Mapped[str] = mapped_column(String(40))
+
+
 class ChipRow(Base):
     """One registered serial and its custody state (kept current by every statement)."""
 
@@ -418,6 +427,17 @@ class FlagRow(Base):
     resolved_seq: Mapped[int | None] = mapped_column(BigInt)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class ResolutionRow(Base):
+    """Every resolution of a flag, in order (a flag's status at any tree size)."""
+
+    __tablename__ = "resolutions"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    flag_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    party: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class DeterminationRow(Base):

@@ -1,4 +1,5 @@
-"""Screening snapshots and hits, determinations (and their items), red flags and resolutions.
+"""Screening snapshots and hits, determinations and their items, red flags and their
+resolutions, product versions.
 
 screening_files is reference data kept beside the ledger (checked against the digest the
 `screening-list` entry signs); the other tables are projections.
@@ -59,6 +60,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_flags_severity'), ['severity'], unique=False)
         batch_op.create_index(batch_op.f('ix_flags_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_flags_subject'), ['subject'], unique=False)
+
+    op.create_table('product_versions',
+    sa.Column('id', sa.String(length=128), nullable=False),
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('tpp', sa.String(length=40), nullable=False),
+    sa.PrimaryKeyConstraint('id', 'seq', name=op.f('pk_product_versions'))
+    )
+    op.create_table('resolutions',
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('flag_id', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('party', sa.String(length=128), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_resolutions'))
+    )
+    with op.batch_alter_table('resolutions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_resolutions_flag_id'), ['flag_id'], unique=False)
 
     op.create_table('screening_files',
     sa.Column('digest', sa.String(length=64), nullable=False),
@@ -124,6 +142,11 @@ def downgrade() -> None:
     op.drop_table('determination_items')
     op.drop_table('screening_snapshots')
     op.drop_table('screening_files')
+    with op.batch_alter_table('resolutions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_resolutions_flag_id'))
+
+    op.drop_table('resolutions')
+    op.drop_table('product_versions')
     with op.batch_alter_table('flags', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_flags_subject'))
         batch_op.drop_index(batch_op.f('ix_flags_status'))

@@ -9,8 +9,10 @@ raised are in the `flags` projection with their ids.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -25,6 +27,7 @@ from provenance.errors import NotFoundError
 from provenance.keys import SigningKey
 from provenance.ledger import Appended, Ledger
 from provenance.payloads import DeterminationStatement
+from provenance.signatures import cores
 from provenance.store import FlagRow, ScreeningSnapshotRow, ShipmentRow
 
 Progress = Callable[[int], None]
@@ -69,7 +72,6 @@ class Checker:
         batch: int = 500,
     ) -> list[Determination]:
         """Evaluate each shipment (in the order given)."""
-        import time
 
         with self.ledger.store.read() as conn:
             dates: dict[str, dt.date] = {}
@@ -90,23 +92,52 @@ class Checker:
             )
             by_pack[pack.id].append(shipment_id)
         results: dict[str, Determination] = {}
-        for chosen_id, ids in by_pack.items():
-            pack = self.library.get(chosen_id)
-            facts = self.facts(pack)
-            for start in range(0, len(ids), batch):
-                chunk = ids[start : start + batch]
-                begin = time.perf_counter()
-                gathered = facts.gather(chunk)
-                middle = time.perf_counter()
-                for one in gathered:
-                    results[one.id] = evaluate(
-                        pack, one, evaluated_on=self.as_of, screening=screening, explain=explain
-                    )
-                self.timing["facts"] += middle - begin
-                self.timing["rules"] += time.perf_counter() - middle
+        jobs = [
+            (chosen_id, ids[start : start + batch], screening, explain)
+            for chosen_id, ids in by_pack.items()
+            for start in range(0, len(ids), batch)
+        ]
+        workers = min(cores(), len(jobs)) if len(jobs) >= PARALLEL_BATCHES else 1
+        if workers > 1:
+            # Each worker gathers facts from its own connection and evaluates; the
+            # compiled packs are inherited by fork (CEL programs do not pickle).
+            for pack_id in {job[0] for job in jobs}:
+                self.facts(self.library.get(pack_id)).products()  # loaded once, inherited
+            global _WORKER
+            _WORKER = self
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                for done, facts_s, rules_s in pool.map(_determine_batch, jobs):
+                    results.update((d.shipment, d) for d in done)
+                    self.timing["facts"] += facts_s
+                    self.timing["rules"] += rules_s
+                    if progress:
+                        progress(len(done))
+            _WORKER = None
+        else:
+            for job in jobs:
+                done, facts_s, rules_s = self._batch(*job)
+                results.update((d.shipment, d) for d in done)
+                self.timing["facts"] += facts_s
+                self.timing["rules"] += rules_s
                 if progress:
-                    progress(len(chunk))
+                    progress(len(done))
         return [results[s] for s in shipment_ids]
+
+    def _batch(
+        self, pack_id: str, ids: Sequence[str], screening: str | None, explain: bool
+    ) -> tuple[list[Determination], float, float]:
+        import time
+
+        pack = self.library.get(pack_id)
+        begin = time.perf_counter()
+        gathered = self.facts(pack).gather(ids)
+        middle = time.perf_counter()
+        done = [
+            evaluate(pack, one, evaluated_on=self.as_of, screening=screening, explain=explain)
+            for one in gathered
+        ]
+        return done, middle - begin, time.perf_counter() - middle
 
     def record(
         self, determinations: Sequence[Determination], signers: list[SigningKey]
@@ -127,6 +158,20 @@ class Checker:
                 )
             ).all()
         return {(r.rule, r.line): (r.id, r.status) for r in rows}
+
+
+PARALLEL_BATCHES = 4
+"""From this many batches on, `determine` spreads them over one process a core."""
+
+_WORKER: Checker | None = None
+"""The checker a forked worker evaluates with (set by `determine` before the fork)."""
+
+
+def _determine_batch(
+    job: tuple[str, Sequence[str], str | None, bool],
+) -> tuple[list[Determination], float, float]:
+    assert _WORKER is not None
+    return _WORKER._batch(*job)
 
 
 def statement(determination: Determination) -> DeterminationStatement:

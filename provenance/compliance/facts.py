@@ -443,7 +443,13 @@ class Facts:
                 for seq, row in statements.items():
                     covered_shipments, covered_serials = scopes[seq]
                     end_uses[row.party].append((row, covered_shipments, covered_serials))
-            license_ids = sorted({r.license for r in shipments.values() if r.license})
+            license_ids = sorted(
+                {
+                    r.license
+                    for r in shipments.values()
+                    if r.license and r.license.upper() not in EXCEPTION_CODES
+                }
+            )
             licenses: dict[str, Any] = {}
             drawn: dict[str, list[tuple[tuple[dt.date, int], int, float, float]]] = defaultdict(
                 list
@@ -771,7 +777,7 @@ class Facts:
         if license_row is None:
             return facts
         lic = license_row
-        used = [d for d in drawn if d[0] <= order]
+        used = [d for d in drawn if d[0] <= order]  # drawn holds one license's shipments
         facts.update(
             {
                 "valid_on_ship_date": lic.valid_from <= row.ship_date <= lic.valid_until,

@@ -193,16 +193,21 @@ def recompute(
     params = report.get("parameters") or {}
     kind = params.get("kind")
     size = int(report["checkpoint"]["size"])
-    if kind in ("regulator", "exporter"):
-        period_doc = params["period"]
-        period = Period(
-            dt.date.fromisoformat(period_doc["from"]),
-            dt.date.fromisoformat(period_doc["to"]),
-            period_doc["label"],
-        )
-        if kind == "regulator":
-            return regulator(ledger, period, size=size, rules_dir=rules_dir, verify=False)
-        return exporter(ledger, params["party"], period, size=size, rules_dir=rules_dir)
-    if kind in ("chip", "shipment"):
-        return dossier(ledger, kind, params["subject"], size=size)
+    try:
+        if kind in ("regulator", "exporter"):
+            period_doc = params["period"]
+            period = Period(
+                dt.date.fromisoformat(period_doc["from"]),
+                dt.date.fromisoformat(period_doc["to"]),
+                str(period_doc["label"]),
+            )
+            if kind == "regulator":
+                return regulator(ledger, period, size=size, rules_dir=rules_dir, verify=False)
+            return exporter(ledger, params["party"], period, size=size, rules_dir=rules_dir)
+        if kind in ("chip", "shipment"):
+            return dossier(ledger, kind, params["subject"], size=size)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"the report's parameters cannot be recomputed: {type(exc).__name__}: {exc}"
+        ) from None
     raise InputError(f"this is not a provenance report (parameters.kind is {kind!r})")

@@ -14,7 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, exists, func, literal, literal_column, select
+from sqlalchemy import Float, and_, cast, exists, func, literal, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
 from provenance.reports.periods import Period
@@ -27,9 +27,10 @@ from provenance.store import (
     InspectionRow,
     InspectionSerialRow,
     LicenseRow,
-    ProductRow,
+    ProductVersionRow,
     ReceiptRow,
     ReceiptSerialRow,
+    ResolutionRow,
     ScreeningSnapshotRow,
     ShipmentItemRow,
     ShipmentRow,
@@ -61,8 +62,30 @@ class Figures:
         self.conn = conn
         self.size = size
         self.h100 = float(
-            conn.execute(select(ProductRow.tpp).where(ProductRow.id == H100)).scalar()
+            conn.execute(
+                select(ProductVersionRow.tpp)
+                .where(ProductVersionRow.id == H100, ProductVersionRow.seq < size)
+                .order_by(ProductVersionRow.seq.desc())
+                .limit(1)
+            ).scalar()
             or H100_TPP_FALLBACK
+        )
+
+    def _products(self) -> Any:
+        """id -> TPP of each product as the ledger held it at this size."""
+        latest = (
+            select(ProductVersionRow.id, func.max(ProductVersionRow.seq).label("seq"))
+            .where(ProductVersionRow.seq < self.size)
+            .group_by(ProductVersionRow.id)
+            .subquery("latest_products")
+        )
+        return (
+            select(ProductVersionRow.id.label("id"), ProductVersionRow.tpp.label("tpp"))
+            .join(
+                latest,
+                and_(latest.c.id == ProductVersionRow.id, latest.c.seq == ProductVersionRow.seq),
+            )
+            .subquery("products_then")
         )
 
     # --- building blocks --------------------------------------------------------------
@@ -82,8 +105,9 @@ class Figures:
     def _items(self, *where: Any) -> Any:
         """Shipment items with their ECCN and unit TPP (latest determination, else catalog)."""
         latest = self._latest()
+        products = self._products()
         unit_tpp = func.coalesce(
-            cast(DeterminationItemRow.tpp, Float), cast(ProductRow.tpp, Float), literal(0.0)
+            cast(DeterminationItemRow.tpp, Float), cast(products.c.tpp, Float), literal(0.0)
         )
         return (
             select(
@@ -105,7 +129,7 @@ class Figures:
                     DeterminationItemRow.line == ShipmentItemRow.line,
                 ),
             )
-            .outerjoin(ProductRow, ProductRow.id == ShipmentItemRow.product)
+            .outerjoin(products, products.c.id == ShipmentItemRow.product)
             .where(ShipmentRow.seq < self.size, *where)
             .subquery("items")
         )
@@ -298,18 +322,26 @@ class Figures:
     # --- red flags ----------------------------------------------------------------------------
 
     def flags(self, period: Period, *scope: Any) -> dict[str, Any]:
-        status = case(
-            (
-                and_(FlagRow.resolved_seq.is_not(None), FlagRow.resolved_seq < self.size),
-                FlagRow.status,
-            ),
-            else_=literal_column("'open'"),
+        # A flag's status at this size: its latest resolution below it, else open.
+        last = (
+            select(ResolutionRow.flag_id, func.max(ResolutionRow.seq).label("seq"))
+            .where(ResolutionRow.seq < self.size)
+            .group_by(ResolutionRow.flag_id)
+            .subquery("last_resolution")
         )
+        then = (
+            select(ResolutionRow.flag_id.label("flag_id"), ResolutionRow.status.label("status"))
+            .join(last, last.c.seq == ResolutionRow.seq)
+            .subquery("resolved_then")
+        )
+        status = func.coalesce(then.c.status, literal_column("'open'"))
         c = self.conn
         base = [FlagRow.raised_seq < self.size, *scope]
         in_period = FlagRow.raised_on.between(period.start, period.end)
         by_rule = c.execute(
             select(FlagRow.rule, FlagRow.severity, status, func.count())
+            .select_from(FlagRow)
+            .outerjoin(then, then.c.flag_id == FlagRow.id)
             .where(*base, in_period)
             .group_by(FlagRow.rule, FlagRow.severity, status)
         ).all()
@@ -328,6 +360,7 @@ class Figures:
                 FlagRow.raised_on,
                 FlagRow.message,
             )
+            .outerjoin(then, then.c.flag_id == FlagRow.id)
             .where(*base, status == "open", FlagRow.raised_on <= period.end)
             .order_by(FlagRow.raised_on, FlagRow.raised_seq, FlagRow.id)
             .limit(LIST_LIMIT)
@@ -335,6 +368,7 @@ class Figures:
         open_total = c.execute(
             select(func.count())
             .select_from(FlagRow)
+            .outerjoin(then, then.c.flag_id == FlagRow.id)
             .where(*base, status == "open", FlagRow.raised_on <= period.end)
         ).scalar()
         by_day = c.execute(
@@ -400,13 +434,21 @@ class Figures:
             .group_by(ShipmentRow.id, ShipmentRow.ship_date, ShipmentRow.destination)
             .order_by(ShipmentRow.ship_date, ShipmentRow.id)
         ).all()
+        # As the rules read it: a statement by the shipment's end user, valid on the ship
+        # date, that names the shipment or one of its serials.
+        its_serials = select(ShipmentSerialRow.serial).where(
+            ShipmentSerialRow.shipment_id == ShipmentRow.id
+        )
         covered = (
             select(literal(1))
             .select_from(EndUseScopeRow)
             .join(EndUseRow, EndUseRow.seq == EndUseScopeRow.seq)
             .where(
-                EndUseScopeRow.kind == "shipment",
-                EndUseScopeRow.ref == ShipmentRow.id,
+                or_(
+                    and_(EndUseScopeRow.kind == "shipment", EndUseScopeRow.ref == ShipmentRow.id),
+                    and_(EndUseScopeRow.kind == "serial", EndUseScopeRow.ref.in_(its_serials)),
+                ),
+                EndUseRow.party == ShipmentRow.end_user,
                 EndUseRow.seq < self.size,
                 EndUseRow.date <= ShipmentRow.ship_date,
                 EndUseRow.valid_until >= ShipmentRow.ship_date,

@@ -30,6 +30,13 @@ def _month_end(year: int, month: int) -> dt.date:
 
 def parse_period(text: str) -> Period:
     """`2026-Q3`, `2026-07`, or `2026`."""
+    try:
+        return _parse(text)
+    except ValueError as exc:  # year 0, or a period that ends past 9999-12-31
+        raise InputError(f"--period {text!r} is out of range: {exc}") from None
+
+
+def _parse(text: str) -> Period:
     value = text.strip()
     if m := _QUARTER.match(value):
         year, quarter = int(m.group(1)), int(m.group(2))

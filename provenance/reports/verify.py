@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from provenance import documents, merkle
@@ -22,6 +23,7 @@ from provenance.errors import InputError, IntegrityError, SignatureError
 from provenance.keys import SigningKey, VerifyingKey
 from provenance.ledger import Ledger
 from provenance.payloads import ReportStatement
+from provenance.reports import schema
 from provenance.reports.build import DOSSIER_COMPARED, NOT_RECOMPUTED, recompute
 from provenance.store import CheckpointRow, PartyKeyRow
 
@@ -39,15 +41,23 @@ def load(path: str) -> tuple[dict[str, Any], Envelope | None]:
         value = json.loads(data)
     except ValueError as exc:
         raise InputError(f"{documents.display_name(path)} is not JSON: {exc}") from exc
+    name = documents.display_name(path)
+    envelope = None
     if isinstance(value, dict) and "payloadType" in value:
         envelope = Envelope.from_json(value)
         statement = envelope.statement()
         if not statement.get("predicateType", "").endswith("/report/v1"):
-            raise InputError(f"{documents.display_name(path)} is an envelope, but not a report")
-        return statement["predicate"]["report"], envelope
+            raise InputError(f"{name} is an envelope, but not a report")
+        value = statement["predicate"].get("report")
     if not isinstance(value, dict) or "checkpoint" not in value:
-        raise InputError(f"{documents.display_name(path)} is not a provenance report")
-    return value, None
+        raise InputError(f"{name} is not a provenance report")
+    try:
+        schema.validate(value)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"])
+        raise InputError(f"{name} is not a well-formed report: {where}: {error['msg']}") from None
+    return value, envelope
 
 
 @dataclass
@@ -123,6 +133,12 @@ def _check_signature(ledger: Ledger, envelope: Envelope) -> tuple[str, list[str]
                 PartyKeyRow.revoked_seq,
             ).where(PartyKeyRow.keyid.in_(hints))
         ).all()
+    revoked = [r for r in rows if r.revoked_seq is not None]
+    if revoked:
+        raise SignatureError(
+            f"the report is signed with key {revoked[0].keyid[:16]} of {revoked[0].party_id}, "
+            f"revoked at entry {revoked[0].revoked_seq}"
+        )
     keys = {r.keyid: VerifyingKey.from_der(bytes(r.public_key)) for r in rows}
     if not keys:
         raise SignatureError("the report is signed by no key this ledger knows")
