@@ -70,8 +70,10 @@ class Checker:
         explain: bool = False,
         progress: Progress | None = None,
         batch: int = 500,
+        workers: int | None = None,
     ) -> list[Determination]:
-        """Evaluate each shipment (in the order given)."""
+        """Evaluate each shipment (in the order given); from PARALLEL_BATCHES batches on,
+        on `workers` processes (default: one a core)."""
 
         with self.ledger.store.read() as conn:
             dates: dict[str, dt.date] = {}
@@ -97,7 +99,8 @@ class Checker:
             for chosen_id, ids in by_pack.items()
             for start in range(0, len(ids), batch)
         ]
-        workers = min(cores(), len(jobs)) if len(jobs) >= PARALLEL_BATCHES else 1
+        wanted = workers if workers is not None else cores()
+        workers = min(wanted, len(jobs)) if len(jobs) >= PARALLEL_BATCHES else 1
         if workers > 1:
             # Each worker gathers facts from its own connection and evaluates; the
             # compiled packs are inherited by fork (CEL programs do not pickle).

@@ -21,7 +21,7 @@ import cel
 
 from provenance.compliance.facts import ShipmentFacts
 from provenance.compliance.packs import POLICY_ORDER, Compiled, FlagRule, LicensingRule, Pack
-from provenance.compliance.vocabulary import sample
+from provenance.errors import InputError
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 SEVERITY_ORDER = {"info": 0, "warning": 1, "high": 2, "blocking": 3}
@@ -121,15 +121,17 @@ def evaluate(
     cited = facts["shipment"]
     if cited.get("license_kind") == "exception":  # exception codes compare in upper case
         facts["shipment"] = {**cited, "license": str(cited.get("license", "")).upper()}
-    neutral_item = sample(pack.parameters)["item"]
+    neutral_item = dict(pack.neutral_item)
     # Items whose facts are the same but for their line number (eight identical GPUs on
     # eight lines) are evaluated once: the rules see nothing else of an item. Item rules
     # run over all (distinct) items in one CEL call each: `items.map(item, (when))`.
+    item_need = pack.needed.get("item")
+    key_fields = sorted(item_need) if item_need is not None else None
     distinct: dict[Any, int] = {}
     slot: list[int] = []
     unique: list[dict[str, Any]] = []
     for item in shipment.items:
-        key = _key(item.facts)
+        key = _key(item.facts, key_fields)
         if key not in distinct:
             distinct[key] = len(unique)
             unique.append(item.facts)
@@ -146,14 +148,14 @@ def evaluate(
         }
     )
     fired: list[Fired] = []
-    held = [c.many.execute(context) for c in pack.classification]
+    held = _held(pack, "classification", context)
     chosen_of: list[Compiled | None] = []
     for u, values in enumerate(unique):
         chosen = next((c for c, h in zip(pack.classification, held, strict=True) if h[u]), None)
         chosen_of.append(chosen)
         values["eccn"] = chosen.rule.eccn if chosen else "unclassified"  # type: ignore[union-attr]
     context.update({"items": [_prune(u, item_fields) for u in unique]})
-    held = [c.many.execute(context) for c in pack.licensing]
+    held = _held(pack, "licensing", context)
     applying_of = [
         [c for c, h in zip(pack.licensing, held, strict=True) if h[u]] for u in range(len(unique))
     ]
@@ -207,22 +209,25 @@ def evaluate(
         )
     facts["license"] = license_facts
     flags: list[dict[str, Any]] = []
-    item_rules = [c for c in pack.flags if _flag(c).scope == "item"]
-    shipment_rules = [c for c in pack.flags if _flag(c).scope == "shipment"]
+    item_rules, _ = pack.batched["item_flags"]
+    shipment_rules, _ = pack.batched["shipment_flags"]
     context.update(
         {
             "items": [_prune(u, item_fields) for u in unique],
             "license": _prune(license_facts, need.get("license")),
         }
     )
-    held = [c.many.execute(context) for c in item_rules]
+    held = _held(pack, "item_flags", context)
     firing: list[tuple[Compiled, dict[str, Any], int | None]] = [
         (c, item.facts, item.facts["line"])
         for item, u in zip(shipment.items, slot, strict=True)
         for c, h in zip(item_rules, held, strict=True)
         if h[u]
     ]
-    firing.extend((c, neutral_item, None) for c in shipment_rules if c.program.execute(context))
+    shipment_held = _held(pack, "shipment_flags", context)
+    firing.extend(
+        (c, neutral_item, None) for c, h in zip(shipment_rules, shipment_held, strict=True) if h
+    )
     for compiled, values, line in firing:
         flag = _flag(compiled)
         whole = {**facts, "item": values}
@@ -290,6 +295,29 @@ def evaluate(
     )
 
 
+def _held(pack: Pack, name: str, context: Any) -> list[Any]:
+    """Per rule of the group: its result (a bool), or per distinct item (a list of bools).
+
+    One CEL call for the whole group; if it fails, each rule is run alone so that the
+    error names the rule."""
+    group, program = pack.batched[name]
+    try:
+        result = program.execute(context)
+    except Exception:
+        for compiled in group:
+            runner = compiled.many if name != "shipment_flags" else compiled.program
+            try:
+                runner.execute(context)
+            except Exception as exc:
+                raise InputError(
+                    f"rule pack {pack.id}, rule {compiled.rule.id}: {type(exc).__name__}: {exc}"
+                ) from None
+        raise
+    if name == "shipment_flags":
+        return list(result)
+    return [[per_item[i] for per_item in result] for i in range(len(group))]
+
+
 def _prune(values: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
     """Only the fields some rule reads: converting values to CEL is what costs."""
     if fields is None:
@@ -300,12 +328,12 @@ def _prune(values: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
 _OWN = frozenset({"line", "eccn", "license_required", "policy", "exceptions"})
 
 
-def _key(values: dict[str, Any]) -> tuple[Any, ...]:
-    """An item's facts but its line (and what the rules set on it), hashable."""
+def _key(values: dict[str, Any], fields: list[str] | None) -> tuple[Any, ...]:
+    """What the rules can see of an item (the facts they read, but its line and what the
+    rules set on it), hashable: items equal in it get the same results."""
+    names = fields if fields is not None else sorted(values)
     return tuple(
-        (k, tuple(v) if isinstance(v, list) else v)
-        for k, v in sorted(values.items())
-        if k not in _OWN
+        tuple(v) if isinstance(v := values.get(k), list) else v for k in names if k not in _OWN
     )
 
 

@@ -13,6 +13,7 @@ left to the engine.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from bisect import bisect_right
 from collections import defaultdict
@@ -82,6 +83,8 @@ class Reference:
     hs_classes: list[tuple[str, str]]
     """(digits prefix, class), longest prefix first."""
     misdeclared: tuple[str, ...]
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    """Answers already given (codes and descriptions repeat across shipments)."""
 
     @classmethod
     def from_pack(cls, data: dict[str, Any]) -> Reference:
@@ -119,6 +122,13 @@ class Reference:
         )
 
     def hs_class(self, code: str) -> str:
+        key = ("class", code)
+        if key not in self.memo:
+            self.memo[key] = self._hs_class(code)
+        result: str = self.memo[key]
+        return result
+
+    def _hs_class(self, code: str) -> str:
         digits = _digits(code)
         for prefix, label in self.hs_classes:
             if digits.startswith(prefix):
@@ -130,6 +140,12 @@ class Reference:
         return any(digits.startswith(_digits(code)) for code in listed)
 
     def misdeclared_description(self, description: str) -> bool:
+        key = ("description", description)
+        if key not in self.memo:
+            self.memo[key] = self._misdeclared(description)
+        return bool(self.memo[key])
+
+    def _misdeclared(self, description: str) -> bool:
         text = " ".join(description.lower().split())
         return any(phrase in text for phrase in self.misdeclared)
 
@@ -160,6 +176,7 @@ def _two_sites(seen: set[tuple[dt.date, str]] | None) -> bool:
     return any(len(p) > 1 for p in places.values())
 
 
+@functools.lru_cache(maxsize=8192)
 def _digits(code: str) -> str:
     return "".join(ch for ch in code if ch.isdigit())
 

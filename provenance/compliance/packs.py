@@ -136,6 +136,11 @@ class Pack:
     document: dict[str, Any] = field(default_factory=dict)
     needed: dict[str, set[str] | None] = field(default_factory=dict)
     """The facts some condition reads (what the engine hands CEL; the rest is not sent)."""
+    neutral_item: dict[str, Any] = field(default_factory=dict)
+    """The item facts of `vocabulary.sample` (for shipment rules, which see no item)."""
+    batched: dict[str, Any] = field(default_factory=dict)
+    """Each list of rules as one CEL program giving a list of results (one call, not one a
+    rule): `items.map(item, [(when1), (when2), ...])`, or `[...]` for shipment rules."""
 
     def rule(self, rule_id: str) -> Compiled | None:
         for compiled in (*self.classification, *self.licensing, *self.flags):
@@ -267,6 +272,20 @@ def resolve(pack_id: str, files: dict[str, PackFile], directory: Path) -> Pack:
     resolved.flags = [_compile(resolved, r) for r in flags]
     compiled = (*resolved.classification, *resolved.licensing, *resolved.flags)
     resolved.needed = needed([c.rule.when for c in compiled])
+    resolved.neutral_item = sample(parameters)["item"]
+    item_flags = [c for c in resolved.flags if c.many is not None]
+    shipment_flags = [c for c in resolved.flags if c.many is None]
+    for name, group, per_item in (
+        ("classification", resolved.classification, True),
+        ("licensing", resolved.licensing, True),
+        ("item_flags", item_flags, True),
+        ("shipment_flags", shipment_flags, False),
+    ):
+        body = "[" + ", ".join(f"({c.rule.when})" for c in group) + "]"
+        resolved.batched[name] = (
+            group,
+            cel.compile(f"items.map(item, {body})" if per_item else body),
+        )
     if not resolved.classification:
         raise InputError(f"rule pack {top.id}: no classification rules")
     resolved.document = {
