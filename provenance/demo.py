@@ -616,7 +616,7 @@ class Demo:
     def catch_relabeled_shipment(self) -> None:
         self.say(
             "step",
-            "12. Harbor Bridge ships the other eight H100s as 'adapters' at a tenth of the "
+            "12. Harbor Bridge ships the other eight H100s as 'adapters' at a twelfth of the "
             "price, via Malaysia to Hong Kong",
         )
         self._append(
