@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -74,7 +75,6 @@ class Checker:
     ) -> list[Determination]:
         """Evaluate each shipment (in the order given); from PARALLEL_BATCHES batches on,
         on `workers` processes (default: one a core)."""
-
         with self.ledger.store.read() as conn:
             dates: dict[str, dt.date] = {}
             for start in range(0, len(shipment_ids), 500):
@@ -130,8 +130,6 @@ class Checker:
     def _batch(
         self, pack_id: str, ids: Sequence[str], screening: str | None, explain: bool
     ) -> tuple[list[Determination], float, float]:
-        import time
-
         pack = self.library.get(pack_id)
         begin = time.perf_counter()
         gathered = self.facts(pack).gather(ids)
