@@ -29,14 +29,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text
+from scratch import scratch_database
 
 from provenance import keys, payloads
 from provenance.audit import audit
@@ -44,7 +43,6 @@ from provenance.envelope import Envelope
 from provenance.ledger import Ledger
 from provenance.operator import initialise, sign
 from provenance.signatures import cores
-from provenance.store import database_url
 
 COUNTRIES = ["US", "SG", "DE", "JP", "NL", "GB", "KR", "IN", "AE", "MY"]
 
@@ -121,27 +119,8 @@ def main() -> None:
     n = args.entries
     workers = args.workers or cores()
     tmp = Path(tempfile.mkdtemp(prefix="provenance-bench-"))
-    schema = None
-    if args.db:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(database_url(args.db))
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        admin.dispose()
-        sep = "&" if "?" in args.db else "?"
-        db = f"{database_url(args.db)}{sep}options=-csearch_path%3D{schema}"
-        backend = "postgresql"
-    else:
-        db = str(tmp / "bench.db")
-        backend = "sqlite"
-    try:
+    with scratch_database(args.db, tmp) as (db, backend):
         figures = run(db, backend, tmp, n, workers, args.batch)
-    finally:
-        if schema:
-            admin = create_engine(database_url(args.db))
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
     print(json.dumps(figures))
 
 

@@ -27,13 +27,12 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text
+from scratch import scratch_database
 
 from provenance import keys, payloads
 from provenance.compliance.checks import Checker
@@ -41,7 +40,6 @@ from provenance.compliance.engine import evaluate
 from provenance.ledger import Ledger
 from provenance.operator import initialise, sign
 from provenance.signatures import cores
-from provenance.store import database_url
 
 AS_OF = dt.date(2026, 11, 30)
 
@@ -139,27 +137,8 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite file)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="provenance-bench-"))
-    schema = None
-    if args.db:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(database_url(args.db))
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        admin.dispose()
-        sep = "&" if "?" in args.db else "?"
-        db = f"{database_url(args.db)}{sep}options=-csearch_path%3D{schema}"
-        backend = "postgresql"
-    else:
-        db = str(tmp / "bench.db")
-        backend = "sqlite"
-    try:
+    with scratch_database(args.db, tmp) as (db, backend):
         figures = run(db, backend, tmp, args.shipments, args.items)
-    finally:
-        if schema:
-            admin = create_engine(database_url(args.db))
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
     print(json.dumps(figures))
 
 

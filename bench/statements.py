@@ -34,20 +34,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text
+from scratch import scratch_database
 
 from provenance import keys, payloads, queries
 from provenance.ledger import Ledger
 from provenance.operator import initialise, sign
 from provenance.shipment_csv import write_shipments_csv
 from provenance.signatures import cores
-from provenance.store import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 2000
@@ -86,27 +84,8 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite file)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="provenance-bench-"))
-    schema = None
-    if args.db:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(database_url(args.db))
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        admin.dispose()
-        sep = "&" if "?" in args.db else "?"
-        db = f"{database_url(args.db)}{sep}options=-csearch_path%3D{schema}"
-        backend = "postgresql"
-    else:
-        db = str(tmp / "bench.db")
-        backend = "sqlite"
-    try:
+    with scratch_database(args.db, tmp) as (db, backend):
         figures = run(db, backend, tmp, args.shipments, args.serials_per_shipment)
-    finally:
-        if schema:
-            admin = create_engine(database_url(args.db))
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
     print(json.dumps(figures))
 
 
