@@ -53,6 +53,7 @@ from provenance.store import (
     Store,
     SubjectRow,
     TreeNode,
+    in_chunks,
     open_store,
     utcnow,
 )
@@ -443,11 +444,10 @@ class Ledger:
         material: dict[str, bytes] = {}
         hints = {s.keyid for e in envelopes for s in e.signatures}
         with self.store.read() as conn:
-            hint_list = sorted(hints)
-            for start in range(0, len(hint_list), 500):
+            for chunk in in_chunks(sorted(hints)):
                 rows = conn.execute(
                     select(PartyKeyRow.keyid, PartyKeyRow.public_key).where(
-                        PartyKeyRow.keyid.in_(hint_list[start : start + 500])
+                        PartyKeyRow.keyid.in_(chunk)
                     )
                 )
                 material.update({k: bytes(der) for k, der in rows})
@@ -584,12 +584,8 @@ class Ledger:
 
         def load_parties(party_ids: list[str]) -> dict[str, PartyRecord]:
             found: dict[str, PartyRecord] = {}
-            for start in range(0, len(party_ids), 500):
-                rows = conn.execute(
-                    select(PartyRow.__table__).where(
-                        PartyRow.id.in_(party_ids[start : start + 500])
-                    )
-                )
+            for chunk in in_chunks(party_ids):
+                rows = conn.execute(select(PartyRow.__table__).where(PartyRow.id.in_(chunk)))
                 found.update((p.id, record(p)) for p in rows)
             return found
 

@@ -61,10 +61,8 @@ from provenance.store import (
     ShipmentItemRow,
     ShipmentRow,
     ShipmentSerialRow,
+    in_chunks,
 )
-
-IN_CHUNK = 500
-"""Values per SQL `IN (...)` list (well under every database's parameter limit)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ class Writer:
         wanted = [k for k in dict.fromkeys(keys) if k not in known]
         column = getattr(model, _key_column(model))
         self.flush()
-        for chunk in _chunks(wanted):
+        for chunk in in_chunks(wanted):
             known.update(self.conn.execute(select(column).where(column.in_(chunk))).scalars())
         self._asked.setdefault(model, set()).update(wanted)
 
@@ -182,7 +180,7 @@ def prefetch(writer: Writer, statements: Iterable[Statement | None]) -> None:
         seqs: dict[str, int] = {}
         raised: dict[str, set[tuple[str, int | None]]] = {f"shipment/{s}": set() for s in judged}
         writer.flush()
-        for chunk in _chunks(judged):
+        for chunk in in_chunks(judged):
             rows = writer.conn.execute(
                 select(ShipmentRow.id, ShipmentRow.seq).where(ShipmentRow.id.in_(chunk))
             )
@@ -295,11 +293,6 @@ def _refused(kind: str, field: str, message: str, hint: str | None = None) -> In
     return InputError(f"{kind}: {field}: {message}", hint=hint)
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
-
-
 def _require_party(kind: str, field: str, party_id: str | None, directory: Directory) -> None:
     if party_id is not None and directory.party(party_id) is None:
         raise _refused(
@@ -390,7 +383,7 @@ def _manufacture(writer: Writer, accepted: Accepted, _directory: Directory) -> N
             "`provenance product import` adds one",
         )
     position = {serial: i for i, serial in enumerate(statement.serials)}
-    for chunk in _chunks(statement.serials):
+    for chunk in in_chunks(statement.serials):
         taken = writer.execute(
             select(ChipRow.serial, ChipRow.product_id, ChipRow.manufactured_seq).where(
                 ChipRow.serial.in_(chunk)

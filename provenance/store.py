@@ -23,7 +23,7 @@ import functools
 import os
 import re
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -474,6 +474,16 @@ class DeterminationItemRow(Base):
 
 Index("ix_entries_kind_seq", Entry.kind, Entry.seq)
 Index("ix_subjects_seq", SubjectRow.seq)
+
+
+IN_CHUNK = 500
+"""Values per SQL `IN (...)` list (well under every database's parameter limit)."""
+
+
+def in_chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    """`values` in slices of IN_CHUNK, one `IN (...)` query each."""
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
 
 
 # --- engine -----------------------------------------------------------------------

@@ -29,7 +29,7 @@ from provenance.keys import SigningKey
 from provenance.ledger import Appended, Ledger
 from provenance.payloads import DeterminationStatement
 from provenance.signatures import cores
-from provenance.store import FlagRow, ScreeningSnapshotRow, ShipmentRow
+from provenance.store import FlagRow, ScreeningSnapshotRow, ShipmentRow, in_chunks
 
 Progress = Callable[[int], None]
 
@@ -77,8 +77,7 @@ class Checker:
         on `workers` processes (default: one a core)."""
         with self.ledger.store.read() as conn:
             dates: dict[str, dt.date] = {}
-            for start in range(0, len(shipment_ids), 500):
-                chunk = list(shipment_ids[start : start + 500])
+            for chunk in in_chunks(shipment_ids):
                 rows = conn.execute(
                     select(ShipmentRow.id, ShipmentRow.ship_date).where(ShipmentRow.id.in_(chunk))
                 )

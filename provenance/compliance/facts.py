@@ -41,9 +41,9 @@ from provenance.store import (
     ShipmentItemRow,
     ShipmentRow,
     ShipmentSerialRow,
+    in_chunks,
 )
 
-IN_CHUNK = 500
 EXCEPTION_CODES = frozenset(
     {
         "NLR",
@@ -66,11 +66,6 @@ EXCEPTION_CODES = frozenset(
 )
 """Codes a shipment may cite in `license` that are not license ids: No License Required
 and the EAR's license exceptions (15 CFR 740)."""
-
-
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
 
 
 @dataclass(frozen=True)
@@ -344,7 +339,7 @@ class Facts:
             shipments = {}
             items: dict[str, list[Any]] = defaultdict(list)
             serials: dict[tuple[str, int], list[str]] = defaultdict(list)
-            for chunk in _chunks(ids):
+            for chunk in in_chunks(ids):
                 for r in conn.execute(
                     select(ShipmentRow.__table__).where(ShipmentRow.id.in_(chunk))
                 ):
@@ -371,7 +366,7 @@ class Facts:
             missing_at: dict[str, int] = defaultdict(int)
             sightings: dict[str, set[tuple[dt.date, str]]] = defaultdict(set)
             devices: dict[str, list[Any]] = defaultdict(list)
-            for chunk in _chunks(all_serials):
+            for chunk in in_chunks(all_serials):
                 rows = conn.execute(
                     select(ChipRow.serial, ChipRow.product_id).where(ChipRow.serial.in_(chunk))
                 )
@@ -430,7 +425,7 @@ class Facts:
                 ):
                     devices[r.serial].append(r)
             foreign: dict[str, int] = defaultdict(int)
-            for chunk in _chunks(ids):
+            for chunk in in_chunks(ids):
                 for shipment_id, carried in conn.execute(
                     select(ReceiptRow.shipment_id, ReceiptSerialRow.carried)
                     .join(ReceiptRow, ReceiptRow.seq == ReceiptSerialRow.seq)
@@ -440,7 +435,7 @@ class Facts:
                         foreign[shipment_id] += 1
             end_users = sorted({r.end_user for r in shipments.values()})
             end_uses: dict[str, list[tuple[Any, set[str], set[str]]]] = defaultdict(list)
-            for chunk in _chunks(end_users):
+            for chunk in in_chunks(end_users):
                 statements = {
                     r.seq: r
                     for r in conn.execute(
@@ -450,7 +445,7 @@ class Facts:
                     )
                 }
                 scopes: dict[int, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
-                for seqs in _chunks([str(s) for s in statements]):
+                for seqs in in_chunks([str(s) for s in statements]):
                     for r in conn.execute(
                         select(EndUseScopeRow.__table__).where(
                             EndUseScopeRow.seq.in_([int(s) for s in seqs])
@@ -471,7 +466,7 @@ class Facts:
             drawn: dict[str, list[tuple[tuple[dt.date, int], int, float, float]]] = defaultdict(
                 list
             )
-            for chunk in _chunks(license_ids):
+            for chunk in in_chunks(license_ids):
                 for r in conn.execute(select(LicenseRow.__table__).where(LicenseRow.id.in_(chunk))):
                     licenses[r.id] = r
                 under = ShipmentRow.license.in_(chunk)
