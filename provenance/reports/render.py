@@ -42,6 +42,14 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
+_COMPUTE = ("shipments", "units", "tpp", "h100_equivalents", "cumulative_tpp")
+
+
+def _picked(rows: list[dict[str, Any]], *keys: str) -> list[list[Any]]:
+    """The table cells: these keys of each row, in order."""
+    return [[row[k] for k in keys] for row in rows]
+
+
 def markdown(report: dict[str, Any]) -> str:
     cp = report["checkpoint"]
     lines = [f"# {_title(report)}", ""]
@@ -97,37 +105,17 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     lines += _table(
         ["destination", "shipments", "units", "TPP", "H100-eq.", "cumulative TPP"],
-        [
-            [
-                d["destination"],
-                d["shipments"],
-                d["units"],
-                d["tpp"],
-                d["h100_equivalents"],
-                d["cumulative_tpp"],
-            ]
-            for d in report["by_destination"]
-        ],
+        _picked(report["by_destination"], "destination", *_COMPUTE),
     )
     lines += ["", "## Units by ECCN", ""]
     lines += _table(
         ["ECCN", "shipments", "units", "TPP"],
-        [[e["eccn"], e["shipments"], e["units"], e["tpp"]] for e in report["by_eccn"]],
+        _picked(report["by_eccn"], "eccn", "shipments", "units", "tpp"),
     )
     lines += ["", "## Compute by end user", ""]
     lines += _table(
         ["end user", "shipments", "units", "TPP", "H100-eq.", "cumulative TPP"],
-        [
-            [
-                e["end_user"],
-                e["shipments"],
-                e["units"],
-                e["tpp"],
-                e["h100_equivalents"],
-                e["cumulative_tpp"],
-            ]
-            for e in report["by_end_user"]
-        ],
+        _picked(report["by_end_user"], "end_user", *_COMPUTE),
     )
     lines += ["", "## Licenses", ""]
     lines += _table(
@@ -157,18 +145,12 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Red flags", ""]
     lines += _table(
         ["rule", "severity", "open", "cleared", "confirmed", "escalated"],
-        [
-            [f["rule"], f["severity"], f["open"], f["cleared"], f["confirmed"], f["escalated"]]
-            for f in flags["by_rule"]
-        ],
+        _picked(flags["by_rule"], "rule", "severity", "open", "cleared", "confirmed", "escalated"),
     )
     lines += ["", f"Oldest open flags ({flags['open_total']} open):", ""]
     lines += _table(
         ["flag", "raised", "severity", "about", "message"],
-        [
-            [f["id"], f["raised_on"], f["severity"], f["subject"], f["message"]]
-            for f in flags["oldest_open"]
-        ],
+        _picked(flags["oldest_open"], "id", "raised_on", "severity", "subject", "message"),
     )
     c = report["custody"]
     lines += [
