@@ -16,7 +16,7 @@ from sqlalchemy import and_, select
 from provenance.envelope import verified_keyids
 from provenance.errors import IntegrityError, NotFoundError
 from provenance.keys import VerifyingKey
-from provenance.ledger import Ledger, Receipt
+from provenance.ledger import Ledger, ParsedEntry, Receipt
 from provenance.store import (
     ChipRow,
     Entry,
@@ -96,7 +96,7 @@ def verified_entry(ledger: Ledger, seq: int, size: int | None = None) -> dict[st
     """Entry `seq` with its signature checked against the signer's registered keys and
     its inclusion in the signed checkpoint proved; raises IntegrityError when either fails."""
     receipt: Receipt = ledger.receipt(seq, size)
-    parsed = ledger.entry(seq)
+    parsed = ParsedEntry.from_leaf(receipt.leaf)  # the leaf the receipt just proved
     row = ledger.entry_row(seq)
     keyids = row.signer_keys.split()
     with ledger.store.read() as conn:

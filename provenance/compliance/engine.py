@@ -119,7 +119,7 @@ def evaluate(
     facts = dict(shipment.facts)
     facts["params"] = pack.parameters
     cited = facts["shipment"]
-    if cited.get("license_kind") == "exception":  # exception codes compare in upper case
+    if cited.get("license_kind") == "exception":  # NAC, ACA...: compared in upper case
         facts["shipment"] = {**cited, "license": str(cited.get("license", "")).upper()}
     neutral_item = dict(pack.neutral_item)
     # Items whose facts are the same but for their line number (eight identical GPUs on
@@ -258,7 +258,7 @@ def evaluate(
         and license_facts["eccns_ok"]
         and license_facts["within_limits"]
     )
-    claimed = shipment_facts["license"].upper()
+    claimed = shipment_facts["license"]  # exception codes: upper-cased above
     for out, item in zip(items_out, shipment.items, strict=True):
         values = item.facts
         covered_by = None

@@ -689,10 +689,7 @@ class Facts:
             "route": route,
             "transit": transit,
             "transit_hubs": [c for c in transit if c in ref.hubs],
-            # Exception codes compare in upper case (NAC, ACA...); license ids as written.
-            "license": (row.license or "").upper()
-            if license_kind == "exception"
-            else (row.license or ""),
+            "license": row.license or "",
             "license_kind": license_kind,
             "units": row.units,
             "items": len(item_rows),
