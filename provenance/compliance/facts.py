@@ -194,11 +194,9 @@ class ProductInfo:
 
 @dataclass
 class ItemFacts:
-    """One item's facts, and what the engine needs to finish them."""
+    """One item's facts (the engine adds its ECCN and license requirement to them)."""
 
     facts: dict[str, Any]
-    tpp_each: float
-    value: float
 
 
 @dataclass
@@ -661,7 +659,7 @@ class Facts:
                 "policy": "",
                 "exceptions": [],
             }
-            items.append(ItemFacts(facts, tpp_each, unit_value * item.quantity))
+            items.append(ItemFacts(facts))
         carried = set(all_serials)
         received = {
             s for s in all_serials if any(sid == row.id for sid, _ in receipts_of.get(s, []))

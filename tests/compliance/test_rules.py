@@ -142,7 +142,7 @@ def determine(pack: Pack, overrides: Overrides) -> dict[str, Any]:
     if parameters != pack.parameters:
         pack = dataclasses.replace(pack, parameters=parameters)
     item = facts.pop("item")
-    item_facts = ItemFacts(item, item["tpp"], item["unit_value"] * item["quantity"])
+    item_facts = ItemFacts(item)
     license_id = facts["shipment"]["license"] or None
     shipment = ShipmentFacts(facts["shipment"]["id"], 1, SHIP_DATE, license_id, facts, [item_facts])
     return evaluate(pack, shipment, evaluated_on=EVALUATED_ON).to_json()
