@@ -1572,19 +1572,10 @@ def run_check(
             determinations = checker.determine(
                 shipment_ids, pack_id=pack_id, explain=explain, progress=advance
             )
-        out = [d.to_json() for d in determinations]
-        if not dry_run:
-            signer = keys.load_private(operator_key_path(ledger, key_path))
-            appended = checker.record(determinations, [signer])
-            for data, entry in zip(out, appended, strict=True):
-                data["seq"] = entry.seq
-                data["duplicate"] = entry.duplicate
-                raised = checker.flags_of(data["shipment"])
-                for flag in data["flags"]:
-                    found = raised.get((flag["rule"], flag["line"]))
-                    if found:
-                        flag["id"], flag["status"] = found
-    return out
+        if dry_run:
+            return [d.to_json() for d in determinations]
+        signer = keys.load_private(operator_key_path(ledger, key_path))
+        return checker.described(determinations, checker.record(determinations, [signer]))
 
 
 def _verdict_exit(results: list[dict[str, Any]]) -> None:

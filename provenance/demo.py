@@ -583,12 +583,8 @@ class Demo:
         assert self.ledger is not None
         checker = Checker.open(self.ledger, as_of=AS_OF)
         [determination] = checker.determine([shipment_id])
-        [appended] = checker.record([determination], [self.keys["operator"]])
-        data = determination.to_json()
-        data["seq"] = appended.seq
-        raised = checker.flags_of(shipment_id)
-        for flag in data["flags"]:
-            flag["id"] = raised.get((flag["rule"], flag["line"]), (None, None))[0]
+        appended = checker.record([determination], [self.keys["operator"]])
+        [data] = checker.described([determination], appended)
         self.say("cmd", f"provenance check {shipment_id} --as-of {AS_OF}")
         item = data["items"][0]
         self.say(

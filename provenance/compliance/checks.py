@@ -149,6 +149,24 @@ class Checker:
         envelopes = [sign(s, signers) for s in statements]
         return self.ledger.append_many(envelopes, parsed=statements)
 
+    def described(
+        self, determinations: Sequence[Determination], appended: Sequence[Appended]
+    ) -> list[dict[str, Any]]:
+        """The recorded determinations as JSON: each with its entry `seq`, whether it was
+        already in the ledger (`duplicate`), and the id and status of each flag."""
+        out = []
+        for determination, entry in zip(determinations, appended, strict=True):
+            data = determination.to_json()
+            data["seq"] = entry.seq
+            data["duplicate"] = entry.duplicate
+            raised = self.flags_of(determination.shipment)
+            for flag in data["flags"]:
+                found = raised.get((flag["rule"], flag["line"]))
+                if found:
+                    flag["id"], flag["status"] = found
+            out.append(data)
+        return out
+
     def flags_of(self, shipment_id: str) -> dict[tuple[str, int | None], tuple[str, str]]:
         """(rule, line) -> (flag id, status) of every flag raised on a shipment."""
         with self.ledger.store.read() as conn:
