@@ -19,24 +19,21 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from provenance import (
-    __version__,
-    bundle,
-    documents,
-    inspection,
-    keys,
-    payloads,
-    products,
-    queries,
-    shipment_csv,
-)
-from provenance.audit import audit
-from provenance.catalog import load_catalog
-from provenance.envelope import Envelope
+from provenance import __version__, documents
+from provenance.crypto import keys
+from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, ProvenanceError
-from provenance.ledger import Appended, Ledger, Receipt
-from provenance.operator import initialise, open_for_append, sign
-from provenance.store import DB_ENV
+from provenance.ledger import queries
+from provenance.ledger.audit import audit
+from provenance.ledger.database import DB_ENV
+from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.setup import initialise, open_for_append
+from provenance.offline import bundles as bundle
+from provenance.offline import receipts
+from provenance.offline.entries import Receipt
+from provenance.statements import inspection, kinds, payloads, products, shipment_csv
+from provenance.statements.catalog import load_catalog
+from provenance.statements.signing import sign
 
 F = TypeVar("F", bound=Callable[..., Any])
 INTERNAL_ERROR = 70
@@ -165,7 +162,7 @@ def statement_from(path: str, kind: str | None = None) -> payloads.Statement:
         declared = document.setdefault("kind", kind)
         if declared != kind:
             raise InputError(f"{documents.display_name(path)} is a {declared!r}, not a {kind!r}")
-    return payloads.from_document(document)
+    return kinds.from_document(document)
 
 
 def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None) -> None:
@@ -488,7 +485,7 @@ def party_register(
     document.setdefault("kind", "party")
     document.setdefault("keys", [])
     document["keys"] = [*document["keys"], *(keys.load_public(Path(p)).pem() for p in public_keys)]
-    statement = payloads.from_document(document)
+    statement = kinds.from_document(document)
     append_and_report(
         db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
     )
@@ -499,7 +496,7 @@ def party_register(
 @common
 def party_show(party_id: str, db: str | None, as_json: bool) -> None:
     """A party: its roles, countries and keys, with when each was registered or revoked."""
-    from provenance.queries import party as find_party
+    from provenance.ledger.queries import party as find_party
 
     with Ledger.open(db) as ledger:
         data = find_party(ledger, party_id)
@@ -529,7 +526,7 @@ def party_show(party_id: str, db: str | None, as_json: bool) -> None:
 @common
 def party_list(db: str | None, as_json: bool) -> None:
     """Every registered party."""
-    from provenance.queries import parties
+    from provenance.ledger.queries import parties
 
     with Ledger.open(db) as ledger:
         rows = parties(ledger)
@@ -585,10 +582,10 @@ def sign_command(file: str, key_paths: tuple[str, ...], out: str, as_json: bool)
 
 
 @main.command("schema")
-@click.argument("kind", type=click.Choice(sorted(payloads.KINDS)))
+@click.argument("kind", type=click.Choice(sorted(kinds.KINDS)))
 def schema(kind: str) -> None:
     """Print the JSON Schema of a statement KIND (for generating files)."""
-    click.echo(json.dumps(payloads.json_schema(kind), indent=2))
+    click.echo(json.dumps(kinds.json_schema(kind), indent=2))
 
 
 @main.group("ledger")
@@ -717,7 +714,7 @@ def ledger_proof(seq: int, size: int | None, db: str | None, as_json: bool) -> N
 @common
 def ledger_consistency(old: int, new: int, db: str | None, as_json: bool) -> None:
     """Prove that the tree of size OLD is a prefix of the tree of size NEW."""
-    from provenance.merkle import verify_consistency
+    from provenance.tlog.merkle import verify_consistency
 
     with Ledger.open(db) as ledger:
         proof = ledger.consistency_proof(old, new)
@@ -970,7 +967,7 @@ def attest_inspection(
             for path in smi_files
         ]
         document["evidence"] = [*document.get("evidence", []), *found]
-    statement = payloads.from_document(document)
+    statement = kinds.from_document(document)
     if not isinstance(statement, payloads.InspectionStatement):
         raise InputError(f"{documents.display_name(file)} is a {statement.kind}, not an inspection")
     sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
@@ -1012,7 +1009,7 @@ def shipment_register(
     unit_value {amount, currency}}]. `provenance schema shipment` prints the schema.
     Exits 1 when the determination is not clear (the shipment stays registered).
     """
-    from provenance.operator import operator_key_path
+    from provenance.ledger.setup import operator_key_path
 
     statement = statement_from(file, "shipment")
     assert isinstance(statement, payloads.ShipmentStatement)
@@ -1087,7 +1084,7 @@ def shipment_import(
     with progress_bar("signing", len(parsed)) as advance:
         for p, label in zip(parsed, labels, strict=True):
             try:
-                statement = payloads.from_document(p.document)
+                statement = kinds.from_document(p.document)
             except ProvenanceError as exc:
                 raise type(exc)(f"{label}: {exc.message}", hint=exc.hint) from exc
             envelopes.append(sign(statement, signers))
@@ -1563,7 +1560,7 @@ def run_check(
 ) -> list[dict[str, Any]]:
     """Evaluate, append unless `dry_run`, and return the determinations as JSON."""
     from provenance.compliance.checks import Checker
-    from provenance.operator import operator_key_path
+    from provenance.ledger.setup import operator_key_path
 
     opener = Ledger.open if dry_run else (lambda d: open_for_append(d, checkpoint_key))
     with opener(db) as ledger:
@@ -1919,7 +1916,7 @@ def flag_resolve(
     as_json: bool,
 ) -> None:
     """Resolve FLAG, signed by a regulator or by the exporter whose shipment it is about."""
-    statement = payloads.from_document(
+    statement = kinds.from_document(
         {"kind": "resolution", "flag": flag, "status": status, "reason": reason}
     )
     sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
@@ -2293,7 +2290,7 @@ def verify(file: str, ledger_key: str, as_json: bool) -> None:
     verifiers = bundle.verifier_for(key_text)
     form, value = bundle.load(documents.read_bytes(file).decode("utf-8", errors="replace"))
     if form == "receipt":
-        entry = bundle.verify_receipt(value, verifiers)
+        entry = receipts.verify_receipt(value, verifiers)
         data = {
             "form": "receipt",
             "checkpoint": entry.checkpoint.to_json(),

@@ -37,12 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scratch import scratch_database
 
-from provenance import keys, payloads
-from provenance.audit import audit
-from provenance.envelope import Envelope
-from provenance.ledger import Ledger
-from provenance.operator import initialise, sign
-from provenance.signatures import cores
+from provenance.crypto import keys
+from provenance.crypto.envelope import Envelope
+from provenance.crypto.signatures import cores
+from provenance.ledger.audit import audit
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import initialise
+from provenance.statements import kinds
+from provenance.statements.signing import sign
 
 COUNTRIES = ["US", "SG", "DE", "JP", "NL", "GB", "KR", "IN", "AE", "MY"]
 
@@ -56,7 +58,7 @@ def _sign_range(key_path: str, start: int, stop: int) -> list[str]:
     out = []
     for i in range(start, stop):
         country = COUNTRIES[i % len(COUNTRIES)]
-        statement = payloads.from_document(
+        statement = kinds.from_document(
             {
                 "kind": "party",
                 "id": f"bench-party-{i:07d}",

@@ -33,12 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scratch import scratch_database
 
-from provenance import keys, payloads
 from provenance.compliance.checks import Checker
-from provenance.ledger import Ledger
-from provenance.operator import initialise, sign
+from provenance.crypto import keys
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import initialise
 from provenance.reports import build, render
 from provenance.reports.periods import parse_period
+from provenance.statements import kinds
+from provenance.statements.signing import sign
 
 QUARTER = "2026-Q3"
 QUARTERS = [
@@ -89,7 +91,7 @@ def build_ledger(db: str, tmp: Path, n: int) -> tuple[Ledger, keys.SigningKey, l
             "headquarters": hq,
             "keys": [party_keys[party].verifying.pem()],
         }
-        ledger.append(sign(payloads.from_document(document), [operator]))
+        ledger.append(sign(kinds.from_document(document), [operator]))
     licenses = []
     for year in (2025, 2026):
         lic = {
@@ -105,13 +107,13 @@ def build_ledger(db: str, tmp: Path, n: int) -> tuple[Ledger, keys.SigningKey, l
             "valid_until": f"{year}-12-31",
         }
         licenses.append(lic["id"])
-        ledger.append(sign(payloads.from_document(lic), [party_keys["bis"]]))
+        ledger.append(sign(kinds.from_document(lic), [party_keys["bis"]]))
     units = 2 * n
     log(f"registering {units:,} serials ...")
     ledger.import_envelopes(
         [
             sign(
-                payloads.from_document(
+                kinds.from_document(
                     {
                         "kind": "manufacture",
                         "product": "nvidia-h100-sxm5",
@@ -154,7 +156,7 @@ def build_ledger(db: str, tmp: Path, n: int) -> tuple[Ledger, keys.SigningKey, l
         }
         if not relabeled:
             document["license"] = f"L-AE-{document['ship_date'][:4]}" if country == "AE" else "NLR"
-        batch.append(sign(payloads.from_document(document), [party_keys["meridian"]]))
+        batch.append(sign(kinds.from_document(document), [party_keys["meridian"]]))
         if i + 1 in marks or len(batch) == 20000 or i + 1 == n:
             ledger.import_envelopes(batch)
             batch = []

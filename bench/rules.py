@@ -34,12 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scratch import scratch_database
 
-from provenance import keys, payloads
 from provenance.compliance.checks import Checker
 from provenance.compliance.engine import evaluate
-from provenance.ledger import Ledger
-from provenance.operator import initialise, sign
-from provenance.signatures import cores
+from provenance.crypto import keys
+from provenance.crypto.signatures import cores
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import initialise
+from provenance.statements import kinds
+from provenance.statements.signing import sign
 
 AS_OF = dt.date(2026, 11, 30)
 
@@ -67,7 +69,7 @@ def build(db: str, tmp: Path, n: int, k: int) -> keys.SigningKey:
         party_keys[party] = keys.generate()
         ledger.append(
             sign(
-                payloads.from_document(
+                kinds.from_document(
                     {
                         "kind": "party",
                         "id": party,
@@ -85,7 +87,7 @@ def build(db: str, tmp: Path, n: int, k: int) -> keys.SigningKey:
     log(f"registering {units:,} serials and {n:,} shipments ...")
     envelopes = [
         sign(
-            payloads.from_document(
+            kinds.from_document(
                 {
                     "kind": "manufacture",
                     "product": "nvidia-h100-sxm5",
@@ -124,7 +126,7 @@ def build(db: str, tmp: Path, n: int, k: int) -> keys.SigningKey:
         }
         if not relabeled:
             document["license"] = "NLR"
-        envelopes.append(sign(payloads.from_document(document), [party_keys["meridian"]]))
+        envelopes.append(sign(kinds.from_document(document), [party_keys["meridian"]]))
     ledger.import_envelopes(envelopes)
     ledger.close()
     return operator

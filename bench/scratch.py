@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
 
-from provenance.store import database_url
+from provenance.ledger.database import database_url
 
 
 @contextmanager

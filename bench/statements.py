@@ -41,11 +41,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scratch import scratch_database
 
-from provenance import keys, payloads, queries
-from provenance.ledger import Ledger
-from provenance.operator import initialise, sign
-from provenance.shipment_csv import write_shipments_csv
-from provenance.signatures import cores
+from provenance.crypto import keys
+from provenance.crypto.signatures import cores
+from provenance.ledger import queries
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import initialise
+from provenance.statements import kinds
+from provenance.statements.shipment_csv import write_shipments_csv
+from provenance.statements.signing import sign
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 2000
@@ -109,11 +112,11 @@ def setup(db: str, tmp: Path, units: int) -> tuple[Path, Path]:
             "headquarters": country,
             "keys": [party_keys[party].verifying.pem()],
         }
-        ledger.append(sign(payloads.from_document(document), [operator]))
+        ledger.append(sign(kinds.from_document(document), [operator]))
     log(f"registering {units:,} serials ...")
     manufactures = [
         sign(
-            payloads.from_document(
+            kinds.from_document(
                 {
                     "kind": "manufacture",
                     "product": "nvidia-h100-sxm5",

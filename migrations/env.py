@@ -13,7 +13,8 @@ import logging.config
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
-from provenance.store import Base, database_url
+from provenance.ledger.database import database_url
+from provenance.ledger.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

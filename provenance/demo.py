@@ -20,14 +20,20 @@ from typing import Any
 
 import yaml
 
-from provenance import bundle, inspection, keys, payloads, queries
-from provenance.audit import audit
 from provenance.compliance.checks import Checker
+from provenance.crypto import keys
+from provenance.crypto.keys import SigningKey
 from provenance.errors import InputError, ProvenanceError
-from provenance.keys import SigningKey
-from provenance.ledger import Ledger, Receipt
-from provenance.operator import initialise, sign
+from provenance.ledger import queries
+from provenance.ledger.audit import audit
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import initialise
+from provenance.offline import bundles as bundle
+from provenance.offline import receipts
+from provenance.offline.entries import Receipt
 from provenance.screening import CSV_COLUMNS, snapshots
+from provenance.statements import inspection, kinds
+from provenance.statements.signing import sign
 
 Narrate = Callable[[str, str], None]
 """narrate(kind, text): kind is "step" (a heading), "cmd" (the equivalent command),
@@ -315,7 +321,7 @@ class Demo:
         `written` is what that command reads from FILE, when it adds to it."""
         assert self.ledger is not None
         path = self._write(name, written or document)
-        statement = payloads.from_document(document)
+        statement = kinds.from_document(document)
         envelope = sign(statement, [self.keys[s] for s in signers])
         key_args = " ".join(f"--key {self.key_files[s]}" for s in signers)
         shown = command or "provenance sign FILE KEYS | provenance ledger append -"
@@ -702,7 +708,7 @@ class Demo:
             "provenance verify receipt-shipment.txt "
             '--ledger-key "$(provenance ledger key | tail -1)"',
         )
-        checked = bundle.verify_receipt(receipt.text(), [ledger.verifier_key])
+        checked = receipts.verify_receipt(receipt.text(), [ledger.verifier_key])
         self.say(
             "info",
             f"receipt verified offline: entry {checked.entry.seq} ({checked.entry.kind}) is in "

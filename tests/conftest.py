@@ -20,12 +20,15 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 
-from provenance import keys, payloads
-from provenance.envelope import Envelope
-from provenance.keys import SigningKey
-from provenance.ledger import Appended, Ledger, Receipt
-from provenance.operator import initialise, sign
-from provenance.store import database_url
+from provenance.crypto import keys
+from provenance.crypto.envelope import Envelope
+from provenance.crypto.keys import SigningKey
+from provenance.ledger.database import database_url
+from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.setup import initialise
+from provenance.offline.entries import Receipt
+from provenance.statements import kinds
+from provenance.statements.signing import sign
 
 PG_ENV = "PROVENANCE_TEST_DB"
 
@@ -130,7 +133,7 @@ class World:
         **extra: object,
     ) -> SigningKey:
         key = keys.generate(algorithm)
-        statement = payloads.from_document(
+        statement = kinds.from_document(
             {
                 "kind": "party",
                 "id": party_id,
@@ -147,7 +150,7 @@ class World:
         return key
 
     def envelope(self, document: dict[str, object], *signers: SigningKey) -> Envelope:
-        return sign(payloads.from_document(document), list(signers))
+        return sign(kinds.from_document(document), list(signers))
 
     def append(self, document: dict[str, object], *signers: SigningKey) -> tuple[Appended, Receipt]:
         return self.ledger.append(self.envelope(document, *signers))

@@ -7,7 +7,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance import canonical
+from provenance.crypto import canonical
 from provenance.errors import InputError
 
 json_scalars = st.one_of(

@@ -18,7 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provenance.catalog import (
+from provenance.errors import InputError, NotFoundError
+from provenance.resources import resource_dir
+from provenance.statements.catalog import (
     CATALOG_FILE,
     DTYPE_BITS,
     PD_PLACES,
@@ -31,9 +33,7 @@ from provenance.catalog import (
     parse_catalog,
     validate_product,
 )
-from provenance.errors import InputError, NotFoundError
-from provenance.inspection import parse_nvidia_smi
-from provenance.resources import resource_dir
+from provenance.statements.inspection import parse_nvidia_smi
 
 SMI = Path(__file__).parent / "data" / "nvidia-smi"
 

@@ -311,7 +311,7 @@ def test_not_a_ledger(cli: Cli, tmp_path: Path) -> None:
 def test_tampered_database_fails_verify_with_exit_4(ledger: Cli) -> None:
     from sqlalchemy import text
 
-    from provenance.store import make_engine
+    from provenance.ledger.database import make_engine
 
     engine = make_engine(ledger.db)
     with engine.connect() as conn:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from provenance import keys
-from provenance.audit import audit
-from provenance.envelope import Envelope
-from provenance.operator import open_for_append
+from provenance.crypto import keys
+from provenance.crypto.envelope import Envelope
+from provenance.ledger.audit import audit
+from provenance.ledger.setup import open_for_append
 from tests.conftest import World
 
 WRITERS = 4

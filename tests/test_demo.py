@@ -8,7 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli import main
-from provenance import bundle
+from provenance.offline import bundles as bundle
+from provenance.offline import receipts
 
 
 def test_demo_runs_and_leaves_a_verifiable_ledger(tmp_path: Path) -> None:
@@ -19,7 +20,7 @@ def test_demo_runs_and_leaves_a_verifiable_ledger(tmp_path: Path) -> None:
     assert "c2sp.org/tlog-proof@v1" in result.stdout
     key = CliRunner().invoke(main, ["ledger", "key", "--db", str(target / "ledger.db")])
     verifier = key.stdout.strip().splitlines()[-1]
-    receipt = bundle.verify_receipt((target / "receipt-shipment.txt").read_text(), [verifier])
+    receipt = receipts.verify_receipt((target / "receipt-shipment.txt").read_text(), [verifier])
     assert receipt.entry.kind == "shipment"
     report = bundle.verify_bundle(json.loads((target / "bundle.json").read_text()), [verifier])
     kinds = {e["kind"] for e in report.entries}

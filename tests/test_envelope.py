@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance import envelope, keys
-from provenance.envelope import Envelope
+from provenance.crypto import envelope, keys
+from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, ProvenanceError, SignatureError
 
 

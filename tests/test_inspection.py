@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from provenance.errors import InputError
-from provenance.inspection import (
+from provenance.statements.inspection import (
     MAX_SMI_BYTES,
     NO_VALUE_MARKERS,
     ObservedDevice,

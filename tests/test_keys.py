@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance import keys
+from provenance.crypto import keys
 from provenance.errors import InputError, NotFoundError, SignatureError
 
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from provenance import bundle, keys, merkle, note, payloads
-from provenance.audit import audit
-from provenance.envelope import Envelope, Signature, add_signature
+from provenance.crypto import keys
+from provenance.crypto.envelope import Envelope, Signature, add_signature
 from provenance.errors import (
     AuthorizationError,
     InputError,
@@ -19,8 +18,13 @@ from provenance.errors import (
     NotFoundError,
     SignatureError,
 )
-from provenance.ledger import Ledger
-from provenance.operator import sign
+from provenance.ledger.audit import audit
+from provenance.ledger.log import Ledger
+from provenance.offline import bundles as bundle
+from provenance.offline import receipts
+from provenance.statements import kinds, payloads
+from provenance.statements.signing import sign
+from provenance.tlog import merkle, note
 from tests.conftest import World, flip_payload_byte, tamper
 
 
@@ -54,7 +58,7 @@ def test_append_returns_a_receipt_that_verifies_offline(world: World) -> None:
     )
     assert appended.seq == 2 and not appended.duplicate
     assert appended.signer == "operator"
-    checked = bundle.verify_receipt(receipt.text(), [world.ledger.verifier_key])
+    checked = receipts.verify_receipt(receipt.text(), [world.ledger.verifier_key])
     assert checked.entry.seq == 2
     assert checked.checkpoint.size == 3
 
@@ -93,14 +97,14 @@ def test_invalid_payloads_are_refused(world: World) -> None:
     with pytest.raises(InputError, match="country"):
         world.append(bad_country, world.operator)
     with pytest.raises(InputError):
-        payloads.from_document({"kind": "party", "id": "x"})
+        kinds.from_document({"kind": "party", "id": "x"})
     # a statement whose subjects do not match its predicate
-    statement = payloads.from_document(party_doc("acme", ["exporter"], keys.generate()))
-    from provenance.envelope import sign_statement
+    statement = kinds.from_document(party_doc("acme", ["exporter"], keys.generate()))
+    from provenance.crypto.envelope import sign_statement
 
     env = sign_statement(
         [("party/other", "00" * 32)],
-        payloads.predicate_type("party"),
+        kinds.predicate_type("party"),
         statement.predicate(),
         [world.operator],
     )
@@ -221,8 +225,8 @@ def test_audit_flags_a_signature_after_revocation(
     """An operator that skipped the checks at append is caught by the audit."""
     key = world.register("acme", ["exporter", "operator"])
     world.append({"kind": "key-revocation", "key": key.keyid, "reason": "lost"}, world.operator)
-    import provenance.ledger as ledger_module
-    from provenance.authority import Signer
+    import provenance.ledger.log as ledger_module
+    from provenance.statements.authority import Signer
 
     monkeypatch.setattr(ledger_module, "authorize", lambda *a, **k: Signer("acme", (key.keyid,)))
     world.append(party_doc("sneaky", ["auditor"], keys.generate()), key)
@@ -339,7 +343,7 @@ def test_replay_rebuilds_exactly_what_append_wrote(world: World) -> None:
 
 
 def snapshot(world: World) -> dict[str, list[tuple[object, ...]]]:
-    from provenance.projections import PROJECTION_TABLES
+    from provenance.ledger.projections import PROJECTION_TABLES
 
     out = {}
     with world.ledger.store.read() as conn:
@@ -411,7 +415,7 @@ def test_schema_matches_the_models(world: World) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from provenance.store import Base
+    from provenance.ledger.tables import Base
 
     with world.ledger.store.read() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -419,13 +423,20 @@ def test_schema_matches_the_models(world: World) -> None:
 
 
 def test_statement_kinds_all_have_a_signer_policy() -> None:
-    from provenance.authority import SIGNER_ROLES
+    from provenance.statements import kinds
 
-    assert set(payloads.KINDS) <= set(SIGNER_ROLES)
+    models = {m for m in vars(payloads).values() if isinstance(m, type)}
+    statements = {
+        m for m in models if issubclass(m, payloads.Statement) and m is not payloads.Statement
+    }
+    assert statements == {k.model for k in kinds.KINDS.values()}
+    for name, kind in kinds.KINDS.items():
+        assert kind.model.kind == name
+        assert kind.signers, name
 
 
 def test_sign_produces_the_envelope_append_accepts(world: World) -> None:
-    statement = payloads.from_document(party_doc("acme", ["exporter"], keys.generate()))
+    statement = kinds.from_document(party_doc("acme", ["exporter"], keys.generate()))
     env = sign(statement, [world.operator])
     again = Envelope.from_bytes(json.dumps(env.to_json()).encode())
     appended, _ = world.ledger.append(again)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance import merkle
 from provenance.errors import IntegrityError
+from provenance.tlog import merkle
 
 # transparency-dev/merkle testonly/constants.go (also certificate-transparency).
 LEAVES = [

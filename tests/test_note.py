@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance import keys, note
+from provenance.crypto import keys
 from provenance.errors import InputError, IntegrityError
+from provenance.tlog import note
 
 # golang.org/x/mod/sumdb/note, note_test.go
 VERIFIER = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance import payloads
 from provenance.errors import InputError, NotFoundError
-from provenance.shipment_csv import (
+from provenance.statements import kinds, payloads
+from provenance.statements.shipment_csv import (
     COLUMNS,
     REQUIRED_COLUMNS,
     ParsedShipment,
@@ -95,7 +95,7 @@ def test_one_line_is_one_shipment_of_one_item() -> None:
 
 def test_the_document_is_a_valid_shipment_statement() -> None:
     [parsed] = parse_shipments_csv(csv_text(line(license="D123", forwarder="ff-1")))
-    statement = payloads.from_document(parsed.document)
+    statement = kinds.from_document(parsed.document)
     assert isinstance(statement, payloads.ShipmentStatement)
     assert statement.serials() == ["SN001", "SN002"]
     assert statement.license == "D123"

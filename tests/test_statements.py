@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from provenance import queries
-from provenance.audit import audit
+from provenance.crypto.keys import SigningKey
 from provenance.errors import AuthorizationError, InputError, IntegrityError
-from provenance.inspection import evidence, read_nvidia_smi
-from provenance.keys import SigningKey
-from provenance.operator import sign
-from provenance.products import catalog_statements
-from provenance.store import ChipRow, ReceiptSerialRow
+from provenance.ledger import queries
+from provenance.ledger.audit import audit
+from provenance.ledger.projections.tables import ChipRow, ReceiptSerialRow
+from provenance.statements import kinds
+from provenance.statements.inspection import evidence, read_nvidia_smi
+from provenance.statements.products import catalog_statements
+from provenance.statements.signing import sign
 from tests.conftest import DATA, World, flip_payload_byte, tamper
 from tests.test_ledger import snapshot
 
@@ -405,15 +406,14 @@ def test_the_chip_query_refuses_an_entry_whose_bytes_were_altered(story: Story) 
 
 
 def test_dates_and_shapes_are_checked_before_anything_is_signed(story: Story) -> None:
-    from provenance import payloads
 
     bad_end_use = {**END_USE, "shipments": [], "serials": []}
     with pytest.raises(InputError, match="both empty"):
-        payloads.from_document(bad_end_use)
+        kinds.from_document(bad_end_use)
     with pytest.raises(InputError, match="valid_until 2026-01-01 is before date 2026-01-20"):
-        payloads.from_document({**END_USE, "valid_until": "2026-01-01"})
+        kinds.from_document({**END_USE, "valid_until": "2026-01-01"})
     with pytest.raises(InputError, match=r"route: ends in MY"):
-        payloads.from_document(shipment_doc("S", ["A"], route=["US", "MY"]))
+        kinds.from_document(shipment_doc("S", ["A"], route=["US", "MY"]))
     with pytest.raises(InputError, match=r"destination: 'XX' is not an ISO 3166-1"):
-        payloads.from_document(shipment_doc("S", ["A"], destination="XX"))
+        kinds.from_document(shipment_doc("S", ["A"], destination="XX"))
     assert dt.date.fromisoformat(END_USE["valid_until"]) > dt.date(2026, 1, 1)

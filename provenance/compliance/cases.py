@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provenance import documents, keys, payloads
+from provenance import documents
 from provenance.compliance.checks import Checker
 from provenance.compliance.packs import Library, rules_dir
+from provenance.crypto import keys
 from provenance.errors import InputError, ProvenanceError
+from provenance.statements import kinds
 
 CASES_DIR = "tests"
 
@@ -76,7 +78,8 @@ def run_all(
 
 
 def run_case(path: Path, library: Library) -> CaseResult:
-    from provenance.operator import initialise, sign
+    from provenance.ledger.setup import initialise
+    from provenance.statements.signing import sign
 
     case = documents.read_mapping(path)
     name = str(case.get("name", path.stem))
@@ -100,7 +103,7 @@ def run_case(path: Path, library: Library) -> CaseResult:
                     **party,
                     "keys": [key.verifying.pem()],
                 }
-                ledger.append(sign(payloads.from_document(document), [operator]))
+                ledger.append(sign(kinds.from_document(document), [operator]))
             for i, raw in enumerate(case.get("statements", [])):
                 document = dict(raw)
                 signer = document.pop("signer", None)
@@ -108,7 +111,7 @@ def run_case(path: Path, library: Library) -> CaseResult:
                     result.problems.append(f"statements[{i}]: unknown signer {signer!r}")
                     return result
                 try:
-                    ledger.append(sign(payloads.from_document(document), [party_keys[signer]]))
+                    ledger.append(sign(kinds.from_document(document), [party_keys[signer]]))
                 except ProvenanceError as exc:
                     result.problems.append(f"statements[{i}] refused: {exc.message}")
                     return result

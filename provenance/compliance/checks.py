@@ -24,12 +24,13 @@ from provenance.compliance.engine import Determination, evaluate, json_value
 from provenance.compliance.facts import Facts, Reference
 from provenance.compliance.packs import Library, Pack
 from provenance.compliance.vocabulary import sample
+from provenance.crypto.keys import SigningKey
+from provenance.crypto.signatures import cores
 from provenance.errors import NotFoundError
-from provenance.keys import SigningKey
-from provenance.ledger import Appended, Ledger
-from provenance.payloads import DeterminationStatement
-from provenance.signatures import cores
-from provenance.store import FlagRow, ScreeningSnapshotRow, ShipmentRow, in_chunks
+from provenance.ledger.database import in_chunks
+from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.projections.tables import FlagRow, ScreeningSnapshotRow, ShipmentRow
+from provenance.statements.payloads import DeterminationStatement
 
 Progress = Callable[[int], None]
 
@@ -143,7 +144,7 @@ class Checker:
         self, determinations: Sequence[Determination], signers: list[SigningKey]
     ) -> list[Appended]:
         """Sign each determination with the operator's key and append them, all or nothing."""
-        from provenance.operator import sign
+        from provenance.statements.signing import sign
 
         statements = [statement(d) for d in determinations]
         envelopes = [sign(s, signers) for s in statements]

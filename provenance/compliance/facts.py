@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import select
 
 from provenance.errors import NotFoundError
-from provenance.ledger import Ledger
-from provenance.screening import snapshots
-from provenance.store import (
+from provenance.ledger.database import in_chunks
+from provenance.ledger.log import Ledger
+from provenance.ledger.projections.tables import (
     ChipRow,
     EndUseRow,
     EndUseScopeRow,
@@ -41,8 +41,8 @@ from provenance.store import (
     ShipmentItemRow,
     ShipmentRow,
     ShipmentSerialRow,
-    in_chunks,
 )
+from provenance.screening import snapshots
 
 EXCEPTION_CODES = frozenset(
     {

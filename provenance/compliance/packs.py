@@ -37,8 +37,9 @@ from typing import Annotated, Any, Literal
 import cel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from provenance import canonical, documents
+from provenance import documents
 from provenance.compliance.vocabulary import FACTS, sample
+from provenance.crypto import canonical
 from provenance.errors import InputError, NotFoundError
 from provenance.resources import resource_dir
 

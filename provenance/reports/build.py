@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy import literal, select
 
-from provenance import queries
-from provenance.audit import audit
 from provenance.compliance.packs import Library
 from provenance.errors import InputError, IntegrityError, NotFoundError
-from provenance.ledger import Ledger
+from provenance.ledger import queries
+from provenance.ledger.audit import audit
+from provenance.ledger.log import Ledger
+from provenance.ledger.projections.tables import FlagRow, LicenseRow, ShipmentRow
 from provenance.reports.figures import Figures
 from provenance.reports.periods import Period
-from provenance.store import FlagRow, LicenseRow, ShipmentRow
 
 SCHEMA = "https://provenance.dev/schemas/report/v1"
 KINDS = ("regulator", "exporter", "chip", "shipment")

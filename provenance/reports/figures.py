@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import Float, and_, cast, exists, func, literal, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
-from provenance.reports.periods import Period
-from provenance.store import (
+from provenance.ledger.projections.tables import (
     DeterminationItemRow,
     DeterminationRow,
     EndUseRow,
@@ -36,6 +35,7 @@ from provenance.store import (
     ShipmentRow,
     ShipmentSerialRow,
 )
+from provenance.reports.periods import Period
 
 H100 = "nvidia-h100-sxm5"
 H100_TPP_FALLBACK = 15832.0

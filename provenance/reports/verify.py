@@ -17,19 +17,21 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from provenance import documents, merkle
-from provenance.envelope import Envelope, verified_keyids
+from provenance import documents
+from provenance.crypto.envelope import Envelope, verified_keyids
+from provenance.crypto.keys import SigningKey, VerifyingKey
 from provenance.errors import InputError, IntegrityError, SignatureError
-from provenance.keys import SigningKey, VerifyingKey
-from provenance.ledger import Ledger
-from provenance.payloads import ReportStatement
+from provenance.ledger.log import Ledger
+from provenance.ledger.projections.tables import PartyKeyRow
+from provenance.ledger.tables import CheckpointRow
 from provenance.reports import schema
 from provenance.reports.build import DOSSIER_COMPARED, NOT_RECOMPUTED, recompute
-from provenance.store import CheckpointRow, PartyKeyRow
+from provenance.statements.payloads import ReportStatement
+from provenance.tlog import merkle
 
 
 def sign_report(report: dict[str, Any], signers: list[SigningKey]) -> Envelope:
-    from provenance.operator import sign
+    from provenance.statements.signing import sign
 
     return sign(ReportStatement(report=report), signers)
 

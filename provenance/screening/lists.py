@@ -44,7 +44,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from provenance.canonical import sha256_hex
+from provenance.crypto.canonical import sha256_hex
 from provenance.errors import InputError
 from provenance.screening.countries import country_code
 

@@ -21,20 +21,20 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 
 from provenance import documents
+from provenance.crypto.keys import SigningKey
 from provenance.errors import InputError, IntegrityError, NotFoundError
-from provenance.keys import SigningKey
-from provenance.ledger import Appended, Ledger
-from provenance.payloads import ScreeningHit, ScreeningListStatement
-from provenance.resources import resource_dir
-from provenance.screening.lists import ScreeningList, parse_list
-from provenance.screening.matcher import Match, ScreeningIndex, ScreeningPolicy
-from provenance.store import (
+from provenance.ledger.database import utcnow
+from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.projections.tables import (
     PartyRow,
     ScreeningFileRow,
     ScreeningHitRow,
     ScreeningSnapshotRow,
-    utcnow,
 )
+from provenance.resources import resource_dir
+from provenance.screening.lists import ScreeningList, parse_list
+from provenance.screening.matcher import Match, ScreeningIndex, ScreeningPolicy
+from provenance.statements.payloads import ScreeningHit, ScreeningListStatement
 
 POLICY_FILE = "screening.yaml"
 SEVERITIES = ("info", "warning", "high", "blocking")
@@ -185,7 +185,7 @@ def import_list(
     All or nothing: a malformed file is refused (InputError naming the line) before
     anything is written; a list already imported is a no-op (`duplicate`).
     """
-    from provenance.operator import sign
+    from provenance.statements.signing import sign
 
     if len(data) > MAX_LIST_BYTES:
         raise InputError(f"{name} is over the {MAX_LIST_BYTES // (1024 * 1024)} MiB limit")

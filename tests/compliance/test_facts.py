@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from provenance import queries
 from provenance.compliance.checks import Checker
 from provenance.compliance.facts import Facts, Reference, ShipmentFacts
 from provenance.compliance.packs import Library
 from provenance.errors import AuthorizationError, InputError
-from provenance.inspection import evidence, read_nvidia_smi
+from provenance.ledger import queries
+from provenance.ledger.projections.tables import DeterminationRow
+from provenance.ledger.tables import Entry
 from provenance.screening import snapshots
-from provenance.store import DeterminationRow, Entry
+from provenance.statements.inspection import evidence, read_nvidia_smi
 from tests.conftest import DATA, World
 from tests.test_ledger import snapshot
 from tests.test_statements import END_USE, SERIALS, SMI, Story, shipment_doc

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from provenance.catalog import load_catalog
 from provenance.compliance.checks import classify
 from provenance.compliance.engine import evaluate
 from provenance.compliance.facts import EXCEPTION_CODES, ItemFacts, ShipmentFacts
 from provenance.compliance.packs import Library, LicensingRule, Pack
 from provenance.compliance.vocabulary import FACTS, sample
+from provenance.statements.catalog import load_catalog
 
 LIBRARY = Library.load()
 PACKS = {pack.id: pack for pack in LIBRARY.all()}

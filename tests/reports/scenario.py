@@ -33,11 +33,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from provenance import keys
 from provenance.compliance.checks import Checker
-from provenance.ledger import Appended, Ledger
-from provenance.operator import initialise
-from provenance.store import database_url
+from provenance.crypto import keys
+from provenance.ledger.database import database_url
+from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.setup import initialise
 from tests.conftest import PG_ENV, World, pg_schema_url
 from tests.test_statements import END_USE, Story
 

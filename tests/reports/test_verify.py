@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from provenance import keys
-from provenance.envelope import Envelope
+from provenance.crypto import keys
+from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, IntegrityError, SignatureError
-from provenance.operator import sign
-from provenance.products import catalog_statements
 from provenance.reports import build, schema
 from provenance.reports.periods import parse_period
 from provenance.reports.verify import diff, load, require_ok, sign_report, verify_report
+from provenance.statements.products import catalog_statements
+from provenance.statements.signing import sign
 from tests.conftest import World, backends
 from tests.reports import scenario
 from tests.reports.scenario import H100S, Trade

@@ -11,8 +11,8 @@ from sqlalchemy import select, text
 
 from cli import main
 from provenance.errors import InputError, IntegrityError
+from provenance.ledger.projections.tables import FlagRow
 from provenance.screening import snapshots
-from provenance.store import FlagRow
 from tests.conftest import DATA, World, tamper
 from tests.test_ledger import snapshot as projection_snapshot
 

@@ -13,8 +13,6 @@ at append time so a root or a proof reads O(log n) nodes.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +21,9 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
-from provenance import canonical, merkle, note, payloads, projections, signatures
-from provenance.authority import (
-    Directory,
-    KeyRecord,
-    PartyRecord,
-    Signer,
-    authorize,
-    claims,
-    keys_registered_by,
-)
-from provenance.envelope import Envelope, verified_keyids
+from provenance.crypto import signatures
+from provenance.crypto.envelope import Envelope, verified_keyids
+from provenance.crypto.keys import SigningKey, VerifyingKey
 from provenance.errors import (
     ConfigError,
     InputError,
@@ -42,69 +32,29 @@ from provenance.errors import (
     ProvenanceError,
     SignatureError,
 )
-from provenance.keys import SigningKey, VerifyingKey
-from provenance.note import Checkpoint
-from provenance.store import (
-    CheckpointRow,
-    Entry,
-    LedgerInfo,
-    PartyKeyRow,
-    PartyRow,
-    Store,
-    SubjectRow,
-    TreeNode,
-    in_chunks,
-    open_store,
-    utcnow,
+from provenance.ledger import projections
+from provenance.ledger.database import Store, in_chunks, open_store, utcnow
+from provenance.ledger.projections.tables import PartyKeyRow, PartyRow, SubjectRow
+from provenance.ledger.tables import CheckpointRow, Entry, LedgerInfo, TreeNode
+from provenance.offline.bundles import make_bundle
+from provenance.offline.entries import ParsedEntry, Receipt, SignedCheckpoint, leaf_bytes, timestamp
+from provenance.statements import kinds, payloads
+from provenance.statements.authority import (
+    Directory,
+    KeyRecord,
+    PartyRecord,
+    Signer,
+    authorize,
+    claims,
+    keys_registered_by,
 )
+from provenance.tlog import merkle, note
+from provenance.tlog.note import Checkpoint
 
 Progress = Callable[[int], None]
 """Called with the number of entries just processed."""
 
 CHUNK = 2000
-
-
-def timestamp(moment: dt.datetime) -> str:
-    """The `integrated_at` text of a leaf: UTC, microseconds, `Z`."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def leaf_bytes(seq: int, integrated_at: str, envelope: Envelope) -> bytes:
-    return canonical.dumps(
-        {"seq": seq, "integrated_at": integrated_at, "envelope": envelope.to_json()}
-    )
-
-
-@dataclass(frozen=True)
-class ParsedEntry:
-    """An entry as stored: its leaf, and what the leaf says."""
-
-    seq: int
-    integrated_at: str
-    envelope: Envelope
-    statement: dict[str, Any]
-    kind: str
-    leaf: bytes
-
-    @classmethod
-    def from_leaf(cls, leaf: bytes) -> ParsedEntry:
-        try:
-            value = json.loads(leaf)
-            envelope = Envelope.from_json(value["envelope"])
-            seq, integrated_at = value["seq"], value["integrated_at"]
-        except (ValueError, KeyError, TypeError, InputError) as exc:
-            raise IntegrityError(f"stored leaf is not a ledger entry: {exc}") from exc
-        if not isinstance(seq, int) or not isinstance(integrated_at, str):
-            raise IntegrityError("stored leaf has a malformed seq or integrated_at")
-        try:
-            statement = envelope.statement()
-            kind = payloads.kind_of(statement["predicateType"])
-        except InputError as exc:
-            raise IntegrityError(f"entry {seq}: {exc.message}") from exc
-        return cls(seq, integrated_at, envelope, statement, kind, leaf)
-
-    def model(self) -> payloads.Statement:
-        return payloads.from_predicate(self.kind, self.statement["predicate"])
 
 
 @dataclass(frozen=True)
@@ -116,39 +66,6 @@ class Appended:
     signer: str
     envelope_digest: str
     duplicate: bool
-
-
-@dataclass(frozen=True)
-class SignedCheckpoint:
-    checkpoint: Checkpoint
-    note: str
-
-    def to_json(self) -> dict[str, object]:
-        return {**self.checkpoint.to_json(), "note": self.note}
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A C2SP tlog-proof for one entry, with the entry's leaf as its extra data."""
-
-    seq: int
-    leaf: bytes
-    proof: tuple[bytes, ...]
-    checkpoint: SignedCheckpoint
-
-    def text(self) -> str:
-        from provenance.bundle import format_receipt
-
-        return format_receipt(self)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "seq": self.seq,
-            "leaf_hash": merkle.leaf_hash(self.leaf).hex(),
-            "proof": [p.hex() for p in self.proof],
-            "checkpoint": self.checkpoint.to_json(),
-            "tlog_proof": self.text(),
-        }
 
 
 @dataclass
@@ -408,8 +325,8 @@ class Ledger:
         if envelope.payload_type != "application/vnd.in-toto+json":
             raise InputError(f"unsupported payloadType {envelope.payload_type!r}")
         value = envelope.statement()
-        kind = payloads.kind_of(value["predicateType"])
-        statement = payloads.from_predicate(kind, value["predicate"])
+        kind = kinds.kind_of(value["predicateType"])
+        statement = kinds.from_predicate(kind, value["predicate"])
         expected = [{"name": n, "digest": {"sha256": d}} for n, d in statement.subjects()]
         if value["subject"] != expected:
             raise InputError(
@@ -792,8 +709,6 @@ class Ledger:
                     needed.add(other)
                     todo.append(other)
         receipts = [self.receipt(seq, size) for seq in sorted(needed)]
-        from provenance.bundle import make_bundle
-
         return make_bundle(self.origin, receipts, requested)
 
 

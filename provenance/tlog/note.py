@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from provenance.crypto.keys import SigningKey
 from provenance.errors import InputError, IntegrityError
-from provenance.keys import SigningKey
 
 ED25519_TYPE = 0x01
 SIGNATURE_PREFIX = "\u2014 "  # em dash, space

@@ -12,14 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from provenance import keys, payloads
-from provenance.catalog import Catalog
-from provenance.envelope import Envelope, sign_statement
+from provenance.crypto import keys
+from provenance.crypto.keys import SigningKey
 from provenance.errors import ConfigError, NotFoundError
-from provenance.keys import SigningKey
-from provenance.ledger import Appended, Ledger
-from provenance.payloads import PartyStatement, Role
-from provenance.products import catalog_statements
+from provenance.ledger.log import Appended, Ledger
+from provenance.statements.catalog import Catalog
+from provenance.statements.payloads import PartyStatement, Role
+from provenance.statements.products import catalog_statements
+from provenance.statements.signing import sign
 
 CHECKPOINT_KEY_ENV = "PROVENANCE_CHECKPOINT_KEY"
 OPERATOR_KEY = "operator.pem"
@@ -55,16 +55,6 @@ def _key(path: Path, created: list[Path]) -> SigningKey:
     keys.save_public(path.with_suffix(".pub"), key.verifying)
     created.append(path)
     return key
-
-
-def sign(statement: payloads.Statement, signers: list[SigningKey]) -> Envelope:
-    """Sign a statement as an in-toto Statement in a DSSE envelope."""
-    return sign_statement(
-        statement.subjects(),
-        payloads.predicate_type(statement.kind),
-        statement.predicate(),
-        signers,
-    )
 
 
 def initialise(

@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from provenance import documents, payloads
-from provenance.catalog import Catalog, load_catalog, parse_catalog
+from provenance import documents
 from provenance.errors import InputError
-from provenance.payloads import ProductStatement
+from provenance.statements import kinds
+from provenance.statements.catalog import Catalog, load_catalog, parse_catalog
+from provenance.statements.payloads import ProductStatement
 
 
 def catalog_statements(catalog: Catalog | None = None) -> list[ProductStatement]:
@@ -38,7 +39,7 @@ def read_products(path: str | Path) -> list[ProductStatement]:
         if isinstance(item, dict):
             item = {"kind": "product", **item}
         try:
-            statement = payloads.from_document(item)
+            statement = kinds.from_document(item)
         except InputError as exc:
             where = f"{name}, product {i + 1}" if len(items) > 1 else name
             raise InputError(f"{where}: {exc.message}", hint=exc.hint) from exc

@@ -1,7 +1,8 @@
 """Who may sign what: the one policy table, and the state of every key over time.
 
-A key belongs to a party; a party has roles; `SIGNER_ROLES` says which roles
-may sign which kind of statement. A key registered at entry `r` and revoked
+A key belongs to a party; a party has roles; the kinds registry
+(`statements.kinds.KINDS`, the `signers` of each kind) is the policy table that
+says which roles may sign which kind of statement. A key registered at entry `r` and revoked
 at entry `v` may sign entries `s` with `r < s <= v` (the revocation itself may be
 signed by the key being revoked or rotated). The one exception is the genesis
 entry: the operator's own registration, signed by the key it registers.
@@ -16,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from provenance.crypto.keys import VerifyingKey
 from provenance.errors import AuthorizationError, InputError
-from provenance.keys import VerifyingKey
-from provenance.payloads import (
+from provenance.statements.kinds import KINDS
+from provenance.statements.payloads import (
     KeyRevocationStatement,
     KeyRotationStatement,
     KeyStatement,
@@ -26,29 +28,6 @@ from provenance.payloads import (
     Role,
     Statement,
 )
-
-R = Role
-SIGNER_ROLES: dict[str, frozenset[Role]] = {
-    "party": frozenset({R.OPERATOR}),
-    "key": frozenset({R.OPERATOR}),
-    "key-rotation": frozenset({R.OPERATOR}),
-    "key-revocation": frozenset({R.OPERATOR}),
-    "product": frozenset({R.OPERATOR, R.REGULATOR}),
-    "manufacture": frozenset({R.MANUFACTURER}),
-    "shipment": frozenset({R.EXPORTER}),
-    "receipt": frozenset({R.CONSIGNEE, R.END_USER}),
-    "end-use": frozenset({R.END_USER}),
-    "inspection": frozenset({R.AUDITOR}),
-    "license": frozenset({R.REGULATOR}),
-    "resolution": frozenset({R.REGULATOR, R.EXPORTER}),
-    "determination": frozenset({R.OPERATOR}),
-    "screening-list": frozenset({R.OPERATOR}),
-    "report": frozenset({R.OPERATOR, R.REGULATOR, R.AUDITOR, R.EXPORTER}),
-}
-"""The policy table: the roles whose keys may sign each kind of statement."""
-
-SELF_SIGNED_KINDS = {"key-rotation", "key-revocation"}
-"""Kinds that the key they are about may sign itself, whatever its party's roles."""
 
 
 @dataclass(frozen=True)
@@ -235,9 +214,10 @@ def authorize(
     for hint in hinted:
         if hint not in verified_ids:
             raise AuthorizationError(f"signed by unknown key {hint[:16] or '(no keyid)'}")
-    allowed = SIGNER_ROLES.get(kind)
-    if allowed is None:
+    row = KINDS.get(kind)
+    if row is None:
         raise AuthorizationError(f"no policy says who may sign {kind!r}")
+    allowed = row.signers
     if seq == 0:
         if claim.genesis_party is None:
             raise AuthorizationError("the first entry must register the operator party")
@@ -267,7 +247,7 @@ def authorize(
         party = directory.party(record.party)
         roles = party.roles if party else frozenset()
         if authorizing is None:
-            if roles & allowed or (kind in SELF_SIGNED_KINDS and keyid == claim.self_key):
+            if roles & allowed or (row.self_signed and keyid == claim.self_key):
                 authorizing = record.party
             else:
                 refusals.append(f"party {record.party} (roles: {', '.join(sorted(roles))})")

@@ -27,17 +27,13 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     StrictBool,
-    ValidationError,
     model_validator,
 )
 
-from provenance import canonical
-from provenance.catalog import Product, Source
+from provenance.crypto import canonical
+from provenance.crypto.keys import VerifyingKey
 from provenance.errors import InputError
-from provenance.keys import VerifyingKey
-
-PREDICATE_BASE = "https://provenance.dev/attestations/"
-
+from provenance.statements.catalog import Product, Source
 
 # --- shared field types ----------------------------------------------------------
 
@@ -694,107 +690,3 @@ class ReportStatement(Statement):
     def subjects(self) -> list[tuple[str, str]]:
         digest = canonical.digest(self.report)
         return [(f"report/{self.report.get('kind', 'report')}/{digest[:16]}", digest)]
-
-
-# --- the registry ------------------------------------------------------------------
-
-KINDS: dict[str, type[Statement]] = {}
-
-
-def register(*models: type[Statement]) -> None:
-    for model in models:
-        KINDS[model.kind] = model
-
-
-register(
-    PartyStatement,
-    KeyStatement,
-    KeyRotationStatement,
-    KeyRevocationStatement,
-    ProductStatement,
-    ManufactureStatement,
-    ShipmentStatement,
-    ReceiptStatement,
-    EndUseStatement,
-    InspectionStatement,
-    LicenseStatement,
-    ScreeningListStatement,
-    DeterminationStatement,
-    ResolutionStatement,
-    ReportStatement,
-)
-
-
-def predicate_type(kind: str) -> str:
-    return f"{PREDICATE_BASE}{kind}/v1"
-
-
-_PREDICATE_RE = re.compile(re.escape(PREDICATE_BASE) + r"([a-z-]+)/v1$")
-
-
-def kind_of(predicate_type_uri: str) -> str:
-    match = _PREDICATE_RE.match(predicate_type_uri)
-    if not match or match.group(1) not in KINDS:
-        raise InputError(f"unknown predicateType {predicate_type_uri!r}")
-    return match.group(1)
-
-
-def model_for(kind: str) -> type[Statement]:
-    try:
-        return KINDS[kind]
-    except KeyError:
-        known = ", ".join(sorted(KINDS))
-        raise InputError(f"unknown statement kind {kind!r} (known: {known})") from None
-
-
-def describe_validation_error(kind: str, exc: ValidationError) -> str:
-    """One line naming the fields that failed, e.g. `shipment: items[0].quantity: ...`."""
-    parts = []
-    for error in exc.errors()[:3]:
-        loc = ""
-        for item in error["loc"]:
-            loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {message}" if loc else message)
-    more = len(exc.errors()) - 3
-    suffix = f" (and {more} more)" if more > 0 else ""
-    return f"invalid {kind}: " + "; ".join(parts) + suffix
-
-
-def from_document(document: Any) -> Statement:
-    """Build a statement from a user's document: a mapping with `kind` and fields."""
-    if not isinstance(document, dict):
-        raise InputError("a statement document must be a mapping with a 'kind' field")
-    fields = dict(document)
-    kind = fields.pop("kind", None)
-    if not isinstance(kind, str):
-        raise InputError("the document has no 'kind' field", hint=f"one of: {', '.join(KINDS)}")
-    model = model_for(kind)
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        raise InputError(describe_validation_error(kind, exc)) from exc
-
-
-def from_predicate(kind: str, predicate: dict[str, Any]) -> Statement:
-    """Validate a signed predicate strictly (exact JSON types)."""
-    model = model_for(kind)
-    try:
-        return model.model_validate_json(canonical.dumps(predicate), strict=True)
-    except ValidationError as exc:
-        raise InputError(describe_validation_error(kind, exc)) from exc
-
-
-def json_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of a kind's document (what `provenance schema KIND` prints)."""
-    model = model_for(kind)
-    schema = model.model_json_schema(mode="validation")
-    schema.setdefault("properties", {})
-    schema["properties"] = {"kind": {"const": kind}, **schema["properties"]}
-    schema.setdefault("required", []).insert(0, "kind")
-    schema["$id"] = predicate_type(kind)
-    return schema
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()

@@ -21,24 +21,9 @@ from typing import Any
 from sqlalchemy import Executable, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.engine import Connection, CursorResult, Row
 
-from provenance.authority import Directory, KeyRecord, Signer
 from provenance.errors import AuthorizationError, InputError
-from provenance.payloads import (
-    DeterminationStatement,
-    EndUseStatement,
-    InspectionStatement,
-    LicenseStatement,
-    ManufactureStatement,
-    PartyStatement,
-    ProductStatement,
-    ReceiptStatement,
-    ResolutionStatement,
-    ScreeningListStatement,
-    ShipmentStatement,
-    Statement,
-)
-from provenance.store import (
-    Base,
+from provenance.ledger.database import in_chunks
+from provenance.ledger.projections.tables import (
     ChipRow,
     DeterminationItemRow,
     DeterminationRow,
@@ -61,7 +46,22 @@ from provenance.store import (
     ShipmentItemRow,
     ShipmentRow,
     ShipmentSerialRow,
-    in_chunks,
+)
+from provenance.ledger.tables import Base
+from provenance.statements.authority import Directory, KeyRecord, Signer
+from provenance.statements.payloads import (
+    DeterminationStatement,
+    EndUseStatement,
+    InspectionStatement,
+    LicenseStatement,
+    ManufactureStatement,
+    PartyStatement,
+    ProductStatement,
+    ReceiptStatement,
+    ResolutionStatement,
+    ScreeningListStatement,
+    ShipmentStatement,
+    Statement,
 )
 
 

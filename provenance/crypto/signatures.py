@@ -19,8 +19,8 @@ from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from provenance.envelope import Envelope
-from provenance.keys import VerifyingKey
+from provenance.crypto.envelope import Envelope
+from provenance.crypto.keys import VerifyingKey
 
 STREAM_CHUNK = 1000
 """Envelopes a worker verifies per task: small enough that appending starts early."""

@@ -13,13 +13,12 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from provenance.envelope import verified_keyids
+from provenance.crypto.envelope import verified_keyids
+from provenance.crypto.keys import VerifyingKey
 from provenance.errors import IntegrityError, NotFoundError
-from provenance.keys import VerifyingKey
-from provenance.ledger import Ledger, ParsedEntry, Receipt
-from provenance.store import (
+from provenance.ledger.log import Ledger
+from provenance.ledger.projections.tables import (
     ChipRow,
-    Entry,
     FlagRow,
     InspectionDeviceRow,
     LicenseRow,
@@ -33,16 +32,9 @@ from provenance.store import (
     ShipmentSerialRow,
     SubjectRow,
 )
-
-DATE_FIELDS = {
-    "manufacture": "date",
-    "shipment": "ship_date",
-    "receipt": "date",
-    "end-use": "date",
-    "inspection": "date",
-    "license": "valid_from",
-}
-"""The field that dates a statement of each kind (what the history is ordered by)."""
+from provenance.ledger.tables import Entry
+from provenance.offline.entries import ParsedEntry, Receipt
+from provenance.statements import kinds
 
 
 def _party_dict(row: Any) -> dict[str, Any]:
@@ -109,7 +101,8 @@ def verified_entry(ledger: Ledger, seq: int, size: int | None = None) -> dict[st
     if not keys or set(verified_keyids(parsed.envelope, keys)) != set(keyids):
         raise IntegrityError(f"entry {seq}: the signature does not verify with its signer's keys")
     predicate = parsed.statement["predicate"]
-    field = DATE_FIELDS.get(parsed.kind)
+    kind = kinds.get(parsed.kind)
+    field = kind.date_field
     checkpoint = receipt.checkpoint.checkpoint
     return {
         "seq": seq,
@@ -117,7 +110,7 @@ def verified_entry(ledger: Ledger, seq: int, size: int | None = None) -> dict[st
         "signer": row.signer_party,
         "date": predicate.get(field) if field else None,
         "integrated_at": parsed.integrated_at,
-        "summary": summarise(parsed.kind, predicate),
+        "summary": kind.summarise(predicate),
         "proof": {
             "verified": True,
             "signature": True,
@@ -127,41 +120,6 @@ def verified_entry(ledger: Ledger, seq: int, size: int | None = None) -> dict[st
         },
         "predicate": predicate,
     }
-
-
-def summarise(kind: str, p: dict[str, Any]) -> str:
-    """One line a person reads in a history."""
-    if kind == "manufacture":
-        return f"{len(p['serials'])} serials of {p['product']} made in {p['site']}"
-    if kind == "shipment":
-        units = sum(item["quantity"] for item in p["items"])
-        route = " > ".join(p["route"])
-        return (
-            f"shipment {p['id']}: {units} units, {p['exporter']} to {p['consignee']} "
-            f"(end user {p['end_user']}), {route}, license {p.get('license') or 'none cited'}"
-        )
-    if kind == "receipt":
-        where = f"{p['site']}, {p['country']}"
-        return f"received {len(p['serials'])} of shipment {p['shipment']} at {where}"
-    if kind == "end-use":
-        site = p["site"]
-        return (
-            f"end use: {p['end_use']} ({p['sector']}) at {site['facility']}, {site['country']}, "
-            f"valid until {p['valid_until']}"
-        )
-    if kind == "inspection":
-        site = p["site"]
-        devices = sum(len(e["devices"]) for e in p.get("evidence", []))
-        return (
-            f"inspection at {site['facility']}, {site['country']}: "
-            f"{len(p.get('serials_seen', []))} seen, {len(p.get('serials_missing', []))} missing, "
-            f"{devices} devices in evidence"
-        )
-    if kind == "license":
-        return f"license {p['id']} to {p['exporter']} for {p['destination']}"
-    if kind == "product":
-        return f"product {p['id']}: {p['vendor']} {p['model']}, TPP {p['tpp']}"
-    return kind
 
 
 # --- chips -------------------------------------------------------------------------------

@@ -68,8 +68,8 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 
 from provenance.errors import InputError, NotFoundError
-from provenance.inspection import normalise_pci_device_id
 from provenance.resources import resource_dir
+from provenance.statements.inspection import normalise_pci_device_id
 
 __all__ = [
     "CATALOG_FILE",

@@ -24,8 +24,22 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, text
 
-from provenance import merkle, note, payloads
-from provenance.authority import (
+from provenance.crypto.envelope import Envelope
+from provenance.crypto.keys import VerifyingKey
+from provenance.crypto.signatures import check, cores, job
+from provenance.errors import (
+    AuthorizationError,
+    InputError,
+    IntegrityError,
+    ProvenanceError,
+    SignatureError,
+)
+from provenance.ledger.database import Store, make_engine
+from provenance.ledger.log import Ledger
+from provenance.ledger.tables import CheckpointRow, Entry
+from provenance.offline.entries import ParsedEntry
+from provenance.statements import kinds
+from provenance.statements.authority import (
     Claims,
     KeyRecord,
     PartyRecord,
@@ -34,19 +48,8 @@ from provenance.authority import (
     claims,
     keys_registered_by,
 )
-from provenance.bundle import KEY_KINDS
-from provenance.envelope import Envelope
-from provenance.errors import (
-    AuthorizationError,
-    InputError,
-    IntegrityError,
-    ProvenanceError,
-    SignatureError,
-)
-from provenance.keys import VerifyingKey
-from provenance.ledger import Ledger, ParsedEntry
-from provenance.signatures import check, cores, job
-from provenance.store import CheckpointRow, Entry, Store, make_engine
+from provenance.statements.kinds import KEY_KINDS
+from provenance.tlog import merkle, note
 
 RANGE = 5000
 """Entries per unit of work handed to a worker."""
@@ -225,7 +228,7 @@ def _check_entry(
             return f"its leaf says it is entry {value.get('seq')}"
         envelope = Envelope.from_json(value["envelope"])
         statement = envelope.statement()
-        leaf_kind = payloads.kind_of(statement["predicateType"])
+        leaf_kind = kinds.kind_of(statement["predicateType"])
     except (ValueError, KeyError, TypeError, InputError) as exc:
         return f"its leaf is not a valid entry ({exc})"
     if leaf_kind != kind:
@@ -236,7 +239,7 @@ def _check_entry(
     claim = Claims()
     if kind in KEY_KINDS:
         try:
-            model = payloads.from_predicate(kind, statement["predicate"])
+            model = kinds.from_predicate(kind, statement["predicate"])
         except InputError as exc:
             return exc.message
         claim = claims(model)

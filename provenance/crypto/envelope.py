@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from provenance import canonical
+from provenance.crypto import canonical
+from provenance.crypto.keys import SigningKey, VerifyingKey
 from provenance.errors import InputError, SignatureError
-from provenance.keys import SigningKey, VerifyingKey
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

@@ -1,0 +1,96 @@
+"""Entries, checkpoints and receipts as values: what the log writes and what an
+offline verifier reads, with no database.
+
+A leaf is the canonical JSON (RFC 8785) of `{"seq", "integrated_at", "envelope"}`;
+its hash, `SHA-256(0x00 || leaf)`, is the Merkle tree's leaf. A receipt is a C2SP
+tlog-proof of one entry that carries the entry's leaf on its `extra` line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from provenance.crypto import canonical
+from provenance.crypto.envelope import Envelope
+from provenance.errors import InputError, IntegrityError
+from provenance.statements import kinds, payloads
+from provenance.tlog import merkle
+from provenance.tlog.note import Checkpoint
+from provenance.tlog.proof import format_proof
+
+
+def timestamp(moment: dt.datetime) -> str:
+    """The `integrated_at` text of a leaf: UTC, microseconds, `Z`."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def leaf_bytes(seq: int, integrated_at: str, envelope: Envelope) -> bytes:
+    return canonical.dumps(
+        {"seq": seq, "integrated_at": integrated_at, "envelope": envelope.to_json()}
+    )
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    """An entry as stored: its leaf, and what the leaf says."""
+
+    seq: int
+    integrated_at: str
+    envelope: Envelope
+    statement: dict[str, Any]
+    kind: str
+    leaf: bytes
+
+    @classmethod
+    def from_leaf(cls, leaf: bytes) -> ParsedEntry:
+        try:
+            value = json.loads(leaf)
+            envelope = Envelope.from_json(value["envelope"])
+            seq, integrated_at = value["seq"], value["integrated_at"]
+        except (ValueError, KeyError, TypeError, InputError) as exc:
+            raise IntegrityError(f"stored leaf is not a ledger entry: {exc}") from exc
+        if not isinstance(seq, int) or not isinstance(integrated_at, str):
+            raise IntegrityError("stored leaf has a malformed seq or integrated_at")
+        try:
+            statement = envelope.statement()
+            kind = kinds.kind_of(statement["predicateType"])
+        except InputError as exc:
+            raise IntegrityError(f"entry {seq}: {exc.message}") from exc
+        return cls(seq, integrated_at, envelope, statement, kind, leaf)
+
+    def model(self) -> payloads.Statement:
+        return kinds.from_predicate(self.kind, self.statement["predicate"])
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    checkpoint: Checkpoint
+    note: str
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.checkpoint.to_json(), "note": self.note}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A C2SP tlog-proof for one entry, with the entry's leaf as its extra data."""
+
+    seq: int
+    leaf: bytes
+    proof: tuple[bytes, ...]
+    checkpoint: SignedCheckpoint
+
+    def text(self) -> str:
+        return format_proof(self.seq, self.proof, self.checkpoint.note, extra=self.leaf)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "leaf_hash": merkle.leaf_hash(self.leaf).hex(),
+            "proof": [p.hex() for p in self.proof],
+            "checkpoint": self.checkpoint.to_json(),
+            "tlog_proof": self.text(),
+        }
