@@ -75,4 +75,20 @@ class CheckpointRow(Base):
 
 LEDGER_TABLES = ("ledger_info", "entries", "tree_nodes", "checkpoints")
 
+
+# --- kept beside the ledger --------------------------------------------------------
+
+
+class ScreeningFileRow(Base):
+    """A screening list file, kept by digest (reference data beside the ledger, not a
+    projection: the `screening-list` entry pins the digest, the file is checked against it
+    whenever it is read)."""
+
+    __tablename__ = "screening_files"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    format: Mapped[str] = mapped_column(String(8))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[dt.datetime]
+
+
 Index("ix_entries_kind_seq", Entry.kind, Entry.seq)

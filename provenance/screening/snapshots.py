@@ -27,10 +27,10 @@ from provenance.ledger.database import utcnow
 from provenance.ledger.log import Appended, Ledger
 from provenance.ledger.projections.tables import (
     PartyRow,
-    ScreeningFileRow,
     ScreeningHitRow,
     ScreeningSnapshotRow,
 )
+from provenance.ledger.tables import ScreeningFileRow
 from provenance.resources import resource_dir
 from provenance.screening.lists import ScreeningList, parse_list
 from provenance.screening.matcher import Match, ScreeningIndex, ScreeningPolicy

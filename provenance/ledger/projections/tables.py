@@ -264,18 +264,6 @@ class LicenseRow(Base):
 # --- restricted-party screening ---------------------------------------------------------
 
 
-class ScreeningFileRow(Base):
-    """A screening list file, kept by digest (reference data beside the ledger, not a
-    projection: the `screening-list` entry pins the digest, the file is checked against it
-    whenever it is read)."""
-
-    __tablename__ = "screening_files"
-    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    format: Mapped[str] = mapped_column(String(8))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-    stored_at: Mapped[dt.datetime]
-
-
 class ScreeningSnapshotRow(Base):
     __tablename__ = "screening_snapshots"
     seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
@@ -373,3 +361,12 @@ class DeterminationItemRow(Base):
 
 
 Index("ix_subjects_seq", SubjectRow.seq)
+
+
+PROJECTION_TABLES: list[str] = [
+    table.name
+    for table in reversed(Base.metadata.sorted_tables)
+    if table.name
+    in {model.__tablename__ for model in Base.__subclasses__() if model.__module__ == __name__}
+]
+"""Every projection table, children before parents (the order replay clears them in)."""

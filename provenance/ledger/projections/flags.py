@@ -1,0 +1,278 @@
+"""Projections of what the rules and the screening found: screening snapshots and their
+hits, determinations and their items, red flags and their resolutions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+
+from provenance.errors import AuthorizationError
+from provenance.ledger.database import in_chunks
+from provenance.ledger.projections.tables import (
+    DeterminationItemRow,
+    DeterminationRow,
+    FlagRow,
+    ResolutionRow,
+    ScreeningHitRow,
+    ScreeningSnapshotRow,
+    ShipmentRow,
+)
+from provenance.ledger.projections.writer import (
+    Accepted,
+    Writer,
+    handles,
+    prefetches,
+    refused,
+    shipment_row,
+)
+from provenance.statements.authority import Directory
+from provenance.statements.payloads import (
+    DeterminationStatement,
+    ResolutionStatement,
+    ScreeningListStatement,
+    Statement,
+)
+
+# --- screening snapshots and the flags they raise ----------------------------------------
+
+
+def flag_id(seq: int, position: int) -> str:
+    """A flag's id: the entry that raised it and its place there, e.g. `F-1042-3`."""
+    return f"F-{seq}-{position}"
+
+
+@handles("screening-list")
+def _screening_list(writer: Writer, accepted: Accepted, _directory: Directory) -> None:
+    statement = accepted.statement
+    assert isinstance(statement, ScreeningListStatement)
+    known = writer.execute(
+        select(ScreeningSnapshotRow.seq).where(ScreeningSnapshotRow.digest == statement.digest)
+    ).first()
+    if known is not None:
+        raise refused(accepted.kind, "digest", f"this list is already snapshot entry {known.seq}")
+    writer.insert(
+        ScreeningSnapshotRow,
+        {
+            "seq": accepted.seq,
+            "digest": statement.digest,
+            "file": statement.file,
+            "format": statement.format,
+            "date": statement.date,
+            "total": statement.total,
+            "counts": json.dumps(statement.counts, sort_keys=True),
+            "policy": json.dumps({k: format(v, "f") for k, v in statement.policy.items()}),
+            "parties_screened": statement.parties_screened,
+        },
+    )
+    for position, hit in enumerate(statement.hits):
+        writer.insert(
+            ScreeningHitRow,
+            {
+                "seq": accepted.seq,
+                "position": position,
+                "party": hit.party,
+                "score": format(hit.score, "f"),
+                "source": hit.source,
+                "entity_number": hit.entity_number,
+                "matched_name": hit.matched_name,
+                "new": hit.new,
+            },
+        )
+        if not hit.new:
+            continue
+        number = f" {hit.entity_number}" if hit.entity_number else ""
+        writer.insert(
+            FlagRow,
+            _flag_row(
+                flag_id(accepted.seq, position),
+                rule=f"screening.{hit.source.lower()}",
+                severity=hit.severity,
+                subject=f"party/{hit.party}",
+                line=None,
+                message=(
+                    f"party {hit.party} ({hit.name}) matches {hit.list_name} entry{number}: "
+                    f"{hit.matched_name!r}, score {hit.score}"
+                ),
+                facts=hit.model_dump(mode="json"),
+                seq=accepted.seq,
+                on=statement.date,
+            ),
+        )
+
+
+def _flag_row(
+    flag: str,
+    *,
+    rule: str,
+    severity: str,
+    subject: str,
+    line: int | None,
+    message: str,
+    facts: dict[str, Any],
+    seq: int,
+    on: dt.date,
+) -> dict[str, Any]:
+    return {
+        "id": flag,
+        "rule": rule,
+        "severity": severity,
+        "subject": subject,
+        "line": line,
+        "message": message,
+        "facts": json.dumps(facts, sort_keys=True, ensure_ascii=False),
+        "raised_seq": seq,
+        "raised_on": on,
+        "status": "open",
+        "resolved_seq": None,
+        "resolved_by": None,
+        "resolution": None,
+    }
+
+
+@handles("determination")
+def _determination(writer: Writer, accepted: Accepted, _directory: Directory) -> None:
+    statement = accepted.statement
+    assert isinstance(statement, DeterminationStatement)
+    known = writer.cache.get("shipment_seqs", {})
+    if statement.shipment in known:
+        shipment_seq = known[statement.shipment]
+    else:
+        shipment_seq = shipment_row(writer, accepted.kind, "shipment", statement.shipment).seq
+    if shipment_seq != statement.shipment_seq:
+        raise refused(
+            accepted.kind,
+            "shipment_seq",
+            f"shipment {statement.shipment!r} is entry {shipment_seq}, "
+            f"not {statement.shipment_seq}",
+        )
+    writer.insert(
+        DeterminationRow,
+        {
+            "seq": accepted.seq,
+            "shipment_id": statement.shipment,
+            "pack_id": statement.pack.id,
+            "pack_digest": statement.pack.digest,
+            "screening_list": statement.screening_list,
+            "evaluated_on": statement.evaluated_on,
+            "verdict": statement.verdict,
+            "items": json.dumps(statement.items, sort_keys=True, ensure_ascii=False),
+            "flags": len(statement.flags),
+        },
+    )
+    for item in statement.items:
+        writer.insert(
+            DeterminationItemRow,
+            {
+                "seq": accepted.seq,
+                "line": item.get("line", 0),
+                "shipment_id": statement.shipment,
+                "product": str(item.get("product", "")),
+                "eccn": str(item.get("eccn", "")),
+                "quantity": int(item.get("quantity", 0)),
+                "tpp": str(item.get("tpp", "0")),
+                "license_required": bool(item.get("license_required")),
+                "policy": item.get("policy"),
+            },
+        )
+    subject_name = f"shipment/{statement.shipment}"
+    cached = writer.cache.get("raised_flags", {})
+    if subject_name in cached:
+        raised: set[tuple[str, int | None]] = cached[subject_name]
+    else:
+        raised = {
+            (row.rule, row.line)
+            for row in writer.execute(
+                select(FlagRow.rule, FlagRow.line).where(FlagRow.subject == subject_name)
+            )
+        }
+    for position, flag in enumerate(statement.flags):
+        key = (flag.rule, flag.line)
+        if key in raised:
+            continue  # raised by an earlier determination: one flag, one resolution
+        raised.add(key)
+        writer.insert(
+            FlagRow,
+            _flag_row(
+                flag_id(accepted.seq, position),
+                rule=flag.rule,
+                severity=flag.severity,
+                subject=subject_name,
+                line=flag.line,
+                message=flag.message,
+                facts=flag.facts,
+                seq=accepted.seq,
+                on=statement.evaluated_on,
+            ),
+        )
+
+
+@handles("resolution")
+def _resolution(writer: Writer, accepted: Accepted, directory: Directory) -> None:
+    statement = accepted.statement
+    assert isinstance(statement, ResolutionStatement)
+    found = writer.execute(
+        select(FlagRow.subject, FlagRow.status).where(FlagRow.id == statement.flag)
+    ).first()
+    if found is None:
+        raise refused(
+            accepted.kind, "flag", f"unknown flag {statement.flag!r}", hint="provenance flag list"
+        )
+    signer = directory.party(accepted.signer.party)
+    if signer is None or "regulator" not in signer.roles:
+        owner = None
+        if found.subject.startswith("shipment/"):
+            owner = writer.execute(
+                select(ShipmentRow.exporter).where(
+                    ShipmentRow.id == found.subject.removeprefix("shipment/")
+                )
+            ).scalar()
+        if owner != accepted.signer.party:
+            raise AuthorizationError(
+                f"resolution: flag: {statement.flag} is about {found.subject}; only a regulator "
+                f"or that shipment's exporter may resolve it, not {accepted.signer.party!r}"
+            )
+    writer.insert(
+        ResolutionRow,
+        {
+            "seq": accepted.seq,
+            "flag_id": statement.flag,
+            "status": statement.status,
+            "party": accepted.signer.party,
+            "reason": statement.reason,
+        },
+    )
+    writer.execute(
+        update(FlagRow)
+        .where(FlagRow.id == statement.flag)
+        .values(
+            status=statement.status,
+            resolved_seq=accepted.seq,
+            resolved_by=accepted.signer.party,
+            resolution=statement.reason,
+        )
+    )
+
+
+@prefetches("determination")
+def _judged_shipments(writer: Writer, batch: Sequence[Statement]) -> None:
+    """The shipments the batch's determinations speak of, and the flags already raised."""
+    judged = sorted({s.shipment for s in batch if isinstance(s, DeterminationStatement)})
+    seqs: dict[str, int] = {}
+    raised: dict[str, set[tuple[str, int | None]]] = {f"shipment/{s}": set() for s in judged}
+    writer.flush()
+    for chunk in in_chunks(judged):
+        rows = writer.conn.execute(
+            select(ShipmentRow.id, ShipmentRow.seq).where(ShipmentRow.id.in_(chunk))
+        )
+        seqs.update((r.id, r.seq) for r in rows)
+        subjects = [f"shipment/{s}" for s in chunk]
+        for r in writer.conn.execute(
+            select(FlagRow.subject, FlagRow.rule, FlagRow.line).where(FlagRow.subject.in_(subjects))
+        ):
+            raised[r.subject].add((r.rule, r.line))
+    writer.cache["shipment_seqs"] = seqs
+    writer.cache["raised_flags"] = raised
