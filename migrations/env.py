@@ -13,6 +13,7 @@ import logging.config
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
+import provenance.ledger.projections.tables  # noqa: F401 (puts the projection tables in Base.metadata)
 from provenance.ledger.database import database_url
 from provenance.ledger.tables import Base
 
