@@ -1,0 +1,448 @@
+"""The rules engine: `check`, `classify`, `rules`, `flag`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from provenance.commands.options import (
+    checkpoint_key_option,
+    common,
+    emit,
+    json_option,
+    progress_bar,
+    sign_and_append,
+    signing_options,
+)
+from provenance.crypto import keys
+from provenance.errors import InputError
+from provenance.ledger import queries
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import open_for_append
+from provenance.statements import kinds
+from provenance.statements.catalog import load_catalog
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --- the rules engine ----------------------------------------------------------------------
+
+VERDICT_STYLE = {"clear": "CLEAR", "license_required": "LICENSE REQUIRED", "blocked": "BLOCKED"}
+
+
+def show_determination(data: dict[str, Any], explain: bool) -> None:
+    pack = data["pack"]
+    click.echo(
+        f"shipment {data['shipment']} under {pack['id']} (digest {pack['digest'][:16]}), "
+        f"evaluated {data['evaluated_on']}: {VERDICT_STYLE[data['verdict']]}"
+    )
+    for item in data["items"]:
+        declared = (
+            f" (declared {item['declared_product']})"
+            if item["declared_product"] != item["product"]
+            else ""
+        )
+        if item["license_required"]:
+            cover = f"covered by {item['covered_by']}" if item["covered_by"] else "NOT COVERED"
+            need = f"license required ({item['policy']}; exceptions: "
+            need += f"{', '.join(item['exceptions']) or 'none'}), {cover}"
+        else:
+            need = "no license required"
+        click.echo(
+            f"  item {item['line']}: {item['quantity']} x {item['product']}{declared} -> "
+            f"{item['eccn']} by {item['classified_by']}, TPP {item['tpp']}, PD {item['pd']}; "
+            f"{need}"
+        )
+    if data["flags"]:
+        click.echo(f"red flags ({len(data['flags'])}):")
+    for flag in data["flags"]:
+        ident = f" [{flag['id']}]" if flag.get("id") else ""
+        where = f" item {flag['line']}" if flag["line"] is not None else ""
+        click.echo(
+            f"  {flag['severity'].upper():<8} {flag['rule']}{ident}{where}: {flag['message']}"
+        )
+    if explain and data.get("explain"):
+        click.echo("rules that held, the expression and the facts it read:")
+        for fired in data["explain"]:
+            click.echo(f"  {fired['rule']}: {fired['expression']}")
+            for name, value in fired["facts"].items():
+                click.echo(f"      {name} = {json.dumps(value)}")
+
+
+def run_check(
+    db: str | None,
+    shipment_ids: list[str],
+    *,
+    pack_id: str | None,
+    explain: bool,
+    dry_run: bool,
+    as_of: dt.date | None,
+    key_path: str | None,
+    checkpoint_key: str | None,
+    rules_dir: str | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate, append unless `dry_run`, and return the determinations as JSON."""
+    from provenance.compliance.checks import Checker
+    from provenance.ledger.setup import operator_key_path
+
+    opener = Ledger.open if dry_run else (lambda d: open_for_append(d, checkpoint_key))
+    with opener(db) as ledger:
+        checker = Checker.open(ledger, rules_dir, as_of)
+        with progress_bar("checking", len(shipment_ids)) as advance:
+            determinations = checker.determine(
+                shipment_ids, pack_id=pack_id, explain=explain, progress=advance
+            )
+        if dry_run:
+            return [d.to_json() for d in determinations]
+        signer = keys.load_private(operator_key_path(ledger, key_path))
+        return checker.described(determinations, checker.record(determinations, [signer]))
+
+
+def verdict_exit(results: list[dict[str, Any]]) -> None:
+    if any(r["verdict"] != "clear" for r in results):
+        raise click.exceptions.Exit(1)
+
+
+@click.command("check")
+@click.argument("shipment_ids", nargs=-1)
+@click.option("--all", "check_all", is_flag=True, help="Check every shipment in the ledger.")
+@click.option("--pack", "pack_id", default=None, help="Use this rule pack, not the one in force.")
+@click.option("--explain", is_flag=True, help="Show each rule that held, its expression and facts.")
+@click.option("--dry-run", is_flag=True, help="Evaluate only; append nothing.")
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Evaluate as on this date (default today): receipt deadlines count from it.",
+)
+@click.option(
+    "--key",
+    "key_path",
+    default=None,
+    metavar="PEM",
+    help="Operator key that signs the determination (default $PROVENANCE_OPERATOR_KEY, "
+    "else operator.pem beside the checkpoint key).",
+)
+@click.option("--rules", "rules_dir", default=None, metavar="DIR", help="Rules folder to use.")
+@checkpoint_key_option
+@common
+def check(
+    shipment_ids: tuple[str, ...],
+    check_all: bool,
+    pack_id: str | None,
+    explain: bool,
+    dry_run: bool,
+    as_of: dt.datetime | None,
+    key_path: str | None,
+    rules_dir: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Evaluate SHIPMENT_ID against the rule pack in force on its ship date.
+
+    Prints, per item, the TPP, performance density and ECCN (and the rule that chose
+    it), whether a license is required under which policy, the exceptions that
+    could apply and whether the shipment's license covers it; then the red flags,
+    each with its rule, severity, message and the facts it saw. Appends the
+    determination, signed by the operator key, unless --dry-run. Exits 1 when a
+    blocking flag or an uncovered license requirement stands, 0 otherwise.
+    """
+    ids = list(shipment_ids)
+    if check_all:
+        with Ledger.open(db) as ledger:
+            ids = [s["id"] for s in reversed(queries.shipments(ledger))]
+    if not ids:
+        raise InputError("name a shipment to check", hint="provenance check SHIPMENT_ID, or --all")
+    results = run_check(
+        db,
+        ids,
+        pack_id=pack_id,
+        explain=explain,
+        dry_run=dry_run,
+        as_of=as_of.date() if as_of else None,
+        key_path=key_path,
+        checkpoint_key=checkpoint_key,
+        rules_dir=rules_dir,
+    )
+
+    def human() -> None:
+        for data in results:
+            show_determination(data, explain)
+            if data.get("duplicate"):
+                click.echo(
+                    f"the same determination is already entry {data['seq']} "
+                    "(same pack, facts and date): nothing appended"
+                )
+            elif "seq" in data:
+                click.echo(f"determination appended as entry {data['seq']}")
+            elif dry_run:
+                click.echo("dry run: nothing appended")
+
+    emit(as_json, results[0] if len(results) == 1 else results, human)
+    verdict_exit(results)
+
+
+@click.command("classify")
+@click.option("--product", "product_id", default=None, help="A catalog product id.")
+@click.option("--tpp", type=str, default=None, help="Total processing performance.")
+@click.option("--die-area", type=str, default=None, metavar="MM2", help="Applicable die area.")
+@click.option(
+    "--datacenter/--no-datacenter",
+    default=True,
+    show_default=True,
+    help="Designed or marketed for datacenters.",
+)
+@click.option("--interconnect", type=int, default=0, metavar="GBPS", help="Chip-to-chip GB/s.")
+@click.option("--memory-bandwidth", type=int, default=0, metavar="GBPS", help="Memory GB/s.")
+@click.option(
+    "--date",
+    "on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Classify under the pack in force on this date (default today).",
+)
+@click.option("--pack", "pack_id", default=None, help="Classify under this pack.")
+@click.option("--rules", "rules_dir", default=None, metavar="DIR", help="Rules folder to use.")
+@common
+def classify(
+    product_id: str | None,
+    tpp: str | None,
+    die_area: str | None,
+    datacenter: bool,
+    interconnect: int,
+    memory_bandwidth: int,
+    on: dt.datetime | None,
+    pack_id: str | None,
+    rules_dir: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """The ECCN of a chip, and why: from its catalog figures (--product) or given ones.
+
+    TPP = 2 x MacTOPS x bit length (the highest over data types), PD = TPP / die area.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from provenance.compliance import checks
+    from provenance.compliance.packs import Library
+
+    library = Library.load(rules_dir)
+    pack = (
+        library.get(pack_id)
+        if pack_id
+        else library.in_force(on.date() if on else dt.datetime.now(dt.UTC).date())
+    )
+    if product_id:
+        if tpp or die_area:
+            raise InputError("give --product, or --tpp and --die-area, not both")
+        product = load_catalog().require(product_id)
+        result = checks.classify(
+            pack,
+            tpp=product.tpp,
+            die_area=product.die_area_mm2,
+            datacenter=product.datacenter,
+            interconnect=product.interconnect_gbps or 0,
+            memory_bandwidth=product.memory_bandwidth_gbps or 0,
+            product=product.id,
+        )
+    else:
+        if tpp is None:
+            raise InputError("give --product ID, or --tpp N (with --die-area MM2)")
+        try:
+            tpp_value = Decimal(tpp)
+            area = Decimal(die_area) if die_area else None
+        except InvalidOperation:
+            raise InputError("--tpp and --die-area must be numbers") from None
+        if tpp_value < 0 or (area is not None and area <= 0):
+            raise InputError("--tpp must be >= 0 and --die-area > 0")
+        result = checks.classify(
+            pack,
+            tpp=tpp_value,
+            die_area=area,
+            datacenter=datacenter,
+            interconnect=interconnect,
+            memory_bandwidth=memory_bandwidth,
+        )
+    data = result.to_json()
+
+    def human() -> None:
+        what = product_id or f"TPP {tpp}, die area {die_area or '?'} mm2"
+        click.echo(f"{what}: {data['eccn']} under {pack.id} (TPP {data['tpp']}, PD {data['pd']})")
+        if data["rule"]:
+            click.echo(f"  rule {data['rule']}: {data['why']}")
+            for name, value in data["facts"].items():
+                click.echo(
+                    f"      item.{name} = {json.dumps(value)}"
+                    if "." not in name
+                    else f"      {name} = {json.dumps(value)}"
+                )
+        if data["note"]:
+            click.echo(f"  note: {data['note']}")
+        click.echo(f"  sources: {', '.join(data['sources'])}")
+
+    emit(as_json, data, human)
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """The rule packs: list, show, the fact vocabulary, and the example cases."""
+
+
+@rules_group.command("list")
+@click.option("--rules", "rules_dir", default=None, metavar="DIR", help="Rules folder to use.")
+@json_option
+def rules_list(rules_dir: str | None, as_json: bool) -> None:
+    """Every pack, oldest first, with its digest and rule counts; the one in force today."""
+    from provenance.compliance.packs import Library
+
+    library = Library.load(rules_dir)
+    packs = [p.summary() for p in library.all()]
+    today = library.in_force(dt.datetime.now(dt.UTC).date()).id
+    for p in packs:
+        p["in_force"] = p["id"] == today
+
+    def human() -> None:
+        for p in packs:
+            mark = "*" if p["in_force"] else " "
+            r = p["rules"]
+            click.echo(
+                f"{mark} {p['id']:<12} from {p['effective_from']}  {p['digest'][:16]}  "
+                f"{r['classification']} classification, {r['licensing']} licensing, "
+                f"{r['flags']} flag rules  {p['title']}"
+            )
+        click.echo("* in force today")
+
+    emit(as_json, packs, human)
+
+
+@rules_group.command("show")
+@click.argument("pack_id")
+@click.option("--rules", "rules_dir", default=None, metavar="DIR", help="Rules folder to use.")
+@json_option
+def rules_show(pack_id: str, rules_dir: str | None, as_json: bool) -> None:
+    """A pack resolved (its parents merged): every rule, parameter and source."""
+    from provenance.compliance.packs import Library
+
+    pack = Library.load(rules_dir).get(pack_id)
+    document = {k: v for k, v in pack.document.items() if k != "reference"}
+    document["digest"] = pack.digest
+    document["reference"] = sorted(pack.reference)
+
+    def human() -> None:
+        click.echo(f"{pack.id}: {pack.title}")
+        click.echo(
+            f"effective from {pack.effective_from}; extends {' > '.join(pack.chain[1:]) or '-'}"
+        )
+        click.echo(f"digest {pack.digest}")
+        click.echo(f"parameters: {json.dumps(pack.parameters)}")
+        for section in ("classification", "licensing", "flags"):
+            click.echo(f"{section}:")
+            for rule in document[section]:
+                extra = rule.get("eccn") or rule.get("policy") or rule.get("severity")
+                click.echo(f"  {rule['id']} [{extra}]: {rule['when']}")
+        click.echo("sources:")
+        for source in document["sources"]:
+            click.echo(f"  {source['id']}: {source['title']} <{source['url']}>")
+
+    emit(as_json, document, human)
+
+
+@rules_group.command("facts")
+@json_option
+def rules_facts(as_json: bool) -> None:
+    """The fact vocabulary: every name a rule's condition may use, its type and meaning."""
+    from provenance.compliance.vocabulary import describe
+
+    rows = describe()
+
+    def human() -> None:
+        for row in rows:
+            click.echo(f"{row['name']:<34} {row['type']:<13} {row['meaning']}")
+
+    emit(as_json, rows, human)
+
+
+@rules_group.command("test")
+@click.argument("directory", required=False)
+@click.option("--rules", "rules_dir", default=None, metavar="DIR", help="Rules folder to use.")
+@json_option
+def rules_test(directory: str | None, rules_dir: str | None, as_json: bool) -> None:
+    """Run the example cases (rules/tests/*.yaml, or DIR): a shipment and the determination
+    expected. Shows each case that passes or what differs; exits 1 when any fails."""
+    from provenance.compliance import cases
+
+    results = cases.run_all(directory, rules_dir)
+    data = [r.to_json() for r in results]
+
+    def human() -> None:
+        for r in results:
+            click.echo(f"{'ok  ' if r.passed else 'FAIL'} {r.name} ({r.pack})")
+            for problem in r.problems:
+                click.echo(f"       {problem}")
+        failed = sum(1 for r in results if not r.passed)
+        click.echo(f"{len(results) - failed} passed, {failed} failed")
+
+    emit(as_json, data, human)
+    if any(not r.passed for r in results):
+        raise click.exceptions.Exit(1)
+
+
+@click.group("flag")
+def flag_group() -> None:
+    """Red flags: list them, and resolve one (cleared, confirmed, escalated)."""
+
+
+@flag_group.command("list")
+@click.option("--open", "only_open", is_flag=True, help="Only flags not yet resolved.")
+@click.option(
+    "--severity",
+    type=click.Choice(["info", "warning", "high", "blocking"]),
+    default=None,
+    help="Only this severity and above.",
+)
+@click.option("--shipment", "shipment_id", default=None, help="Only this shipment's flags.")
+@common
+def flag_list(
+    only_open: bool, severity: str | None, shipment_id: str | None, db: str | None, as_json: bool
+) -> None:
+    """Red flags, most severe first."""
+    with Ledger.open(db) as ledger:
+        rows = queries.flags(ledger, only_open=only_open, severity=severity, shipment=shipment_id)
+
+    def human() -> None:
+        for f in rows:
+            where = f" item {f['line']}" if f["line"] is not None else ""
+            click.echo(
+                f"{f['id']:<10} {f['severity'].upper():<8} {f['status']:<9} {f['subject']}{where}  "
+                f"{f['rule']}: {f['message']}"
+            )
+        click.echo(f"{len(rows)} flags")
+
+    emit(as_json, rows, human)
+
+
+@flag_group.command("resolve")
+@click.argument("flag")
+@click.option("--status", required=True, type=click.Choice(["cleared", "confirmed", "escalated"]))
+@click.option("--reason", required=True, help="Why (kept in the ledger).")
+@signing_options
+@common
+def flag_resolve(
+    flag: str,
+    status: str,
+    reason: str,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Resolve FLAG, signed by a regulator or by the exporter whose shipment it is about."""
+    statement = kinds.from_document(
+        {"kind": "resolution", "flag": flag, "status": status, "reason": reason}
+    )
+    sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)

@@ -1,0 +1,496 @@
+"""Chips and their movements: `product`, `attest`, `shipment`, `license`, `chip`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from provenance import documents
+from provenance.commands.options import (
+    appended_lines,
+    checkpoint_key_option,
+    common,
+    emit,
+    load_signers,
+    progress_bar,
+    sign_and_append,
+    signing_options,
+    statement_from,
+)
+from provenance.crypto.envelope import Envelope
+from provenance.errors import InputError, ProvenanceError
+from provenance.ledger import queries
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import open_for_append
+from provenance.statements import inspection, kinds, payloads, products, shipment_csv
+from provenance.statements.signing import sign
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group("product")
+def product_group() -> None:
+    """The product catalog serials are checked against (TPP, die area, PCI ids)."""
+
+
+@product_group.command("import")
+@click.argument("file")
+@signing_options
+@common
+def product_import(
+    file: str,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Add or supersede products from FILE, signed by an operator or regulator key.
+
+    FILE is a catalog in the format of rules/products.yaml, one product document,
+    or a list of them (YAML or JSON; `-` for stdin). All or nothing.
+    """
+    statements = products.read_products(file)
+    signers = load_signers(key_paths)
+    envelopes = [sign(s, signers) for s in statements]
+    with open_for_append(db, checkpoint_key) as ledger:
+        results = ledger.append_many(envelopes, labels=[f"product {s.id}" for s in statements])
+        size = ledger.size()
+    data = {
+        "products": [
+            {"id": s.id, "seq": r.seq, "duplicate": r.duplicate}
+            for s, r in zip(statements, results, strict=True)
+        ],
+        "size": size,
+    }
+
+    def human() -> None:
+        for s, r in zip(statements, results, strict=True):
+            state = "unchanged, already entry" if r.duplicate else "entry"
+            click.echo(f"{s.id}: {state} {r.seq} (TPP {s.tpp})")
+        click.echo(f"tree size {size}")
+
+    emit(as_json, data, human)
+
+
+@product_group.command("list")
+@common
+def product_list(db: str | None, as_json: bool) -> None:
+    """Every product in the ledger's catalog, with its TPP and performance density."""
+    with Ledger.open(db) as ledger:
+        rows = queries.products(ledger)
+
+    def human() -> None:
+        click.echo(
+            f"{'id':<24} {'vendor':<10} {'model':<26} {'TPP':>9} {'PD':>9} {'die mm2':>8} DC"
+        )
+        for p in rows:
+            click.echo(
+                f"{p['id']:<24} {p['vendor'][:10]:<10} {p['model'][:26]:<26} {p['tpp']:>9} "
+                f"{_short(p['performance_density']):>9} {p['die_area_mm2'] or '-':>8} "
+                f"{'yes' if p['datacenter'] else 'no'}"
+            )
+
+    emit(as_json, rows, human)
+
+
+def _short(value: str | None) -> str:
+    return "-" if value is None else f"{float(value):.2f}"
+
+
+@product_group.command("show")
+@click.argument("product_id")
+@common
+def product_show(product_id: str, db: str | None, as_json: bool) -> None:
+    """One product: its figures and how many serials are registered to it."""
+    with Ledger.open(db) as ledger:
+        data = queries.product(ledger, product_id)
+    emit(as_json, data, lambda: click.echo(documents.dumps(data)))
+
+
+@click.group("attest")
+def attest_group() -> None:
+    """Sign and append what a party attests: manufacture, receipt, end use, inspection."""
+
+
+def _attest_command(kind: str, attest: kinds.Attest) -> None:
+    @attest_group.command(kind)
+    @click.argument("file")
+    @signing_options
+    @common
+    def command(
+        file: str,
+        key_paths: tuple[str, ...],
+        receipt_file: str | None,
+        checkpoint_key: str | None,
+        db: str | None,
+        as_json: bool,
+    ) -> None:
+        statement = statement_from(file, kind)
+        sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
+
+    command.help = (
+        f"Append a {kind} statement from FILE (YAML/JSON, `-` for stdin), signed by "
+        f"{attest.who}.\n\nFields: {attest.fields}. `provenance schema {kind}` prints the "
+        "JSON Schema."
+    )
+
+
+for _kind in kinds.KINDS.values():
+    if _kind.attest is not None:
+        _attest_command(_kind.name, _kind.attest)
+
+
+@attest_group.command("inspection")
+@click.argument("file")
+@click.option(
+    "--nvidia-smi",
+    "smi_files",
+    multiple=True,
+    metavar="XML",
+    help="`nvidia-smi -q -x` output collected on site (repeat for several hosts).",
+)
+@signing_options
+@common
+def attest_inspection(
+    file: str,
+    smi_files: tuple[str, ...],
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Append an inspection from FILE, signed by the auditor, with nvidia-smi evidence.
+
+    Fields: site {country, facility, address}, date, serials_seen, serials_missing,
+    findings. Each --nvidia-smi file is parsed (safely: it comes from the field) and
+    recorded by its SHA-256 with every GPU it lists (product name, serial, UUID, PCI
+    device id, board part number), so the hardware's own report is in the ledger.
+    """
+    document = documents.read_mapping(file)
+    document.setdefault("kind", "inspection")
+    if smi_files:
+        found = [
+            inspection.evidence(inspection.read_nvidia_smi(path), Path(path).name)
+            for path in smi_files
+        ]
+        document["evidence"] = [*document.get("evidence", []), *found]
+    statement = kinds.from_document(document)
+    if not isinstance(statement, payloads.InspectionStatement):
+        raise InputError(f"{documents.display_name(file)} is a {statement.kind}, not an inspection")
+    sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
+
+
+@click.group("shipment")
+def shipment_group() -> None:
+    """Register, import and look up shipments."""
+
+
+@shipment_group.command("register")
+@click.argument("file")
+@click.option(
+    "--operator-key",
+    default=None,
+    metavar="PEM",
+    help="Operator key that signs the determination (default $PROVENANCE_OPERATOR_KEY, else "
+    "operator.pem beside the checkpoint key; without one the check is a dry run).",
+)
+@click.option("--no-check", is_flag=True, help="Register only; do not run the rules.")
+@signing_options
+@common
+def shipment_register(
+    file: str,
+    operator_key: str | None,
+    no_check: bool,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Append the shipment in FILE (YAML/JSON, `-` for stdin), signed by its exporter,
+    then check it against the rule pack in force and show the determination.
+
+    Fields: id, exporter, consignee, end_user, forwarder (optional), ship_date,
+    destination, route (countries, origin first), license (id or exception code,
+    optional), items [{product, description, hs_code, quantity, serials,
+    unit_value {amount, currency}}]. `provenance schema shipment` prints the schema.
+    Exits 1 when the determination is not clear (the shipment stays registered).
+    """
+    from provenance.commands.compliance import run_check, show_determination, verdict_exit
+    from provenance.ledger.setup import operator_key_path
+
+    statement = statement_from(file, "shipment")
+    assert isinstance(statement, payloads.ShipmentStatement)
+    envelope = sign(statement, load_signers(key_paths))
+    with open_for_append(db, checkpoint_key) as ledger:
+        result, receipt = ledger.append(envelope)
+        signer = operator_key_path(ledger, operator_key) if not no_check else None
+    if receipt_file:
+        Path(receipt_file).write_text(receipt.text(), encoding="utf-8")
+    determination = None
+    if not no_check:
+        determination = run_check(
+            db,
+            [statement.id],
+            pack_id=None,
+            explain=False,
+            dry_run=signer is None or not signer.exists(),
+            as_of=None,
+            key_path=str(signer) if signer else None,
+            checkpoint_key=checkpoint_key,
+        )[0]
+    if as_json:
+        data = {"entry": result.__dict__, "receipt": receipt.to_json()}
+        if determination is not None:
+            data["determination"] = determination
+        emit(True, data, "")
+    else:
+        appended_lines(result, receipt, receipt_file)
+        if determination is not None:
+            show_determination(determination, False)
+            if "seq" in determination:
+                click.echo(f"determination appended as entry {determination['seq']}")
+            else:
+                click.echo("(no operator key here: the determination was not appended)")
+    if determination is not None:
+        verdict_exit([determination])
+
+
+@shipment_group.command("import")
+@click.argument("file")
+@click.option(
+    "--key",
+    "key_paths",
+    multiple=True,
+    required=True,
+    metavar="PEM",
+    help="The exporter's private key (repeat to add signatures).",
+)
+@checkpoint_key_option
+@common
+def shipment_import(
+    file: str,
+    key_paths: tuple[str, ...],
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Import shipments from an ERP CSV export, all or nothing.
+
+    One line per item; the shipment's fields repeat on each of its lines. Columns:
+    shipment_id, exporter, consignee, end_user, forwarder (may be empty),
+    ship_date, destination, route (countries separated by `;`), license (may be
+    empty), product, description, hs_code, quantity, serials (separated by `;`),
+    unit_value, currency. Each shipment is signed with --key; an error names its
+    line and column, and nothing is appended.
+    """
+    source = documents.display_name(file)
+    parsed = shipment_csv.read_shipments_csv(file)
+    signers = load_signers(key_paths)
+    labels = [shipment_csv.label(p, source) for p in parsed]
+    envelopes: list[Envelope] = []
+    with progress_bar("signing", len(parsed)) as advance:
+        for p, label in zip(parsed, labels, strict=True):
+            try:
+                statement = kinds.from_document(p.document)
+            except ProvenanceError as exc:
+                raise type(exc)(f"{label}: {exc.message}", hint=exc.hint) from exc
+            envelopes.append(sign(statement, signers))
+            advance(1)
+    with (
+        open_for_append(db, checkpoint_key) as ledger,
+        progress_bar("appending", len(envelopes)) as advance,
+    ):
+        results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
+        size = ledger.size()
+    added = [r for r in results if not r.duplicate]
+    data = {
+        "shipments": len(results),
+        "appended": len(added),
+        "duplicates": len(results) - len(added),
+        "first": results[0].seq,
+        "last": results[-1].seq,
+        "size": size,
+    }
+    emit(
+        as_json,
+        data,
+        f"imported {len(results)} shipments from {source}: {len(added)} appended "
+        f"(entries {results[0].seq}-{results[-1].seq}), {data['duplicates']} already present; "
+        f"tree size {size}",
+    )
+
+
+@shipment_group.command("show")
+@click.argument("shipment_id")
+@common
+def shipment_show(shipment_id: str, db: str | None, as_json: bool) -> None:
+    """A shipment: declaration, items, serials and where each is now, receipts, end use."""
+    with Ledger.open(db) as ledger:
+        data = queries.shipment(ledger, shipment_id)
+
+    def human() -> None:
+        click.echo(
+            f"shipment {data['id']} (entry {data['seq']}), shipped {data['ship_date']} by "
+            f"{data['exporter']}"
+        )
+        click.echo(
+            f"  to {data['consignee']} for end user {data['end_user']} in {data['destination']}"
+            f", route {' > '.join(data['route'])}, license {data['license'] or 'none cited'}"
+        )
+        if data["forwarder"]:
+            click.echo(f"  forwarder {data['forwarder']}")
+        for item in data["items"]:
+            value = item["unit_value"]
+            click.echo(
+                f"  item {item['line']}: {item['quantity']} x {item['product']} "
+                f"({item['description']}), HS {item['hs_code']}, "
+                f"{value['amount']} {value['currency']} each"
+            )
+            for s in item["serials"]:
+                registered = s["registered_product"] or "not registered"
+                click.echo(f"    {s['serial']}: {s['state']} ({registered})")
+        for r in data["receipts"]:
+            click.echo(
+                f"  received {r['date']} by {r['party']} at {r['site']}, {r['country']}: "
+                f"{len(r['serials'])} serials (entry {r['seq']})"
+            )
+            if r["not_in_shipment"]:
+                click.echo(f"    not in this shipment: {', '.join(r['not_in_shipment'])}")
+        if data["not_received"]:
+            click.echo(f"  not received: {', '.join(data['not_received'])}")
+        entries = ", ".join(map(str, data["end_use_statements"])) or "none"
+        click.echo(f"  end-use statements: {entries}")
+
+    emit(as_json, data, human)
+
+
+@shipment_group.command("list")
+@click.option("--exporter", default=None, help="Only this exporter's shipments.")
+@click.option("--destination", default=None, metavar="CC", help="Only to this country.")
+@click.option(
+    "--from",
+    "since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Shipped on or after this date (YYYY-MM-DD).",
+)
+@click.option(
+    "--to",
+    "until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Shipped on or before this date (YYYY-MM-DD).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N shipments.")
+@common
+def shipment_list(
+    exporter: str | None,
+    destination: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    limit: int | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Shipments, newest first."""
+    with Ledger.open(db) as ledger:
+        rows = queries.shipments(
+            ledger,
+            exporter=exporter,
+            destination=destination,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            limit=limit,
+        )
+
+    def human() -> None:
+        for s in rows:
+            click.echo(
+                f"{s['ship_date']}  {s['id']:<20} {s['exporter']:<18} -> {s['destination']} "
+                f"{s['consignee']:<18} {s['units']:>4} units  license {s['license'] or '-'}"
+            )
+        click.echo(f"{len(rows)} shipments")
+
+    emit(as_json, rows, human)
+
+
+@click.group("license")
+def license_group() -> None:
+    """Export licenses, issued by a regulator."""
+
+
+@license_group.command("issue")
+@click.argument("file")
+@signing_options
+@common
+def license_issue(
+    file: str,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Append the license in FILE (YAML/JSON), signed by the regulator.
+
+    Fields: id, exporter, consignee and/or end_user (optional), destination, eccns,
+    products (optional), max_quantity, max_value {amount, currency}, max_tpp
+    (each optional), valid_from, valid_until, conditions.
+    """
+    statement = statement_from(file, "license")
+    sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
+
+
+@license_group.command("show")
+@click.argument("license_id")
+@common
+def license_show(license_id: str, db: str | None, as_json: bool) -> None:
+    """A license and the shipments that cite it."""
+    with Ledger.open(db) as ledger:
+        data = queries.license_record(ledger, license_id)
+    emit(as_json, data, lambda: click.echo(documents.dumps(data)))
+
+
+@click.command("chip")
+@click.argument("serial")
+@common
+def chip(serial: str, db: str | None, as_json: bool) -> None:
+    """A chip's custody state and whole history, every entry verified.
+
+    Lists the manufacture, each shipment, receipt, end-use statement and
+    inspection that names SERIAL, in date order, each with its entry number and
+    signer; every entry's signature is checked against its signer's registered
+    key and its inclusion proved against the latest signed checkpoint.
+    """
+    with Ledger.open(db) as ledger:
+        data = queries.chip(ledger, serial)
+        data["observed"] = queries.devices_seen(ledger, serial)
+
+    def human() -> None:
+        where = f", in {data['country']}" if data["country"] else ""
+        click.echo(
+            f"chip {serial}: {data['product'] or 'not registered'}, state {data['state']}{where}"
+        )
+        for seen in data["observed"]:
+            click.echo(
+                f"  hardware report (entry {seen['seq']}): {seen['product_name']}, "
+                f"PCI {seen['pci_device_id'] or '?'}"
+            )
+        click.echo(
+            f"history ({len(data['history'])} entries; signatures and inclusion in the "
+            f"checkpoint of size {data['tree_size']} verified):"
+        )
+        for h in data["history"]:
+            click.echo(
+                f"  {h['date'] or '':<10}  entry {h['seq']:<6} {h['kind']:<11} "
+                f"{h['signer']:<18} {h['summary']}"
+            )
+
+    emit(as_json, data, human)

@@ -1,0 +1,159 @@
+"""`provenance keys`: generate keys; register, rotate and revoke parties' keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from provenance.commands.options import (
+    append_and_report,
+    common,
+    emit,
+    json_option,
+    load_signers,
+    signing_options,
+)
+from provenance.crypto import keys
+from provenance.statements import payloads
+from provenance.statements.signing import sign
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --- keys --------------------------------------------------------------------------------
+
+
+@click.group("key")
+def key_group() -> None:
+    """Generate keys; register, rotate and revoke parties' keys."""
+
+
+@key_group.command("generate")
+@click.argument("name")
+@click.option(
+    "--algorithm", type=click.Choice(["ed25519", "p256"]), default="ed25519", show_default=True
+)
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    type=click.Path(),
+    show_default=True,
+    help="Where to write NAME.pem and NAME.pub.",
+)
+@json_option
+def key_generate(name: str, algorithm: str, directory: str, as_json: bool) -> None:
+    """Write a new key pair NAME.pem (private, mode 0600) and NAME.pub.
+
+    The private key is encrypted when PROVENANCE_KEY_PASSPHRASE is set.
+    Prints the key id (SHA-256 of the public key's DER SubjectPublicKeyInfo).
+    """
+    key = keys.generate(algorithm)
+    private = Path(directory) / f"{name}.pem"
+    keys.save_private(private, key)
+    keys.save_public(private.with_suffix(".pub"), key.verifying)
+    data = {
+        "keyid": key.keyid,
+        "algorithm": algorithm,
+        "private_key": str(private),
+        "public_key": str(private.with_suffix(".pub")),
+    }
+    emit(as_json, data, f"wrote {private} and {private.with_suffix('.pub')}\nkey id {key.keyid}")
+
+
+@key_group.command("add")
+@click.argument("party")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(),
+    help="The new key's public half (PEM).",
+)
+@signing_options
+@common
+def key_add(
+    party: str,
+    public_key: str,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Register one more key for PARTY (signed by the operator)."""
+    verifying = keys.load_public(Path(public_key))
+    statement = payloads.KeyStatement(party=party, public_key=verifying.pem())
+    append_and_report(
+        db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
+    )
+
+
+@key_group.command("rotate")
+@click.argument("party")
+@click.option("--old", "old_key", required=True, help="Key id of the key being replaced.")
+@click.option(
+    "--new-public-key",
+    required=True,
+    type=click.Path(),
+    help="The replacement key's public half (PEM).",
+)
+@click.option(
+    "--new-key",
+    "new_private",
+    type=click.Path(),
+    help="The replacement's private key: adds its signature as proof of possession.",
+)
+@click.option("--reason", default=None)
+@signing_options
+@common
+def key_rotate(
+    party: str,
+    old_key: str,
+    new_public_key: str,
+    new_private: str | None,
+    reason: str | None,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Replace PARTY's key OLD by a new one; OLD is revoked at this entry.
+
+    Sign with the old key itself (--key OLD.pem) or the operator's key.
+    """
+    verifying = keys.load_public(Path(new_public_key))
+    statement = payloads.KeyRotationStatement(
+        party=party, old_key=old_key, public_key=verifying.pem(), reason=reason
+    )
+    signers = load_signers(key_paths)
+    if new_private:
+        signers.append(keys.load_private(Path(new_private)))
+    append_and_report(db, checkpoint_key, sign(statement, signers), as_json, receipt_file)
+
+
+@key_group.command("revoke")
+@click.argument("keyid")
+@click.option("--reason", required=True, help="Why (kept in the ledger).")
+@signing_options
+@common
+def key_revoke(
+    keyid: str,
+    reason: str,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Revoke key KEYID: nothing it signs after this entry is accepted.
+
+    Sign with the operator's key, or with the key being revoked.
+    """
+    statement = payloads.KeyRevocationStatement(key=keyid, reason=reason)
+    append_and_report(
+        db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
+    )

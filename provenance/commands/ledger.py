@@ -1,0 +1,228 @@
+"""`provenance ledger`: append to, prove, export, audit and replay the ledger."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from provenance import documents
+from provenance.commands.options import (
+    append_and_report,
+    checkpoint_key_option,
+    common,
+    emit,
+    progress_bar,
+)
+from provenance.crypto.envelope import Envelope
+from provenance.errors import InputError, ProvenanceError
+from provenance.ledger.audit import audit
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import open_for_append
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """Append to, prove, export and audit the ledger."""
+
+
+@ledger_group.command("key")
+@common
+def ledger_key(db: str | None, as_json: bool) -> None:
+    """Print the ledger's verifier key (C2SP note verifier key, last line)."""
+    with Ledger.open(db) as ledger:
+        data = {"origin": ledger.origin, "verifier_key": ledger.verifier_key}
+    emit(as_json, data, f"origin {data['origin']}\n{data['verifier_key']}")
+
+
+@ledger_group.command("append")
+@click.argument("envelope_file", metavar="ENVELOPE")
+@checkpoint_key_option
+@click.option("--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE.")
+@common
+def ledger_append(
+    envelope_file: str,
+    checkpoint_key: str | None,
+    receipt_file: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Submit a pre-signed DSSE envelope (JSON; `-` for stdin)."""
+    envelope = Envelope.from_bytes(documents.read_bytes(envelope_file))
+    append_and_report(db, checkpoint_key, envelope, as_json, receipt_file)
+
+
+@ledger_group.command("import")
+@click.argument("file")
+@checkpoint_key_option
+@common
+def ledger_import(file: str, checkpoint_key: str | None, db: str | None, as_json: bool) -> None:
+    """Append a JSON Lines file of envelopes (one a line), all or nothing.
+
+    Signatures are verified on every core; a bad line stops the import with
+    its line number and nothing is appended.
+    """
+    envelopes: list[Envelope] = []
+    labels: list[str] = []
+    for number, line in documents.json_lines(file):
+        try:
+            envelopes.append(Envelope.from_bytes(line))
+        except ProvenanceError as exc:
+            raise type(exc)(f"line {number}: {exc.message}", hint=exc.hint) from exc
+        labels.append(f"line {number}")
+    if not envelopes:
+        raise InputError(f"{documents.display_name(file)} holds no envelopes")
+    with (
+        open_for_append(db, checkpoint_key) as ledger,
+        progress_bar("appending", len(envelopes)) as advance,
+    ):
+        results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
+        size = ledger.size()
+    added = sum(1 for r in results if not r.duplicate)
+    data = {
+        "appended": added,
+        "duplicates": len(results) - added,
+        "size": size,
+        "first": results[0].seq,
+        "last": results[-1].seq,
+    }
+    emit(
+        as_json,
+        data,
+        f"appended {added} entries ({data['duplicates']} already present); tree size {size}",
+    )
+
+
+@ledger_group.command("show")
+@click.argument("seq", type=int)
+@common
+def ledger_show(seq: int, db: str | None, as_json: bool) -> None:
+    """Show entry SEQ: kind, signer, subjects and the signed statement."""
+    with Ledger.open(db) as ledger:
+        parsed = ledger.entry(seq)
+        row = ledger.entry_row(seq)
+    signer_keys = row.signer_keys.split()
+    data = {
+        "seq": seq,
+        "kind": parsed.kind,
+        "integrated_at": parsed.integrated_at,
+        "signer": row.signer_party,
+        "signer_keys": signer_keys,
+        "envelope_digest": row.envelope_digest,
+        "statement": parsed.statement,
+    }
+
+    def human() -> None:
+        click.echo(f"entry {seq}: {parsed.kind}, integrated {parsed.integrated_at}")
+        click.echo(f"signed by {row.signer_party} (keys {', '.join(k[:16] for k in signer_keys)})")
+        click.echo("subjects: " + ", ".join(s["name"] for s in parsed.statement["subject"]))
+        click.echo(json.dumps(parsed.statement["predicate"], indent=2, ensure_ascii=False))
+
+    emit(as_json, data, human)
+
+
+@ledger_group.command("checkpoint")
+@common
+def ledger_checkpoint(db: str | None, as_json: bool) -> None:
+    """Print the latest signed checkpoint (a C2SP signed note)."""
+    with Ledger.open(db) as ledger:
+        signed = ledger.checkpoint()
+    emit(as_json, signed.to_json(), lambda: click.echo(signed.note, nl=False))
+
+
+@ledger_group.command("proof")
+@click.argument("seq", type=int)
+@click.option("--size", type=int, default=None, help="Prove against the checkpoint at SIZE.")
+@common
+def ledger_proof(seq: int, size: int | None, db: str | None, as_json: bool) -> None:
+    """Print a C2SP tlog-proof (receipt) of entry SEQ."""
+    with Ledger.open(db) as ledger:
+        receipt = ledger.receipt(seq, size)
+    emit(as_json, receipt.to_json(), lambda: click.echo(receipt.text(), nl=False))
+
+
+@ledger_group.command("consistency")
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@common
+def ledger_consistency(old: int, new: int, db: str | None, as_json: bool) -> None:
+    """Prove that the tree of size OLD is a prefix of the tree of size NEW."""
+    from provenance.tlog.merkle import verify_consistency
+
+    with Ledger.open(db) as ledger:
+        proof = ledger.consistency_proof(old, new)
+        old_root, new_root = ledger.root(old) if old else None, ledger.root(new)
+    if old_root is not None:
+        verify_consistency(old, new, proof, old_root, new_root)
+    data = {
+        "old_size": old,
+        "new_size": new,
+        "old_root": old_root.hex() if old_root else None,
+        "new_root": new_root.hex(),
+        "proof": [p.hex() for p in proof],
+        "verified": True,
+    }
+
+    def human() -> None:
+        import base64
+
+        click.echo(f"consistency proof {old} -> {new} ({len(proof)} hashes, verified)")
+        for p in proof:
+            click.echo(base64.b64encode(p).decode())
+
+    emit(as_json, data, human)
+
+
+@ledger_group.command("export")
+@click.option(
+    "--seq", "seqs", type=int, multiple=True, help="Entry to export (repeat); default: every entry."
+)
+@click.option("-o", "--output", required=True, metavar="BUNDLE", help="Where to write the bundle.")
+@common
+def ledger_export(seqs: tuple[int, ...], output: str, db: str | None, as_json: bool) -> None:
+    """Write an offline bundle: the entries, their receipts and their signers' keys.
+
+    Check it anywhere with `provenance verify BUNDLE --ledger-key KEY`.
+    """
+    with Ledger.open(db) as ledger:
+        data: dict[str, Any] = ledger.export(seqs or None)
+    Path(output).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    summary = {"bundle": output, "requested": data["requested"], "entries": len(data["receipts"])}
+    emit(
+        as_json,
+        summary,
+        f"wrote {output}: {len(data['requested'])} entries asked for, "
+        f"{len(data['receipts'])} with their signers' key history",
+    )
+
+
+@ledger_group.command("verify")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: one a core).")
+@common
+def ledger_verify(workers: int | None, db: str | None, as_json: bool) -> None:
+    """Audit the whole ledger: every leaf, node, checkpoint, signature and signer.
+
+    Exit 0 when all is well, 4 naming the first bad entry.
+    """
+    with Ledger.open(db) as ledger, progress_bar("verifying", ledger.size()) as advance:
+        report = audit(ledger, progress=advance, workers=workers)
+    emit(
+        as_json,
+        report.to_json(),
+        f"ledger {report.origin} verified: {report.entries} entries, "
+        f"{report.checkpoints} checkpoints, {report.keys} keys; root {report.root.hex()}",
+    )
+
+
+@ledger_group.command("replay")
+@common
+def ledger_replay(db: str | None, as_json: bool) -> None:
+    """Rebuild every projection (query table) from the entries."""
+    with Ledger.open(db) as ledger, progress_bar("replaying", ledger.size()) as advance:
+        count = ledger.replay(progress=advance)
+    emit(as_json, {"replayed": count}, f"rebuilt the projections from {count} entries")

@@ -1,0 +1,242 @@
+"""Restricted-party screening: `screening` (the lists) and `screen` (one name)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from provenance import documents
+from provenance.commands.options import (
+    common,
+    emit,
+    load_signers,
+    signing_options,
+)
+from provenance.errors import InputError
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import open_for_append
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --- restricted-party screening ------------------------------------------------------------
+
+
+@click.group("screening")
+def screening_group() -> None:
+    """Restricted-party lists (the US Consolidated Screening List): import, list, show."""
+
+
+@screening_group.command("import")
+@click.argument("file")
+@click.option(
+    "--format",
+    "list_format",
+    type=click.Choice(["csv", "json"]),
+    default=None,
+    help="The download's form (default: sniffed from the file).",
+)
+@click.option(
+    "--date",
+    "list_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="When the list was downloaded (default: today).",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    default=None,
+    metavar="YAML",
+    help="Screening policy (default: the packaged rules/screening.yaml).",
+)
+@signing_options
+@common
+def screening_import(
+    file: str,
+    list_format: str | None,
+    list_date: dt.datetime | None,
+    policy_file: str | None,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Import a CSL download as a new snapshot and re-screen every trade party against it.
+
+    FILE is the CSV or JSON form as published (header `_id,source,entity_number,
+    type,programs,name,...`). The file is kept by its SHA-256; the operator's key
+    (--key) signs an entry with the digest, the row counts per list and every
+    party that matches an entry at or above the threshold. Parties that newly
+    match raise red flags. A malformed file is refused with its line number and
+    nothing is imported; a list imported before is a no-op. Earlier snapshots
+    are kept.
+    """
+    from provenance.screening import snapshots
+
+    data = documents.read_bytes(file, limit=snapshots.MAX_LIST_BYTES)
+    screening = snapshots.load_screening(policy_file)
+    signers = load_signers(key_paths)
+    with open_for_append(db, checkpoint_key) as ledger:
+        done = snapshots.import_list(
+            ledger,
+            data,
+            name=documents.display_name(file),
+            signers=signers,
+            format=list_format,
+            date=list_date.date() if list_date else None,
+            screening=screening,
+        )
+        receipt = ledger.receipt(done.seq) if done.appended else None
+    if receipt and receipt_file:
+        Path(receipt_file).write_text(receipt.text(), encoding="utf-8")
+    data_out = done.to_json()
+
+    def human() -> None:
+        if done.duplicate:
+            click.echo(
+                f"this list ({done.digest[:16]}) is already snapshot entry {done.seq}; "
+                "nothing imported"
+            )
+            return
+        counts = ", ".join(f"{k} {v}" for k, v in done.counts.items())
+        click.echo(f"snapshot {done.digest[:16]}: {done.total} entries ({counts})")
+        click.echo(f"entry {done.seq}: screening-list, signed by the operator")
+        new = [h for h in done.hits if h.new]
+        click.echo(
+            f"re-screened {done.parties_screened} parties: {len(done.hits)} matches, "
+            f"{len(new)} new (flagged)"
+        )
+        for h in done.hits:
+            mark = "NEW " if h.new else "    "
+            click.echo(
+                f"  {mark}{h.party}: {h.source} {h.entity_number or ''} {h.matched_name!r} "
+                f"score {h.score} ({h.severity})"
+            )
+
+    emit(as_json, data_out, human)
+
+
+@screening_group.command("list")
+@common
+def screening_list(db: str | None, as_json: bool) -> None:
+    """Every snapshot imported, newest first."""
+    from provenance.screening import snapshots
+
+    with Ledger.open(db) as ledger:
+        rows = snapshots.snapshots(ledger)
+
+    def human() -> None:
+        for r in rows:
+            counts = ", ".join(f"{k} {v}" for k, v in r["counts"].items())
+            click.echo(
+                f"entry {r['seq']:<6} {r['date']}  {r['digest'][:16]}  {r['total']:>6} entries "
+                f"({counts}); {r['matches']} matches, {r['new_flags']} new"
+            )
+        if not rows:
+            click.echo("no screening list imported yet (provenance screening import FILE)")
+
+    emit(as_json, rows, human)
+
+
+@screening_group.command("show")
+@click.argument("digest", required=False)
+@common
+def screening_show(digest: str | None, db: str | None, as_json: bool) -> None:
+    """A snapshot (the latest, or DIGEST or its first characters) and its matches."""
+    from provenance.screening import snapshots
+
+    with Ledger.open(db) as ledger:
+        data = snapshots.snapshot(ledger, digest)
+    emit(as_json, data, lambda: click.echo(documents.dumps(data)))
+
+
+@click.command("screen")
+@click.argument("name")
+@click.option("--country", default=None, metavar="CC", help="The party's country (ISO-2 or name).")
+@click.option("--all", "show_all", is_flag=True, help="Every candidate, also below the threshold.")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--list",
+    "list_file",
+    default=None,
+    metavar="FILE",
+    help="Screen against this CSL file instead of the ledger's latest snapshot.",
+)
+@common
+def screen(
+    name: str,
+    country: str | None,
+    show_all: bool,
+    limit: int,
+    list_file: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Screen NAME against the restricted-party lists; exit 1 when a match is found.
+
+    Ranked matches at or above the threshold (every candidate with --all), each with
+    its score (0-100), list, entity number, the name or alias it matched,
+    addresses, and the list's license requirement and policy. Exits 1 when any
+    match reaches the threshold, 0 when none does, so scripts can gate on it.
+    """
+    from provenance.screening import ScreeningIndex, read_list, snapshots
+
+    if not name.strip():
+        raise InputError("the name to screen is empty")
+    if list_file:
+        index = ScreeningIndex.build(
+            read_list(list_file).entries, snapshots.load_screening().policy
+        )
+        where = documents.display_name(list_file)
+    else:
+        with Ledger.open(db) as ledger:
+            index, info = snapshots.load_index(ledger)
+        where = f"snapshot {info['digest'][:16]} (entry {info['seq']}, {info['date']})"
+    matches = index.screen(name, country, limit=limit, include_below_threshold=show_all)
+    threshold = index.policy.threshold
+    data = {
+        "query": name,
+        "country": country,
+        "threshold": threshold,
+        "list": where,
+        "matches": [
+            {
+                "score": round(m.score, 2),
+                "list": m.source,
+                "list_name": m.list_name,
+                "entity_number": m.entity_number,
+                "name": m.name,
+                "matched_name": m.matched_name,
+                "addresses": list(m.addresses),
+                "license_requirement": m.license_requirement,
+                "license_policy": m.license_policy,
+                "above_threshold": m.above_threshold,
+            }
+            for m in matches
+        ],
+    }
+
+    def human() -> None:
+        above = [m for m in matches if m.above_threshold]
+        click.echo(f"screened {name!r} against {where}: {len(above)} match(es) >= {threshold:g}")
+        for m in matches:
+            mark = "MATCH" if m.above_threshold else "     "
+            click.echo(
+                f"{mark} {m.score:6.2f}  {m.source:<4} {m.entity_number or '-':<12} {m.name}"
+                + (f"  (as {m.matched_name!r})" if m.matched_name != m.name else "")
+            )
+            for address in m.addresses[:2]:
+                click.echo(f"               {address}")
+            if m.license_requirement:
+                click.echo(f"               license requirement: {m.license_requirement}")
+            if m.license_policy:
+                click.echo(f"               license policy: {m.license_policy}")
+
+    emit(as_json, data, human)
+    if any(m.above_threshold for m in matches):
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,79 @@
+"""`provenance verify`: a receipt or a bundle checked offline, with no database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from provenance import documents
+from provenance.commands.options import (
+    emit,
+    json_option,
+)
+from provenance.errors import InputError
+from provenance.offline import bundles as bundle
+from provenance.offline import receipts
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --- offline verification --------------------------------------------------------------------
+
+
+@click.command("verify")
+@click.argument("file", metavar="RECEIPT_OR_BUNDLE")
+@click.option(
+    "--ledger-key",
+    "ledger_key",
+    required=True,
+    metavar="VERIFIER_KEY",
+    help="The ledger's verifier key (the string `provenance ledger key` prints, "
+    "or a file holding it).",
+)
+@json_option
+def verify(file: str, ledger_key: str, as_json: bool) -> None:
+    """Verify a receipt or a bundle offline, with no database.
+
+    A receipt proves its entry is in the ledger under a signed checkpoint; a
+    bundle also checks every signature against its signers' key history.
+    """
+    key_text = ledger_key
+    candidate = Path(ledger_key)
+    if "+" not in ledger_key or candidate.is_file():
+        if not candidate.is_file():
+            raise InputError(f"--ledger-key {ledger_key!r} is neither a verifier key nor a file")
+        key_text = candidate.read_text(encoding="utf-8").strip().splitlines()[-1]
+    verifiers = bundle.verifier_for(key_text)
+    form, value = bundle.load(documents.read_bytes(file).decode("utf-8", errors="replace"))
+    if form == "receipt":
+        entry = receipts.verify_receipt(value, verifiers)
+        data = {
+            "form": "receipt",
+            "checkpoint": entry.checkpoint.to_json(),
+            "entry": entry.to_json(),
+            "signatures_checked": False,
+        }
+        emit(
+            as_json,
+            data,
+            f"receipt verified: entry {entry.entry.seq} ({entry.entry.kind}) is in "
+            f"{entry.checkpoint.origin} at tree size {entry.checkpoint.size}\n"
+            "signatures were checked by the ledger when it appended the entry; "
+            "to check them yourself, verify a bundle (provenance ledger export)",
+        )
+    else:
+        report = bundle.verify_bundle(value, verifiers)
+        data = {"form": "bundle", **report.to_json()}
+
+        def human() -> None:
+            cp = report.checkpoint
+            click.echo(f"bundle verified against {cp.origin} at tree size {cp.size}")
+            for item in report.entries:
+                mark = "*" if item["seq"] in report.requested else " "
+                click.echo(
+                    f" {mark} entry {item['seq']:>6}  {item['kind']:<15} signed by {item['signer']}"
+                )
+
+        emit(as_json, data, human)
