@@ -13,12 +13,12 @@ import logging.config
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
-import provenance.ledger.projections.tables  # noqa: F401 (puts the projection tables in Base.metadata)
+import provenance.ledger.projections.tables  # noqa: F401 (puts the projection tables in the metadata)
 from provenance.ledger.database import database_url
-from provenance.ledger.tables import Base
+from provenance.ledger.tables import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _run(connection: Connection) -> None:

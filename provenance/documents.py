@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from provenance.errors import InputError, NotFoundError
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -47,6 +45,8 @@ def display_name(path: str | Path) -> str:
 
 def parse(data: bytes, name: str) -> Any:
     """Parse YAML (which includes JSON); errors name the line and column."""
+    import yaml  # here, not at the top: commands that read no document start faster
+
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

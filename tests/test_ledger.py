@@ -225,7 +225,7 @@ def test_audit_flags_a_signature_after_revocation(
     """An operator that skipped the checks at append is caught by the audit."""
     key = world.register("acme", ["exporter", "operator"])
     world.append({"kind": "key-revocation", "key": key.keyid, "reason": "lost"}, world.operator)
-    import provenance.ledger.log as ledger_module
+    import provenance.ledger.admission as ledger_module
     from provenance.statements.authority import Signer
 
     monkeypatch.setattr(ledger_module, "authorize", lambda *a, **k: Signer("acme", (key.keyid,)))
@@ -343,7 +343,7 @@ def test_replay_rebuilds_exactly_what_append_wrote(world: World) -> None:
 
 
 def snapshot(world: World) -> dict[str, list[tuple[object, ...]]]:
-    from provenance.ledger.projections import PROJECTION_TABLES
+    from provenance.ledger.projections.tables import PROJECTION_TABLES
 
     out = {}
     with world.ledger.store.read() as conn:
@@ -415,10 +415,11 @@ def test_schema_matches_the_models(world: World) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from provenance.ledger.tables import Base
+    import provenance.ledger.projections.tables  # noqa: F401 (the projection tables too)
+    from provenance.ledger.tables import metadata
 
     with world.ledger.store.read() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
 

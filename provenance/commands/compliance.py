@@ -9,13 +9,13 @@ from typing import Any, TypeVar
 
 import click
 
+from provenance.commands.appending import sign_and_append
 from provenance.commands.options import (
     checkpoint_key_option,
     common,
     emit,
     json_option,
     progress_bar,
-    sign_and_append,
     signing_options,
 )
 from provenance.crypto import keys

@@ -10,16 +10,18 @@ from typing import Any, TypeVar
 import click
 
 from provenance import documents
-from provenance.commands.options import (
+from provenance.commands.appending import (
     appended_lines,
+    load_signers,
+    sign_and_append,
+    statement_from,
+)
+from provenance.commands.options import (
     checkpoint_key_option,
     common,
     emit,
-    load_signers,
     progress_bar,
-    sign_and_append,
     signing_options,
-    statement_from,
 )
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, ProvenanceError

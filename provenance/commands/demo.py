@@ -8,10 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from provenance.commands.options import (
-    emit,
-    json_option,
-)
+from provenance.commands.options import emit, json_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -8,14 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from provenance.commands.options import (
-    append_and_report,
-    common,
-    emit,
-    json_option,
-    load_signers,
-    signing_options,
-)
+from provenance.commands.appending import append_and_report, load_signers
+from provenance.commands.options import common, emit, json_option, signing_options
 from provenance.crypto import keys
 from provenance.statements import payloads
 from provenance.statements.signing import sign

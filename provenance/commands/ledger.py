@@ -1,4 +1,8 @@
-"""`provenance ledger`: append to, prove, export, audit and replay the ledger."""
+"""`provenance ledger`: append to, prove, export, audit and replay the ledger.
+
+The commands that write or audit import what they need when they run, so that the
+reading ones (`checkpoint`, `proof`, `key`) start without the statement models.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,10 @@ from typing import Any, TypeVar
 import click
 
 from provenance import documents
-from provenance.commands.options import (
-    append_and_report,
-    checkpoint_key_option,
-    common,
-    emit,
-    progress_bar,
-)
+from provenance.commands.options import checkpoint_key_option, common, emit, progress_bar
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, ProvenanceError
-from provenance.ledger.audit import audit
 from provenance.ledger.log import Ledger
-from provenance.ledger.setup import open_for_append
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +49,8 @@ def ledger_append(
     as_json: bool,
 ) -> None:
     """Submit a pre-signed DSSE envelope (JSON; `-` for stdin)."""
+    from provenance.commands.appending import append_and_report
+
     envelope = Envelope.from_bytes(documents.read_bytes(envelope_file))
     append_and_report(db, checkpoint_key, envelope, as_json, receipt_file)
 
@@ -67,6 +65,8 @@ def ledger_import(file: str, checkpoint_key: str | None, db: str | None, as_json
     Signatures are verified on every core; a bad line stops the import with
     its line number and nothing is appended.
     """
+    from provenance.ledger.setup import open_for_append
+
     envelopes: list[Envelope] = []
     labels: list[str] = []
     for number, line in documents.json_lines(file):
@@ -209,6 +209,8 @@ def ledger_verify(workers: int | None, db: str | None, as_json: bool) -> None:
 
     Exit 0 when all is well, 4 naming the first bad entry.
     """
+    from provenance.ledger.audit import audit
+
     with Ledger.open(db) as ledger, progress_bar("verifying", ledger.size()) as advance:
         report = audit(ledger, progress=advance, workers=workers)
     emit(

@@ -9,13 +9,8 @@ from typing import Any, TypeVar
 import click
 
 from provenance import documents
-from provenance.commands.options import (
-    append_and_report,
-    common,
-    emit,
-    load_signers,
-    signing_options,
-)
+from provenance.commands.appending import append_and_report, load_signers
+from provenance.commands.options import common, emit, signing_options
 from provenance.crypto import keys
 from provenance.ledger.log import Ledger
 from provenance.statements import kinds

@@ -11,11 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from provenance.commands.options import (
-    checkpoint_key_option,
-    common,
-    emit,
-)
+from provenance.commands.options import checkpoint_key_option, common, emit
 from provenance.crypto import keys
 from provenance.errors import InputError
 from provenance.ledger.log import Ledger

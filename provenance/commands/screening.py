@@ -10,12 +10,8 @@ from typing import Any, TypeVar
 import click
 
 from provenance import documents
-from provenance.commands.options import (
-    common,
-    emit,
-    load_signers,
-    signing_options,
-)
+from provenance.commands.appending import load_signers
+from provenance.commands.options import common, emit, signing_options
 from provenance.errors import InputError
 from provenance.ledger.log import Ledger
 from provenance.ledger.setup import open_for_append

@@ -8,10 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from provenance.commands.options import (
-    common,
-    emit,
-)
+from provenance.commands.options import common, emit
 from provenance.errors import InputError
 from provenance.ledger.setup import initialise
 from provenance.statements.catalog import load_catalog

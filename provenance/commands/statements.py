@@ -9,12 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from provenance.commands.options import (
-    emit,
-    json_option,
-    load_signers,
-    statement_from,
-)
+from provenance.commands.appending import load_signers, statement_from
+from provenance.commands.options import emit, json_option
 from provenance.statements import kinds
 from provenance.statements.signing import sign
 

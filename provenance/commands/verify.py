@@ -9,10 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from provenance import documents
-from provenance.commands.options import (
-    emit,
-    json_option,
-)
+from provenance.commands.options import emit, json_option
 from provenance.errors import InputError
 from provenance.offline import bundles as bundle
 from provenance.offline import receipts

@@ -8,3 +8,8 @@
 * `queries`: read-side queries (parties, chips, shipments, products, flags).
 * `setup`: creating a ledger and finding its operator and checkpoint keys.
 """
+
+DB_ENV = "PROVENANCE_DB"
+"""The environment variable naming the ledger database (an SQLite path or a URL)."""
+DEFAULT_DB = "provenance.db"
+"""The database used when neither `--db` nor `$PROVENANCE_DB` names one."""

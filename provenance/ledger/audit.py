@@ -271,7 +271,9 @@ def build_timeline(store: Store) -> Timeline:
     timeline = Timeline()
     with store.read() as conn:
         rows = conn.execute(
-            select(Entry.seq, Entry.leaf).where(Entry.kind.in_(KEY_KINDS)).order_by(Entry.seq)
+            select(Entry.c.seq, Entry.c.leaf)
+            .where(Entry.c.kind.in_(KEY_KINDS))
+            .order_by(Entry.c.seq)
         )
         for seq, leaf in rows:
             try:
@@ -299,8 +301,8 @@ def audit(
     """Verify the whole ledger; raise `IntegrityError` at the first bad entry."""
     store = ledger.store
     with store.read() as conn:
-        count, top = conn.execute(select(func.count(), func.max(Entry.seq))).one()
-        latest = int(conn.execute(select(func.max(CheckpointRow.size))).scalar() or 0)
+        count, top = conn.execute(select(func.count(), func.max(Entry.c.seq))).one()
+        latest = int(conn.execute(select(func.max(CheckpointRow.c.size))).scalar() or 0)
         checkpoint_count = int(
             conn.execute(select(func.count()).select_from(CheckpointRow)).scalar_one()
         )

@@ -29,10 +29,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from provenance.errors import ConfigError, InputError, IntegrityError, NotFoundError
+from provenance.ledger import DB_ENV, DEFAULT_DB
 from provenance.resources import resource_dir
-
-DB_ENV = "PROVENANCE_DB"
-DEFAULT_DB = "provenance.db"
 
 IN_CHUNK = 500
 """Values per SQL `IN (...)` list (well under every database's parameter limit)."""

@@ -145,11 +145,11 @@ def chip(ledger: Ledger, serial: str, size: int | None = None) -> dict[str, Any]
             seqs.update(
                 conn.execute(
                     select(SubjectRow.seq)
-                    .join(Entry, Entry.seq == SubjectRow.seq)
+                    .join(Entry, Entry.c.seq == SubjectRow.seq)
                     .where(
                         and_(
                             SubjectRow.name.in_([f"shipment/{s}" for s in shipments]),
-                            Entry.kind == "end-use",
+                            Entry.c.kind == "end-use",
                         )
                     )
                 ).scalars()
@@ -233,8 +233,8 @@ def shipment(ledger: Ledger, shipment_id: str) -> dict[str, Any]:
         end_uses = list(
             conn.execute(
                 select(SubjectRow.seq)
-                .join(Entry, Entry.seq == SubjectRow.seq)
-                .where(SubjectRow.name == f"shipment/{shipment_id}", Entry.kind == "end-use")
+                .join(Entry, Entry.c.seq == SubjectRow.seq)
+                .where(SubjectRow.name == f"shipment/{shipment_id}", Entry.c.kind == "end-use")
                 .order_by(SubjectRow.seq)
             ).scalars()
         )

@@ -8,12 +8,21 @@ PostgreSQL. Everything else is a projection (`ledger.projections.tables`).
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, MetaData, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 BigInt = BigInteger().with_variant(Integer, "sqlite")
+Timestamp = DateTime(timezone=True)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -23,72 +32,71 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+metadata = MetaData(naming_convention=NAMING)
+"""Every table of a ledger database: these, and the projections' (declared on it too)."""
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dt.datetime: DateTime(timezone=True)}  # noqa: RUF012
+# SQLAlchemy Core tables, not ORM models: reading a checkpoint or a proof then needs
+# no ORM at all, which keeps the command line's start-up short.
 
+LedgerInfo = Table(
+    "ledger_info",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("origin", String(255), nullable=False),
+    Column("verifier_key", String(255), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    # Where `init` wrote the checkpoint key (a convenience for the CLI, not trusted).
+    Column("key_path", Text),
+)
+"""The ledger's identity: its checkpoint origin and verifier key. One row."""
 
-class LedgerInfo(Base):
-    """The ledger's identity: its checkpoint origin and verifier key. One row."""
+Entry = Table(
+    "entries",
+    metadata,
+    Column("seq", BigInt, primary_key=True, autoincrement=False),
+    Column("integrated_at", Timestamp, nullable=False),
+    Column("kind", String(32), nullable=False, index=True),
+    Column("envelope_digest", String(64), nullable=False, unique=True),
+    Column("signer_party", String(128), nullable=False, index=True),
+    Column("signer_keys", Text, nullable=False),
+    Column("leaf", LargeBinary, nullable=False),
+)
+"""One leaf of the log: the canonical JSON {seq, integrated_at, envelope}."""
 
-    __tablename__ = "ledger_info"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    origin: Mapped[str] = mapped_column(String(255))
-    verifier_key: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[dt.datetime]
-    key_path: Mapped[str | None] = mapped_column(Text)
-    """Where `init` wrote the checkpoint key (a convenience for the CLI, not trusted)."""
+TreeNode = Table(
+    "tree_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True),
+    Column("idx", BigInteger, primary_key=True),
+    Column("hash", LargeBinary, nullable=False),
+)
+"""Hash of a complete subtree: leaves [idx * 2**level, (idx + 1) * 2**level)."""
 
-
-class Entry(Base):
-    """One leaf of the log: the canonical JSON {seq, integrated_at, envelope}."""
-
-    __tablename__ = "entries"
-    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
-    integrated_at: Mapped[dt.datetime]
-    kind: Mapped[str] = mapped_column(String(32), index=True)
-    envelope_digest: Mapped[str] = mapped_column(String(64), unique=True)
-    signer_party: Mapped[str] = mapped_column(String(128), index=True)
-    signer_keys: Mapped[str] = mapped_column(Text)
-    leaf: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class TreeNode(Base):
-    """Hash of a complete subtree: leaves [idx * 2**level, (idx + 1) * 2**level)."""
-
-    __tablename__ = "tree_nodes"
-    level: Mapped[int] = mapped_column(Integer, primary_key=True)
-    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    hash: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class CheckpointRow(Base):
-    """A signed C2SP checkpoint note for a tree size."""
-
-    __tablename__ = "checkpoints"
-    size: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
-    root: Mapped[bytes] = mapped_column(LargeBinary)
-    note: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime]
-
+CheckpointRow = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInt, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+"""A signed C2SP checkpoint note for a tree size."""
 
 LEDGER_TABLES = ("ledger_info", "entries", "tree_nodes", "checkpoints")
 
 
 # --- kept beside the ledger --------------------------------------------------------
 
+ScreeningFileRow = Table(
+    "screening_files",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("format", String(8), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("stored_at", Timestamp, nullable=False),
+)
+"""A screening list file, kept by digest (reference data beside the ledger, not a
+projection: the `screening-list` entry pins the digest, the file is checked against it
+whenever it is read)."""
 
-class ScreeningFileRow(Base):
-    """A screening list file, kept by digest (reference data beside the ledger, not a
-    projection: the `screening-list` entry pins the digest, the file is checked against it
-    whenever it is read)."""
-
-    __tablename__ = "screening_files"
-    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    format: Mapped[str] = mapped_column(String(8))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-    stored_at: Mapped[dt.datetime]
-
-
-Index("ix_entries_kind_seq", Entry.kind, Entry.seq)
+Index("ix_entries_kind_seq", Entry.c.kind, Entry.c.seq)

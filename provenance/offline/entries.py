@@ -11,15 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provenance.crypto import canonical
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, IntegrityError
-from provenance.statements import kinds, payloads
 from provenance.tlog import merkle
 from provenance.tlog.note import Checkpoint
 from provenance.tlog.proof import format_proof
+
+if TYPE_CHECKING:
+    from provenance.statements import payloads
 
 
 def timestamp(moment: dt.datetime) -> str:
@@ -54,6 +56,8 @@ class ParsedEntry:
             raise IntegrityError(f"stored leaf is not a ledger entry: {exc}") from exc
         if not isinstance(seq, int) or not isinstance(integrated_at, str):
             raise IntegrityError("stored leaf has a malformed seq or integrated_at")
+        from provenance.statements import kinds  # the registry loads every model
+
         try:
             statement = envelope.statement()
             kind = kinds.kind_of(statement["predicateType"])
@@ -62,6 +66,8 @@ class ParsedEntry:
         return cls(seq, integrated_at, envelope, statement, kind, leaf)
 
     def model(self) -> payloads.Statement:
+        from provenance.statements import kinds
+
         return kinds.from_predicate(self.kind, self.statement["predicate"])
 
 

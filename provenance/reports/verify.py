@@ -102,7 +102,9 @@ def verify_report(
         )
         return result
     with ledger.store.read() as conn:
-        stored = conn.execute(select(CheckpointRow.root).where(CheckpointRow.size == size)).scalar()
+        stored = conn.execute(
+            select(CheckpointRow.c.root).where(CheckpointRow.c.size == size)
+        ).scalar()
     if stored is None or bytes(stored).hex() != root:
         result.differences.append(
             f"checkpoint: the ledger signed no checkpoint of size {size} with root {root[:16]}"

@@ -220,7 +220,7 @@ def import_list(
         if stored:
             with ledger.store.write() as conn:
                 conn.execute(
-                    delete(ScreeningFileRow).where(ScreeningFileRow.digest == listed.digest)
+                    delete(ScreeningFileRow).where(ScreeningFileRow.c.digest == listed.digest)
                 )
         raise
     return Imported(
@@ -239,7 +239,7 @@ def _store_file(ledger: Ledger, listed: ScreeningList, data: bytes) -> bool:
     """Keep the file by digest; False when it was already kept."""
     with ledger.store.write() as conn:
         there = conn.execute(
-            select(ScreeningFileRow.digest).where(ScreeningFileRow.digest == listed.digest)
+            select(ScreeningFileRow.c.digest).where(ScreeningFileRow.c.digest == listed.digest)
         ).scalar()
         if there is not None:
             return False
@@ -352,7 +352,7 @@ def load_index(
         return cached, info
     with ledger.store.read() as conn:
         data = conn.execute(
-            select(ScreeningFileRow.data).where(ScreeningFileRow.digest == info["digest"])
+            select(ScreeningFileRow.c.data).where(ScreeningFileRow.c.digest == info["digest"])
         ).scalar()
     if data is None:
         raise IntegrityError(f"the file of screening snapshot {info['digest'][:16]} is missing")

@@ -449,7 +449,7 @@ def test_determinations_flags_and_resolutions(story: Story) -> None:
     [appended] = checker.record([determination], [story.world.operator])
     assert appended.kind == "determination" and appended.signer == "operator"
     with story.ledger.store.read() as conn:
-        kind = conn.execute(select(Entry.kind).where(Entry.seq == appended.seq)).scalar()
+        kind = conn.execute(select(Entry.c.kind).where(Entry.c.seq == appended.seq)).scalar()
         recorded = conn.execute(
             select(DeterminationRow.shipment_id, DeterminationRow.verdict, DeterminationRow.flags)
         ).all()

@@ -12,6 +12,7 @@ import datetime as dt
 from sqlalchemy import (
     Boolean,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,9 +20,17 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from provenance.ledger.tables import Base, BigInt
+from provenance.ledger.tables import BigInt, metadata
+
+
+class Base(DeclarativeBase):
+    """The projection tables: ORM models on the ledger's metadata."""
+
+    metadata = metadata
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}  # noqa: RUF012
+
 
 # --- projections: parties and keys --------------------------------------------------
 

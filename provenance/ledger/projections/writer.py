@@ -13,8 +13,7 @@ from sqlalchemy.engine import Connection, CursorResult, Row
 
 from provenance.errors import InputError
 from provenance.ledger.database import in_chunks
-from provenance.ledger.projections.tables import ChipRow, ShipmentRow
-from provenance.ledger.tables import Base
+from provenance.ledger.projections.tables import Base, ChipRow, ShipmentRow
 from provenance.statements.authority import Directory, Signer
 from provenance.statements.payloads import Statement
 

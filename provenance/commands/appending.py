@@ -1,0 +1,77 @@
+"""The flow of the commands that write: read a statement, sign it, append it, print the
+entry and its receipt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from provenance import documents
+from provenance.commands.options import emit
+from provenance.crypto import keys
+from provenance.crypto.envelope import Envelope
+from provenance.errors import InputError
+from provenance.ledger.log import Appended
+from provenance.ledger.setup import open_for_append
+from provenance.offline.entries import Receipt
+from provenance.statements import kinds, payloads
+from provenance.statements.signing import sign
+
+
+def load_signers(paths: tuple[str, ...]) -> list[keys.SigningKey]:
+    if not paths:
+        raise InputError("a signing key is needed", hint="pass --key KEY.pem")
+    return [keys.load_private(Path(p)) for p in paths]
+
+
+def statement_from(path: str, kind: str | None = None) -> payloads.Statement:
+    """Read a YAML/JSON statement document; `kind` fills in (or must match) its kind."""
+    document = documents.read_document(path)
+    if kind is not None and isinstance(document, dict):
+        declared = document.setdefault("kind", kind)
+        if declared != kind:
+            raise InputError(f"{documents.display_name(path)} is a {declared!r}, not a {kind!r}")
+    return kinds.from_document(document)
+
+
+def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None) -> None:
+    state = "already in the ledger as" if result.duplicate else "appended"
+    click.echo(f"{state} entry {result.seq}: {result.kind}, signed by {result.signer}")
+    cp = receipt.checkpoint.checkpoint
+    click.echo(f"checkpoint: {cp.origin} size {cp.size}")
+    if receipt_file:
+        Path(receipt_file).write_text(receipt.text(), encoding="utf-8")
+        click.echo(f"receipt written to {receipt_file} (check it with: provenance verify)")
+    else:
+        click.echo("receipt (C2SP tlog-proof; check it offline with `provenance verify`):")
+        click.echo(receipt.text(), nl=False)
+
+
+def append_and_report(
+    db: str | None,
+    checkpoint_key: str | None,
+    envelope: Envelope,
+    as_json: bool,
+    receipt_file: str | None,
+) -> Appended:
+    with open_for_append(db, checkpoint_key) as ledger:
+        result, receipt = ledger.append(envelope)
+    if as_json:
+        emit(True, {"entry": result.__dict__, "receipt": receipt.to_json()}, "")
+    else:
+        appended_lines(result, receipt, receipt_file)
+    return result
+
+
+def sign_and_append(
+    statement: payloads.Statement,
+    key_paths: tuple[str, ...],
+    receipt_file: str | None,
+    checkpoint_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> Appended:
+    """Sign a statement with the given keys, append it and print the entry and receipt."""
+    envelope = sign(statement, load_signers(key_paths))
+    return append_and_report(db, checkpoint_key, envelope, as_json, receipt_file)

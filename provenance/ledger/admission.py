@@ -1,0 +1,338 @@
+"""Admission: what happens to envelopes between their arrival and their entries.
+
+Inside the log's serialised write transaction (`Ledger.append`, `append_many`,
+`import_envelopes`): each envelope is parsed and validated against its kind's model,
+its signatures verified, its signer authorised against the key directory as it
+stands at that entry, and its statement projected; then its leaf and the new tree
+nodes are written. Anything invalid raises, naming the envelope, and the
+transaction writes nothing. The log imports this module when it first writes:
+reading a ledger needs none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
+
+from provenance.crypto import signatures
+from provenance.crypto.envelope import Envelope, verified_keyids
+from provenance.crypto.keys import VerifyingKey
+from provenance.errors import (
+    ConfigError,
+    InputError,
+    IntegrityError,
+    ProvenanceError,
+    SignatureError,
+)
+from provenance.ledger.database import in_chunks, utcnow
+from provenance.ledger.log import CHUNK, Appended, Progress
+from provenance.ledger.projections import handlers
+from provenance.ledger.projections.tables import PartyKeyRow, PartyRow, SubjectRow
+from provenance.ledger.tables import CheckpointRow, Entry, TreeNode
+from provenance.offline.entries import ParsedEntry, leaf_bytes, timestamp
+from provenance.statements import kinds, payloads
+from provenance.statements.authority import (
+    Directory,
+    KeyRecord,
+    PartyRecord,
+    Signer,
+    authorize,
+    claims,
+    keys_registered_by,
+)
+from provenance.tlog import merkle
+from provenance.tlog.note import Checkpoint
+
+if TYPE_CHECKING:
+    from provenance.ledger.log import Ledger
+
+
+@dataclass
+class Head:
+    """State of one write transaction: the growing tree and the key directory."""
+
+    frontier: merkle.CompactRange
+    directory: Directory
+    previous: Checkpoint | None
+
+
+def head(ledger: Ledger, conn: Connection) -> Head:
+    """The tree's right edge, checked against the latest checkpoint, ready to grow."""
+    if ledger._signer is None:
+        raise ConfigError(
+            "appending needs the ledger's checkpoint key",
+            hint="pass --checkpoint-key KEY.pem or set PROVENANCE_CHECKPOINT_KEY",
+        )
+    latest = conn.execute(
+        select(CheckpointRow.c.size, CheckpointRow.c.root).order_by(CheckpointRow.c.size.desc())
+    ).first()
+    top = conn.execute(select(func.max(Entry.c.seq))).scalar()
+    entries = 0 if top is None else top + 1
+    size = latest.size if latest else 0
+    if entries != size:
+        raise IntegrityError(
+            f"the ledger holds {entries} entries but its latest checkpoint is at size "
+            f"{size}: the database was altered",
+            hint="run: provenance ledger verify",
+        )
+    edge = merkle.CompactRange.edge_nodes(size)
+    found = ledger._nodes(conn, edge)
+    if len(found) != len(edge):
+        raise IntegrityError(
+            "tree nodes at the right edge are missing: the database was altered",
+            hint="run: provenance ledger verify",
+        )
+    frontier = merkle.CompactRange(size, [found[n] for n in edge])
+    if latest is not None and frontier.root() != latest.root:
+        raise IntegrityError(
+            "the stored tree does not match the latest checkpoint: the database was altered",
+            hint="run: provenance ledger verify",
+        )
+    previous = Checkpoint(ledger.origin, size, frontier.root()) if latest else None
+    return Head(frontier, directory(conn), previous)
+
+
+def directory(conn: Connection) -> Directory:
+    """Parties and keys as the projections hold them now."""
+
+    def load_key(keyid: str) -> KeyRecord | None:
+        k = conn.execute(select(PartyKeyRow.__table__).where(PartyKeyRow.keyid == keyid)).first()
+        if k is None:
+            return None
+        return KeyRecord(
+            k.keyid,
+            k.party_id,
+            VerifyingKey.from_der(k.public_key),
+            k.registered_seq,
+            k.revoked_seq,
+            k.revocation_reason,
+        )
+
+    def record(p: Any) -> PartyRecord:
+        return PartyRecord(p.id, p.name, frozenset(p.roles.split()), p.country, p.headquarters)
+
+    def load_parties(party_ids: list[str]) -> dict[str, PartyRecord]:
+        found: dict[str, PartyRecord] = {}
+        for chunk in in_chunks(party_ids):
+            rows = conn.execute(select(PartyRow.__table__).where(PartyRow.id.in_(chunk)))
+            found.update((p.id, record(p)) for p in rows)
+        return found
+
+    def load_party(party_id: str) -> PartyRecord | None:
+        return load_parties([party_id]).get(party_id)
+
+    return Directory(load_key, load_party, load_parties)
+
+
+def statement_of(envelope: Envelope) -> payloads.Statement:
+    """The envelope's statement, validated against its kind's model and its subjects."""
+    if envelope.payload_type != "application/vnd.in-toto+json":
+        raise InputError(f"unsupported payloadType {envelope.payload_type!r}")
+    value = envelope.statement()
+    kind = kinds.kind_of(value["predicateType"])
+    statement = kinds.from_predicate(kind, value["predicate"])
+    expected = [{"name": n, "digest": {"sha256": d}} for n, d in statement.subjects()]
+    if value["subject"] != expected:
+        raise InputError(
+            f"{kind}: the statement's subjects do not match its predicate",
+            hint="sign statements with `provenance sign` so subjects are derived",
+        )
+    return statement
+
+
+def admit(
+    conn: Connection,
+    head: Head,
+    envelopes: Sequence[Envelope],
+    verified: Sequence[Sequence[str]] | None = None,
+    labels: Sequence[str] | None = None,
+    parsed: Sequence[payloads.Statement | None] | None = None,
+) -> list[Appended]:
+    frontier, directory = head.frontier, head.directory
+    digests = [e.digest() for e in envelopes]
+    known = dict(
+        conn.execute(
+            select(Entry.c.envelope_digest, Entry.c.seq).where(Entry.c.envelope_digest.in_(digests))
+        ).all()
+    )
+
+    def labelled(i: int, exc: ProvenanceError) -> ProvenanceError:
+        if labels is None:
+            return exc
+        return type(exc)(f"{labels[i]}: {exc.message}", hint=exc.hint)
+
+    statements: list[payloads.Statement | None] = []
+    for i, envelope in enumerate(envelopes):
+        if digests[i] in known:
+            statements.append(None)
+            continue
+        try:
+            given = parsed[i] if parsed is not None else None
+            statements.append(given if given is not None else statement_of(envelope))
+        except ProvenanceError as exc:
+            raise labelled(i, exc) from exc
+    directory.prefetch_parties(s.id for s in statements if isinstance(s, payloads.PartyStatement))
+    writer = handlers.Writer(conn)
+    handlers.prefetch(writer, statements)
+    entries: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    subjects: list[dict[str, object]] = []
+    results: list[Appended] = []
+    for i, envelope in enumerate(envelopes):
+        digest = digests[i]
+        if digest in known:
+            results.append(_duplicate(conn, known[digest], digest, entries))
+            continue
+        statement = statements[i]
+        assert statement is not None
+        seq = frontier.size
+        try:
+            kind = statement.kind
+            hints = [s.keyid for s in envelope.signatures]
+            if verified is not None:
+                keyids: Sequence[str] = verified[i]
+            else:
+                keys = _verification_keys(envelope, statement, directory)
+                keyids = verified_keyids(envelope, keys)
+            signer = authorize(kind, seq, hints, keyids, directory, claims(statement))
+            moment = utcnow()
+            leaf = leaf_bytes(seq, timestamp(moment), envelope)
+            handlers.project(
+                writer, handlers.Accepted(seq, kind, statement, signer, moment), directory
+            )
+        except ProvenanceError as exc:
+            raise labelled(i, exc) from exc
+        subjects.extend(handlers.subject_rows(seq, statement))
+        for node, value in frontier.append(merkle.leaf_hash(leaf)):
+            nodes.append({"level": node.level, "idx": node.idx, "hash": value})
+        entries.append(
+            {
+                "seq": seq,
+                "integrated_at": moment,
+                "kind": kind,
+                "envelope_digest": digest,
+                "signer_party": signer.party,
+                "signer_keys": " ".join(signer.keyids),
+                "leaf": leaf,
+            }
+        )
+        known[digest] = seq
+        results.append(Appended(seq, kind, signer.party, digest, False))
+    if entries:
+        conn.execute(insert(Entry), entries)
+        conn.execute(insert(TreeNode), nodes)
+        conn.execute(insert(SubjectRow), subjects)
+    writer.flush()
+    return results
+
+
+def _duplicate(conn: Connection, seq: int, digest: str, pending: list[dict[str, Any]]) -> Appended:
+    for row in pending:
+        if row["seq"] == seq:
+            return Appended(seq, row["kind"], row["signer_party"], digest, True)
+    found = conn.execute(select(Entry.c.kind, Entry.c.signer_party).where(Entry.c.seq == seq)).one()
+    return Appended(seq, found.kind, found.signer_party, digest, True)
+
+
+def import_envelopes(
+    ledger: Ledger,
+    envelopes: Sequence[Envelope],
+    *,
+    labels: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> list[Appended]:
+    """Bulk admission, all or nothing: signatures are verified on every core while
+    the main process authorises and appends the envelopes already verified."""
+    names = labels if labels is not None else [f"envelope {i + 1}" for i in range(len(envelopes))]
+    material: dict[str, bytes] = {}
+    hints = {s.keyid for e in envelopes for s in e.signatures}
+    with ledger.store.read() as conn:
+        for chunk in in_chunks(sorted(hints)):
+            rows = conn.execute(
+                select(PartyKeyRow.keyid, PartyKeyRow.public_key).where(
+                    PartyKeyRow.keyid.in_(chunk)
+                )
+            )
+            material.update({k: bytes(der) for k, der in rows})
+    parsed: list[payloads.Statement] = []
+    for i, envelope in enumerate(envelopes):
+        try:
+            statement = statement_of(envelope)
+        except ProvenanceError as exc:
+            raise type(exc)(f"{names[i]}: {exc.message}", hint=exc.hint) from exc
+        parsed.append(statement)
+        material.update({k.keyid: k.der() for k in keys_registered_by(statement)})
+    outcomes = signatures.verify_stream(
+        [signatures.job(e) for e in envelopes], material, workers=workers
+    )
+
+    def verified() -> Iterator[Sequence[str]]:
+        # Appending starts while the workers still verify later envelopes.
+        for i, outcome in enumerate(outcomes):
+            if outcome.error:
+                raise SignatureError(f"{names[i]}: {outcome.error}")
+            yield outcome.verified
+
+    try:
+        return ledger.append_many(
+            envelopes, verified=verified(), labels=names, progress=progress, parsed=parsed
+        )
+    finally:
+        outcomes.close()
+
+
+def replay(ledger: Ledger, progress: Progress | None = None) -> int:
+    """Rebuild every projection from the entries; return how many were replayed."""
+    replayed = 0
+    with ledger.store.write() as conn:
+        handlers.clear(conn)
+        directory = Directory()
+        top = conn.execute(select(func.max(Entry.c.seq))).scalar()
+        size = 0 if top is None else int(top) + 1
+        for start in range(0, size, CHUNK):
+            rows = conn.execute(
+                select(
+                    Entry.c.seq,
+                    Entry.c.leaf,
+                    Entry.c.signer_party,
+                    Entry.c.signer_keys,
+                    Entry.c.integrated_at,
+                )
+                .where(Entry.c.seq >= start, Entry.c.seq < start + CHUNK)
+                .order_by(Entry.c.seq)
+            ).all()
+            subjects: list[dict[str, object]] = []
+            writer = handlers.Writer(conn)
+            for row in rows:
+                parsed = ParsedEntry.from_leaf(bytes(row.leaf))
+                statement = parsed.model()
+                signer = Signer(row.signer_party, tuple(row.signer_keys.split()))
+                accepted = handlers.Accepted(
+                    row.seq, parsed.kind, statement, signer, row.integrated_at
+                )
+                handlers.project(writer, accepted, directory)
+                subjects.extend(handlers.subject_rows(row.seq, statement))
+            writer.flush()
+            if subjects:
+                conn.execute(insert(SubjectRow), subjects)
+            replayed += len(rows)
+            if progress:
+                progress(len(rows))
+    return replayed
+
+
+def _verification_keys(
+    envelope: Envelope, statement: payloads.Statement, directory: Directory
+) -> dict[str, VerifyingKey]:
+    """Keys to try: the registered keys the hints name, plus keys the statement brings."""
+    keys = {k.keyid: k for k in keys_registered_by(statement)}
+    for signature in envelope.signatures:
+        record = directory.key(signature.keyid)
+        if record is not None:
+            keys[record.keyid] = record.verifying
+    return keys
