@@ -24,9 +24,9 @@ from provenance.crypto import keys
 from provenance.crypto.envelope import Envelope
 from provenance.crypto.keys import SigningKey
 from provenance.ledger.database import database_url
-from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.log import Ledger
 from provenance.ledger.setup import initialise
-from provenance.offline.entries import Receipt
+from provenance.offline.entries import Appended, Receipt
 from provenance.statements import kinds
 from provenance.statements.signing import sign
 

@@ -250,15 +250,17 @@ def test_stored_proofs_equal_the_reference_and_read_log_n_nodes(
     leaves = [merkle.leaf_hash(ledger.entry(i).leaf) for i in range(size)]
     assert ledger.root(size) == merkle.root(leaves) == ledger.checkpoint().checkpoint.root
 
+    from provenance.ledger import tree
+
     fetched: list[int] = []
-    original = Ledger._nodes
+    original = tree.nodes
 
     def counting(conn: object, ids: object) -> dict[merkle.NodeId, bytes]:
         found = original(conn, ids)  # type: ignore[arg-type]
         fetched.append(len(found))
         return found
 
-    monkeypatch.setattr(Ledger, "_nodes", staticmethod(counting))
+    monkeypatch.setattr(tree, "nodes", counting)
     statements: list[tuple[str, object]] = []
     event.listen(ledger.store.engine, "before_cursor_execute", _recorder(statements))
     for seq in (0, 1, 37, 64, 70):

@@ -12,9 +12,8 @@ from provenance.commands.options import emit
 from provenance.crypto import keys
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError
-from provenance.ledger.log import Appended
 from provenance.ledger.setup import open_for_append
-from provenance.offline.entries import Receipt
+from provenance.offline.entries import Appended, Receipt
 from provenance.statements import kinds, payloads
 from provenance.statements.signing import sign
 

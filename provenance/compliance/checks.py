@@ -28,8 +28,9 @@ from provenance.crypto.keys import SigningKey
 from provenance.crypto.signatures import cores
 from provenance.errors import NotFoundError
 from provenance.ledger.database import in_chunks
-from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.log import Ledger
 from provenance.ledger.projections.tables import FlagRow, ScreeningSnapshotRow, ShipmentRow
+from provenance.offline.entries import Appended
 from provenance.statements.payloads import DeterminationStatement
 
 Progress = Callable[[int], None]

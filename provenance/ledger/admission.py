@@ -11,9 +11,9 @@ reading a ledger needs none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
@@ -22,18 +22,17 @@ from provenance.crypto import signatures
 from provenance.crypto.envelope import Envelope, verified_keyids
 from provenance.crypto.keys import VerifyingKey
 from provenance.errors import (
-    ConfigError,
     InputError,
     IntegrityError,
     ProvenanceError,
     SignatureError,
 )
+from provenance.ledger import tree
 from provenance.ledger.database import in_chunks, utcnow
-from provenance.ledger.log import CHUNK, Appended, Progress
 from provenance.ledger.projections import handlers
 from provenance.ledger.projections.tables import PartyKeyRow, PartyRow, SubjectRow
 from provenance.ledger.tables import CheckpointRow, Entry, TreeNode
-from provenance.offline.entries import ParsedEntry, leaf_bytes, timestamp
+from provenance.offline.entries import Appended, ParsedEntry, leaf_bytes, timestamp
 from provenance.statements import kinds, payloads
 from provenance.statements.authority import (
     Directory,
@@ -47,8 +46,11 @@ from provenance.statements.authority import (
 from provenance.tlog import merkle
 from provenance.tlog.note import Checkpoint
 
-if TYPE_CHECKING:
-    from provenance.ledger.log import Ledger
+BATCH = 2000
+"""Envelopes (or replayed entries) handled per round of bulk queries."""
+
+Progress = Callable[[int], None]
+"""Called with the number of entries just processed."""
 
 
 @dataclass
@@ -60,13 +62,8 @@ class Head:
     previous: Checkpoint | None
 
 
-def head(ledger: Ledger, conn: Connection) -> Head:
+def head(conn: Connection, origin: str) -> Head:
     """The tree's right edge, checked against the latest checkpoint, ready to grow."""
-    if ledger._signer is None:
-        raise ConfigError(
-            "appending needs the ledger's checkpoint key",
-            hint="pass --checkpoint-key KEY.pem or set PROVENANCE_CHECKPOINT_KEY",
-        )
     latest = conn.execute(
         select(CheckpointRow.c.size, CheckpointRow.c.root).order_by(CheckpointRow.c.size.desc())
     ).first()
@@ -80,7 +77,7 @@ def head(ledger: Ledger, conn: Connection) -> Head:
             hint="run: provenance ledger verify",
         )
     edge = merkle.CompactRange.edge_nodes(size)
-    found = ledger._nodes(conn, edge)
+    found = tree.nodes(conn, edge)
     if len(found) != len(edge):
         raise IntegrityError(
             "tree nodes at the right edge are missing: the database was altered",
@@ -92,7 +89,7 @@ def head(ledger: Ledger, conn: Connection) -> Head:
             "the stored tree does not match the latest checkpoint: the database was altered",
             hint="run: provenance ledger verify",
         )
-    previous = Checkpoint(ledger.origin, size, frontier.root()) if latest else None
+    previous = Checkpoint(origin, size, frontier.root()) if latest else None
     return Head(frontier, directory(conn), previous)
 
 
@@ -238,27 +235,42 @@ def _duplicate(conn: Connection, seq: int, digest: str, pending: list[dict[str, 
     return Appended(seq, found.kind, found.signer_party, digest, True)
 
 
-def import_envelopes(
-    ledger: Ledger,
+@dataclass
+class WorkerBatch:
+    """Envelopes parsed here and verified in worker processes, yielded in order."""
+
+    statements: list[payloads.Statement]
+    outcomes: Any
+    names: Sequence[str]
+
+    def verified(self) -> Iterator[Sequence[str]]:
+        """The verified key ids of each envelope, as the workers finish them (appending
+        starts while they still verify later envelopes)."""
+        for i, outcome in enumerate(self.outcomes):
+            if outcome.error:
+                raise SignatureError(f"{self.names[i]}: {outcome.error}")
+            yield outcome.verified
+
+    def close(self) -> None:
+        self.outcomes.close()
+
+
+def verify_in_workers(
+    conn: Connection,
     envelopes: Sequence[Envelope],
+    names: Sequence[str],
     *,
-    labels: Sequence[str] | None = None,
-    progress: Progress | None = None,
     workers: int | None = None,
-) -> list[Appended]:
-    """Bulk admission, all or nothing: signatures are verified on every core while
-    the main process authorises and appends the envelopes already verified."""
-    names = labels if labels is not None else [f"envelope {i + 1}" for i in range(len(envelopes))]
+) -> WorkerBatch:
+    """Parse every envelope, then start verifying their signatures on every core, with
+    the registered keys their hints name and the keys the statements bring."""
     material: dict[str, bytes] = {}
     hints = {s.keyid for e in envelopes for s in e.signatures}
-    with ledger.store.read() as conn:
-        for chunk in in_chunks(sorted(hints)):
-            rows = conn.execute(
-                select(PartyKeyRow.keyid, PartyKeyRow.public_key).where(
-                    PartyKeyRow.keyid.in_(chunk)
-                )
-            )
-            material.update({k: bytes(der) for k, der in rows})
+    for chunk in in_chunks(sorted(hints)):
+        rows = conn.execute(
+            select(PartyKeyRow.keyid, PartyKeyRow.public_key).where(PartyKeyRow.keyid.in_(chunk))
+        )
+        material.update({k: bytes(der) for k, der in rows})
     parsed: list[payloads.Statement] = []
     for i, envelope in enumerate(envelopes):
         try:
@@ -270,59 +282,44 @@ def import_envelopes(
     outcomes = signatures.verify_stream(
         [signatures.job(e) for e in envelopes], material, workers=workers
     )
-
-    def verified() -> Iterator[Sequence[str]]:
-        # Appending starts while the workers still verify later envelopes.
-        for i, outcome in enumerate(outcomes):
-            if outcome.error:
-                raise SignatureError(f"{names[i]}: {outcome.error}")
-            yield outcome.verified
-
-    try:
-        return ledger.append_many(
-            envelopes, verified=verified(), labels=names, progress=progress, parsed=parsed
-        )
-    finally:
-        outcomes.close()
+    return WorkerBatch(parsed, outcomes, names)
 
 
-def replay(ledger: Ledger, progress: Progress | None = None) -> int:
-    """Rebuild every projection from the entries; return how many were replayed."""
+def replay(conn: Connection, progress: Progress | None = None) -> int:
+    """Rebuild every projection from the entries (in the caller's write transaction);
+    return how many were replayed."""
     replayed = 0
-    with ledger.store.write() as conn:
-        handlers.clear(conn)
-        directory = Directory()
-        top = conn.execute(select(func.max(Entry.c.seq))).scalar()
-        size = 0 if top is None else int(top) + 1
-        for start in range(0, size, CHUNK):
-            rows = conn.execute(
-                select(
-                    Entry.c.seq,
-                    Entry.c.leaf,
-                    Entry.c.signer_party,
-                    Entry.c.signer_keys,
-                    Entry.c.integrated_at,
-                )
-                .where(Entry.c.seq >= start, Entry.c.seq < start + CHUNK)
-                .order_by(Entry.c.seq)
-            ).all()
-            subjects: list[dict[str, object]] = []
-            writer = handlers.Writer(conn)
-            for row in rows:
-                parsed = ParsedEntry.from_leaf(bytes(row.leaf))
-                statement = parsed.model()
-                signer = Signer(row.signer_party, tuple(row.signer_keys.split()))
-                accepted = handlers.Accepted(
-                    row.seq, parsed.kind, statement, signer, row.integrated_at
-                )
-                handlers.project(writer, accepted, directory)
-                subjects.extend(handlers.subject_rows(row.seq, statement))
-            writer.flush()
-            if subjects:
-                conn.execute(insert(SubjectRow), subjects)
-            replayed += len(rows)
-            if progress:
-                progress(len(rows))
+    handlers.clear(conn)
+    directory = Directory()
+    top = conn.execute(select(func.max(Entry.c.seq))).scalar()
+    size = 0 if top is None else int(top) + 1
+    for start in range(0, size, BATCH):
+        rows = conn.execute(
+            select(
+                Entry.c.seq,
+                Entry.c.leaf,
+                Entry.c.signer_party,
+                Entry.c.signer_keys,
+                Entry.c.integrated_at,
+            )
+            .where(Entry.c.seq >= start, Entry.c.seq < start + BATCH)
+            .order_by(Entry.c.seq)
+        ).all()
+        subjects: list[dict[str, object]] = []
+        writer = handlers.Writer(conn)
+        for row in rows:
+            parsed = ParsedEntry.from_leaf(bytes(row.leaf))
+            statement = parsed.model()
+            signer = Signer(row.signer_party, tuple(row.signer_keys.split()))
+            accepted = handlers.Accepted(row.seq, parsed.kind, statement, signer, row.integrated_at)
+            handlers.project(writer, accepted, directory)
+            subjects.extend(handlers.subject_rows(row.seq, statement))
+        writer.flush()
+        if subjects:
+            conn.execute(insert(SubjectRow), subjects)
+        replayed += len(rows)
+        if progress:
+            progress(len(rows))
     return replayed
 
 

@@ -18,12 +18,11 @@ projections.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Row
 
 from provenance.crypto.envelope import Envelope
@@ -34,31 +33,17 @@ from provenance.errors import (
     IntegrityError,
     NotFoundError,
 )
+from provenance.ledger import tree
 from provenance.ledger.database import Store, open_store, utcnow
-from provenance.ledger.tables import CheckpointRow, Entry, LedgerInfo, TreeNode
+from provenance.ledger.tables import CheckpointRow, Entry, LedgerInfo
 from provenance.offline.entries import ParsedEntry, Receipt, SignedCheckpoint
 from provenance.tlog import merkle, note
 from provenance.tlog.note import Checkpoint
 
 if TYPE_CHECKING:
-    from provenance.ledger.admission import Head
+    from provenance.ledger.admission import Head, Progress
+    from provenance.offline.entries import Appended
     from provenance.statements import payloads
-
-Progress = Callable[[int], None]
-"""Called with the number of entries just processed."""
-
-CHUNK = 2000
-
-
-@dataclass(frozen=True)
-class Appended:
-    """The outcome of appending one envelope."""
-
-    seq: int
-    kind: str
-    signer: str
-    envelope_digest: str
-    duplicate: bool
 
 
 class Ledger:
@@ -152,7 +137,7 @@ class Ledger:
                     key_path=info["key_path"],
                     signer=signer,
                 )
-                head = admission.head(ledger, conn)
+                head = ledger._head(conn)
                 (result,) = admission.admit(conn, head, [genesis])
                 ledger._sign_checkpoint(conn, head)
         except BaseException:
@@ -176,7 +161,7 @@ class Ledger:
         from provenance.ledger import admission
 
         with self.store.write() as conn:
-            head = admission.head(self, conn)
+            head = self._head(conn)
             (result,) = admission.admit(conn, head, [envelope])
             if not result.duplicate:
                 self._sign_checkpoint(conn, head)
@@ -205,10 +190,10 @@ class Ledger:
         envelope_iter = iter(envelopes)
         verified_iter = iter(verified) if verified is not None else None
         with self.store.write() as conn:
-            head = admission.head(self, conn)
+            head = self._head(conn)
             start = head.frontier.size
             while True:
-                chunk = [e for _, e in zip(range(CHUNK), envelope_iter, strict=False)]
+                chunk = [e for _, e in zip(range(admission.BATCH), envelope_iter, strict=False)]
                 if not chunk:
                     break
                 pre = [next(verified_iter) for _ in chunk] if verified_iter is not None else None
@@ -234,25 +219,45 @@ class Ledger:
         the main process authorises and appends the envelopes already verified."""
         from provenance.ledger import admission
 
-        return admission.import_envelopes(
-            self, envelopes, labels=labels, progress=progress, workers=workers
+        names = (
+            labels if labels is not None else [f"envelope {i + 1}" for i in range(len(envelopes))]
         )
+        with self.store.read() as conn:
+            batch = admission.verify_in_workers(conn, envelopes, names, workers=workers)
+        try:
+            return self.append_many(
+                envelopes,
+                verified=batch.verified(),
+                labels=names,
+                progress=progress,
+                parsed=batch.statements,
+            )
+        finally:
+            batch.close()
 
     # --- the tree head ----------------------------------------------------------------
+
+    def _head(self, conn: Connection) -> Head:
+        """The tree's right edge, checked against the latest checkpoint, ready to grow."""
+        from provenance.ledger import admission
+
+        if self._signer is None:
+            raise ConfigError(
+                "appending needs the ledger's checkpoint key",
+                hint="pass --checkpoint-key KEY.pem or set PROVENANCE_CHECKPOINT_KEY",
+            )
+        return admission.head(conn, self.origin)
 
     def _sign_checkpoint(self, conn: Connection, head: Head) -> SignedCheckpoint:
         """Sign a checkpoint for the grown tree, after checking it extends the last one."""
         assert self._signer is not None
         size = head.frontier.size
-        edge = merkle.CompactRange.edge_nodes(size)
-        root = merkle.resolve([edge], lambda ids: self._nodes(conn, ids))[0]
+        root = tree.root(conn, size)
         if root != head.frontier.root():
             raise IntegrityError("the tree nodes just written do not give the expected root")
         previous = head.previous
         if previous is not None:
-            proof = merkle.resolve(
-                merkle.consistency_nodes(previous.size, size), lambda ids: self._nodes(conn, ids)
-            )
+            proof = tree.resolve(conn, merkle.consistency_nodes(previous.size, size))
             merkle.verify_consistency(previous.size, size, proof, previous.root, root)
         checkpoint = Checkpoint(self.origin, size, root)
         signed = note.sign(checkpoint.body(), self._signer)
@@ -262,30 +267,6 @@ class Ledger:
         )
         head.previous = checkpoint
         return SignedCheckpoint(checkpoint, signed)
-
-    @staticmethod
-    def _nodes(conn: Connection, ids: Iterable[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
-        """Fetch stored nodes by id in one query that uses the primary key.
-
-        One `level = L AND idx IN (...)` term per level: SQLite plans a row-value
-        `(level, idx) IN (VALUES ...)` as a full scan, which would make every proof
-        O(n); this form is an index lookup per node on both databases.
-        """
-        by_level: dict[int, list[int]] = {}
-        for node in ids:
-            by_level.setdefault(node.level, []).append(node.idx)
-        if not by_level:
-            return {}
-        condition = or_(
-            *(
-                and_(TreeNode.c.level == level, TreeNode.c.idx.in_(sorted(set(idxs))))
-                for level, idxs in by_level.items()
-            )
-        )
-        rows = conn.execute(
-            select(TreeNode.c.level, TreeNode.c.idx, TreeNode.c.hash).where(condition)
-        )
-        return {merkle.NodeId(r.level, r.idx): bytes(r.hash) for r in rows}
 
     # --- keys and parties -----------------------------------------------------------
 
@@ -349,8 +330,7 @@ class Ledger:
             return self._root(conn, size)
 
     def _root(self, conn: Connection, size: int) -> bytes:
-        edge = merkle.CompactRange.edge_nodes(size)
-        return merkle.resolve([edge], lambda ids: self._nodes(conn, ids))[0]
+        return tree.root(conn, size)
 
     def inclusion_proof(self, seq: int, size: int) -> list[bytes]:
         """RFC 6962 inclusion proof of entry `seq` in the tree of `size` (O(log n) reads)."""
@@ -374,7 +354,7 @@ class Ledger:
         """
         with self.store.read() as conn:
             try:
-                return merkle.resolve(groups, lambda ids: self._nodes(conn, ids))
+                return tree.resolve(conn, groups)
             except IntegrityError:
                 self._check_size(conn, size)
                 raise
@@ -406,7 +386,8 @@ class Ledger:
         """Rebuild every projection from the entries; return how many were replayed."""
         from provenance.ledger import admission
 
-        return admission.replay(self, progress)
+        with self.store.write() as conn:
+            return admission.replay(conn, progress)
 
     def entries_about(self, subject_name: str) -> list[int]:
         """Entry numbers whose statement names this subject, in order."""

@@ -15,7 +15,8 @@ from pathlib import Path
 from provenance.crypto import keys
 from provenance.crypto.keys import SigningKey
 from provenance.errors import ConfigError, NotFoundError
-from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.log import Ledger
+from provenance.offline.entries import Appended
 from provenance.statements.catalog import Catalog
 from provenance.statements.payloads import PartyStatement, Role
 from provenance.statements.products import catalog_statements

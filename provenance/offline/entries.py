@@ -72,6 +72,17 @@ class ParsedEntry:
 
 
 @dataclass(frozen=True)
+class Appended:
+    """The outcome of appending one envelope."""
+
+    seq: int
+    kind: str
+    signer: str
+    envelope_digest: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
 class SignedCheckpoint:
     checkpoint: Checkpoint
     note: str

@@ -24,13 +24,14 @@ from provenance import documents
 from provenance.crypto.keys import SigningKey
 from provenance.errors import InputError, IntegrityError, NotFoundError
 from provenance.ledger.database import utcnow
-from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.log import Ledger
 from provenance.ledger.projections.tables import (
     PartyRow,
     ScreeningHitRow,
     ScreeningSnapshotRow,
 )
 from provenance.ledger.tables import ScreeningFileRow
+from provenance.offline.entries import Appended
 from provenance.resources import resource_dir
 from provenance.screening.lists import ScreeningList, parse_list
 from provenance.screening.matcher import Match, ScreeningIndex, ScreeningPolicy

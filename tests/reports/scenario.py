@@ -36,8 +36,9 @@ from sqlalchemy import create_engine, text
 from provenance.compliance.checks import Checker
 from provenance.crypto import keys
 from provenance.ledger.database import database_url
-from provenance.ledger.log import Appended, Ledger
+from provenance.ledger.log import Ledger
 from provenance.ledger.setup import initialise
+from provenance.offline.entries import Appended
 from tests.conftest import PG_ENV, World, pg_schema_url
 from tests.test_statements import END_USE, Story
 
