@@ -30,7 +30,7 @@ INTERNAL_ERROR = 70
 
 
 def _fail(ctx: click.Context, error: ProvenanceError) -> NoReturn:
-    if ctx.meta.get("json"):
+    if ctx.meta.get("json") and not ctx.meta.get("emitted"):
         click.echo(json.dumps({"error": error.to_dict()}, indent=2))
     click.echo(f"error: {error.message}", err=True)
     if error.hint:

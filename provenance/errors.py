@@ -66,9 +66,3 @@ class NotFoundError(ProvenanceError):
     """A ledger, entry, party, shipment or serial that does not exist (exit 5)."""
 
     exit_code = 5
-
-
-class ComplianceBlocked(ProvenanceError):
-    """A compliance finding that blocks: a blocking flag or an uncovered license (exit 1)."""
-
-    exit_code = 1

@@ -14,17 +14,14 @@ from provenance.commands.options import (
     checkpoint_key_option,
     common,
     emit,
+    exit_on_findings,
     json_option,
     progress_bar,
     signing_options,
 )
-from provenance.crypto import keys
-from provenance.errors import InputError
 from provenance.ledger import queries
 from provenance.ledger.log import Ledger
-from provenance.ledger.setup import open_for_append
 from provenance.statements import kinds
-from provenance.statements.catalog import load_catalog
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,38 +69,9 @@ def show_determination(data: dict[str, Any], explain: bool) -> None:
                 click.echo(f"      {name} = {json.dumps(value)}")
 
 
-def run_check(
-    db: str | None,
-    shipment_ids: list[str],
-    *,
-    pack_id: str | None,
-    explain: bool,
-    dry_run: bool,
-    as_of: dt.date | None,
-    key_path: str | None,
-    checkpoint_key: str | None,
-    rules_dir: str | None = None,
-) -> list[dict[str, Any]]:
-    """Evaluate, append unless `dry_run`, and return the determinations as JSON."""
-    from provenance.compliance.checks import Checker
-    from provenance.ledger.setup import operator_key_path
-
-    opener = Ledger.open if dry_run else (lambda d: open_for_append(d, checkpoint_key))
-    with opener(db) as ledger:
-        checker = Checker.open(ledger, rules_dir, as_of)
-        with progress_bar("checking", len(shipment_ids)) as advance:
-            determinations = checker.determine(
-                shipment_ids, pack_id=pack_id, explain=explain, progress=advance
-            )
-        if dry_run:
-            return [d.to_json() for d in determinations]
-        signer = keys.load_private(operator_key_path(ledger, key_path))
-        return checker.described(determinations, checker.record(determinations, [signer]))
-
-
 def verdict_exit(results: list[dict[str, Any]]) -> None:
-    if any(r["verdict"] != "clear" for r in results):
-        raise click.exceptions.Exit(1)
+    """Exit 1 unless every determination is clear."""
+    exit_on_findings(any(r["verdict"] != "clear" for r in results))
 
 
 @click.command("check")
@@ -151,23 +119,22 @@ def check(
     determination, signed by the operator key, unless --dry-run. Exits 1 when a
     blocking flag or an uncovered license requirement stands, 0 otherwise.
     """
-    ids = list(shipment_ids)
-    if check_all:
-        with Ledger.open(db) as ledger:
-            ids = [s["id"] for s in reversed(queries.shipments(ledger))]
-    if not ids:
-        raise InputError("name a shipment to check", hint="provenance check SHIPMENT_ID, or --all")
-    results = run_check(
-        db,
-        ids,
-        pack_id=pack_id,
-        explain=explain,
-        dry_run=dry_run,
-        as_of=as_of.date() if as_of else None,
-        key_path=key_path,
-        checkpoint_key=checkpoint_key,
-        rules_dir=rules_dir,
-    )
+    from provenance.compliance import checks
+
+    ids = checks.every_shipment(db) if check_all else list(shipment_ids)
+    with progress_bar("checking", len(ids)) as advance:
+        results = checks.check_shipments(
+            db,
+            ids,
+            pack_id=pack_id,
+            explain=explain,
+            dry_run=dry_run,
+            as_of=as_of.date() if as_of else None,
+            operator_key=key_path,
+            checkpoint_key=checkpoint_key,
+            rules_dir=rules_dir,
+            progress=advance,
+        )
 
     def human() -> None:
         for data in results:
@@ -225,48 +192,20 @@ def classify(
 
     TPP = 2 x MacTOPS x bit length (the highest over data types), PD = TPP / die area.
     """
-    from decimal import Decimal, InvalidOperation
-
     from provenance.compliance import checks
-    from provenance.compliance.packs import Library
 
-    library = Library.load(rules_dir)
-    pack = (
-        library.get(pack_id)
-        if pack_id
-        else library.in_force(on.date() if on else dt.datetime.now(dt.UTC).date())
+    result = checks.classify_figures(
+        product_id=product_id,
+        tpp=tpp,
+        die_area=die_area,
+        datacenter=datacenter,
+        interconnect=interconnect,
+        memory_bandwidth=memory_bandwidth,
+        on=on.date() if on else None,
+        pack_id=pack_id,
+        rules_dir=rules_dir,
     )
-    if product_id:
-        if tpp or die_area:
-            raise InputError("give --product, or --tpp and --die-area, not both")
-        product = load_catalog().require(product_id)
-        result = checks.classify(
-            pack,
-            tpp=product.tpp,
-            die_area=product.die_area_mm2,
-            datacenter=product.datacenter,
-            interconnect=product.interconnect_gbps or 0,
-            memory_bandwidth=product.memory_bandwidth_gbps or 0,
-            product=product.id,
-        )
-    else:
-        if tpp is None:
-            raise InputError("give --product ID, or --tpp N (with --die-area MM2)")
-        try:
-            tpp_value = Decimal(tpp)
-            area = Decimal(die_area) if die_area else None
-        except InvalidOperation:
-            raise InputError("--tpp and --die-area must be numbers") from None
-        if tpp_value < 0 or (area is not None and area <= 0):
-            raise InputError("--tpp must be >= 0 and --die-area > 0")
-        result = checks.classify(
-            pack,
-            tpp=tpp_value,
-            die_area=area,
-            datacenter=datacenter,
-            interconnect=interconnect,
-            memory_bandwidth=memory_bandwidth,
-        )
+    pack = result.pack
     data = result.to_json()
 
     def human() -> None:
@@ -387,8 +326,7 @@ def rules_test(directory: str | None, rules_dir: str | None, as_json: bool) -> N
         click.echo(f"{len(results) - failed} passed, {failed} failed")
 
     emit(as_json, data, human)
-    if any(not r.passed for r in results):
-        raise click.exceptions.Exit(1)
+    exit_on_findings(any(not r.passed for r in results))
 
 
 @click.group("flag")

@@ -224,29 +224,24 @@ def shipment_register(
     unit_value {amount, currency}}]. `provenance schema shipment` prints the schema.
     Exits 1 when the determination is not clear (the shipment stays registered).
     """
-    from provenance.commands.compliance import run_check, show_determination, verdict_exit
-    from provenance.ledger.setup import operator_key_path
+    from provenance.commands.compliance import show_determination, verdict_exit
+    from provenance.compliance import checks
 
     statement = statement_from(file, "shipment")
-    assert isinstance(statement, payloads.ShipmentStatement)
-    envelope = sign(statement, load_signers(key_paths))
-    with open_for_append(db, checkpoint_key) as ledger:
-        result, receipt = ledger.append(envelope)
-        signer = operator_key_path(ledger, operator_key) if not no_check else None
+    registered = checks.register_shipment(
+        db,
+        sign(statement, load_signers(key_paths)),
+        check=not no_check,
+        operator_key=operator_key,
+        checkpoint_key=checkpoint_key,
+    )
+    result, receipt, determination = (
+        registered.appended,
+        registered.receipt,
+        registered.determination,
+    )
     if receipt_file:
         Path(receipt_file).write_text(receipt.text(), encoding="utf-8")
-    determination = None
-    if not no_check:
-        determination = run_check(
-            db,
-            [statement.id],
-            pack_id=None,
-            explain=False,
-            dry_run=signer is None or not signer.exists(),
-            as_of=None,
-            key_path=str(signer) if signer else None,
-            checkpoint_key=checkpoint_key,
-        )[0]
     if as_json:
         data = {"entry": result.__dict__, "receipt": receipt.to_json()}
         if determination is not None:

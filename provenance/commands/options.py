@@ -53,7 +53,11 @@ def common(func: F) -> F:
 
 
 def emit(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
-    """Print `data` as JSON, or the human form."""
+    """Print `data` as JSON, or the human form. Stdout carries one JSON document: an error
+    raised after this (a report that does not verify) goes to stderr only."""
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.meta["emitted"] = True
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     elif callable(human):
@@ -97,3 +101,15 @@ def signing_options(func: F) -> F:
         "--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE."
     )(func)
     return checkpoint_key_option(func)
+
+
+FINDINGS = 1
+"""The exit code of a result that holds findings: a shipment not clear, a name on a list,
+a rule case that failed. A finding is a result, printed in full (`--json` too), not an
+error: no `error:` line, and the library raises nothing for it."""
+
+
+def exit_on_findings(found: bool) -> None:
+    """Exit with FINDINGS when the result just printed holds any."""
+    if found:
+        raise click.exceptions.Exit(FINDINGS)

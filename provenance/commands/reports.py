@@ -288,12 +288,7 @@ def report_verify(file: str, rules_dir: str | None, db: str | None, as_json: boo
             click.echo("every figure recomputed from the ledger matches")
 
     emit(as_json, result.to_json(), human)
-    if not result.ok:
-        click.echo(
-            f"error: the report does not match the ledger ({len(result.differences)} differences)",
-            err=True,
-        )
-        raise click.exceptions.Exit(4)
+    verify.require_ok(result)
 
 
 @report_group.command("schema")

@@ -11,7 +11,7 @@ import click
 
 from provenance import documents
 from provenance.commands.appending import load_signers
-from provenance.commands.options import common, emit, signing_options
+from provenance.commands.options import common, emit, exit_on_findings, signing_options
 from provenance.errors import InputError
 from provenance.ledger.log import Ledger
 from provenance.ledger.setup import open_for_append
@@ -200,21 +200,7 @@ def screen(
         "country": country,
         "threshold": threshold,
         "list": where,
-        "matches": [
-            {
-                "score": round(m.score, 2),
-                "list": m.source,
-                "list_name": m.list_name,
-                "entity_number": m.entity_number,
-                "name": m.name,
-                "matched_name": m.matched_name,
-                "addresses": list(m.addresses),
-                "license_requirement": m.license_requirement,
-                "license_policy": m.license_policy,
-                "above_threshold": m.above_threshold,
-            }
-            for m in matches
-        ],
+        "matches": [m.to_json() for m in matches],
     }
 
     def human() -> None:
@@ -234,5 +220,4 @@ def screen(
                 click.echo(f"               license policy: {m.license_policy}")
 
     emit(as_json, data, human)
-    if any(m.above_threshold for m in matches):
-        raise click.exceptions.Exit(1)
+    exit_on_findings(any(m.above_threshold for m in matches))

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from provenance import documents
 from provenance.commands.options import emit, json_option
-from provenance.errors import InputError
 from provenance.offline import bundles as bundle
 from provenance.offline import receipts
 
@@ -36,13 +34,7 @@ def verify(file: str, ledger_key: str, as_json: bool) -> None:
     A receipt proves its entry is in the ledger under a signed checkpoint; a
     bundle also checks every signature against its signers' key history.
     """
-    key_text = ledger_key
-    candidate = Path(ledger_key)
-    if "+" not in ledger_key or candidate.is_file():
-        if not candidate.is_file():
-            raise InputError(f"--ledger-key {ledger_key!r} is neither a verifier key nor a file")
-        key_text = candidate.read_text(encoding="utf-8").strip().splitlines()[-1]
-    verifiers = bundle.verifier_for(key_text)
+    verifiers = bundle.verifier_keys(ledger_key)
     form, value = bundle.load(documents.read_bytes(file).decode("utf-8", errors="replace"))
     if form == "receipt":
         entry = receipts.verify_receipt(value, verifiers)

@@ -24,13 +24,14 @@ from provenance.compliance.engine import Determination, evaluate, json_value
 from provenance.compliance.facts import Facts, Reference
 from provenance.compliance.packs import Library, Pack
 from provenance.compliance.vocabulary import sample
+from provenance.crypto.envelope import Envelope
 from provenance.crypto.keys import SigningKey
 from provenance.crypto.signatures import cores
 from provenance.errors import NotFoundError
 from provenance.ledger.database import in_chunks
 from provenance.ledger.log import Ledger
 from provenance.ledger.projections.tables import FlagRow, ScreeningSnapshotRow, ShipmentRow
-from provenance.offline.entries import Appended
+from provenance.offline.entries import Appended, Receipt
 from provenance.statements.payloads import DeterminationStatement
 
 Progress = Callable[[int], None]
@@ -275,3 +276,139 @@ def classify(
             seen = {name: item.get(name.split(".", 1)[1]) for name in compiled.names}
             return Classification(compiled.rule.eccn, compiled.rule.id, float(tpp), pd, pack, seen)  # type: ignore[union-attr]
     return Classification("unclassified", None, float(tpp), pd, pack, {})
+
+
+# --- what the commands ask for ------------------------------------------------------------
+
+
+def every_shipment(db: str | None) -> list[str]:
+    """The ids of every shipment in the ledger, oldest first (what `check --all` checks)."""
+    from provenance.ledger import queries
+
+    with Ledger.open(db) as ledger:
+        return [s["id"] for s in reversed(queries.shipments(ledger))]
+
+
+def check_shipments(
+    db: str | None,
+    shipment_ids: Sequence[str],
+    *,
+    pack_id: str | None = None,
+    explain: bool = False,
+    dry_run: bool = False,
+    as_of: dt.date | None = None,
+    operator_key: str | None = None,
+    checkpoint_key: str | None = None,
+    rules_dir: str | None = None,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate shipments and, unless a dry run, append the determinations signed by the
+    operator key; return them as JSON (with their entries and flag ids when appended)."""
+    from provenance.crypto import keys
+    from provenance.errors import InputError
+    from provenance.ledger.setup import open_for_append, operator_key_path
+
+    if not shipment_ids:
+        raise InputError("name a shipment to check", hint="provenance check SHIPMENT_ID, or --all")
+    ledger = Ledger.open(db) if dry_run else open_for_append(db, checkpoint_key)
+    with ledger:
+        checker = Checker.open(ledger, rules_dir, as_of)
+        determinations = checker.determine(
+            shipment_ids, pack_id=pack_id, explain=explain, progress=progress
+        )
+        if dry_run:
+            return [d.to_json() for d in determinations]
+        signer = keys.load_private(operator_key_path(ledger, operator_key))
+        return checker.described(determinations, checker.record(determinations, [signer]))
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A shipment appended, and what the rules said of it (None when not checked)."""
+
+    appended: Appended
+    receipt: Receipt
+    determination: dict[str, Any] | None
+
+
+def register_shipment(
+    db: str | None,
+    envelope: Envelope,
+    *,
+    check: bool = True,
+    operator_key: str | None = None,
+    checkpoint_key: str | None = None,
+) -> Registered:
+    """Append a signed shipment, then check it against the pack in force. The determination
+    is appended too when the operator key is at hand; otherwise the check is a dry run."""
+    from provenance.ledger.setup import open_for_append, operator_key_path
+
+    with open_for_append(db, checkpoint_key) as ledger:
+        appended, receipt = ledger.append(envelope)
+        signer = operator_key_path(ledger, operator_key) if check else None
+    if signer is None:
+        return Registered(appended, receipt, None)
+    shipment_id = envelope.statement()["predicate"]["id"]
+    determination = check_shipments(
+        db,
+        [shipment_id],
+        dry_run=not signer.exists(),
+        operator_key=str(signer),
+        checkpoint_key=checkpoint_key,
+    )[0]
+    return Registered(appended, receipt, determination)
+
+
+def classify_figures(
+    *,
+    product_id: str | None = None,
+    tpp: str | None = None,
+    die_area: str | None = None,
+    datacenter: bool = True,
+    interconnect: int = 0,
+    memory_bandwidth: int = 0,
+    on: dt.date | None = None,
+    pack_id: str | None = None,
+    rules_dir: str | None = None,
+) -> Classification:
+    """Classify a catalog product, or a chip given by its figures (numbers as the user
+    typed them), under the pack named or the one in force on `on` (default today)."""
+    from decimal import InvalidOperation
+
+    from provenance.errors import InputError
+    from provenance.statements.catalog import load_catalog
+
+    library = Library.load(rules_dir)
+    pack = (
+        library.get(pack_id) if pack_id else library.in_force(on or dt.datetime.now(dt.UTC).date())
+    )
+    if product_id:
+        if tpp or die_area:
+            raise InputError("give --product, or --tpp and --die-area, not both")
+        product = load_catalog().require(product_id)
+        return classify(
+            pack,
+            tpp=product.tpp,
+            die_area=product.die_area_mm2,
+            datacenter=product.datacenter,
+            interconnect=product.interconnect_gbps or 0,
+            memory_bandwidth=product.memory_bandwidth_gbps or 0,
+            product=product.id,
+        )
+    if tpp is None:
+        raise InputError("give --product ID, or --tpp N (with --die-area MM2)")
+    try:
+        tpp_value = Decimal(tpp)
+        area = Decimal(die_area) if die_area else None
+    except InvalidOperation:
+        raise InputError("--tpp and --die-area must be numbers") from None
+    if tpp_value < 0 or (area is not None and area <= 0):
+        raise InputError("--tpp must be >= 0 and --die-area > 0")
+    return classify(
+        pack,
+        tpp=tpp_value,
+        die_area=area,
+        datacenter=datacenter,
+        interconnect=interconnect,
+        memory_bandwidth=memory_bandwidth,
+    )

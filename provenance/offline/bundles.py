@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from provenance.crypto.envelope import verified_keyids
@@ -111,7 +112,17 @@ def load(text: str) -> tuple[str, Any]:
     return "bundle", value
 
 
-def verifier_for(text: str) -> list[str]:
-    """Accept a verifier key given as the string itself (checks its form)."""
+def verifier_keys(given: str) -> list[str]:
+    """The ledger's verifier key, given as the string itself (`provenance ledger key`
+    prints it) or as a file whose last line holds it; its form is checked."""
+    text = given
+    candidate = Path(given)
+    if "+" not in given or candidate.is_file():
+        if not candidate.is_file():
+            raise InputError(f"--ledger-key {given!r} is neither a verifier key nor a file")
+        lines = candidate.read_text(encoding="utf-8").strip().splitlines()
+        if not lines:
+            raise InputError(f"{given} is empty: it holds no verifier key")
+        text = lines[-1]
     note.Verifier.parse(text)
     return [text.strip()]
