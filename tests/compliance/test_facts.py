@@ -20,8 +20,8 @@ from provenance.ledger.tables import Entry
 from provenance.screening import snapshots
 from provenance.statements.inspection import evidence, read_nvidia_smi
 from tests.conftest import DATA, World
-from tests.test_ledger import snapshot
-from tests.test_statements import END_USE, SERIALS, SMI, Story, shipment_doc
+from tests.ledger.test_custody import END_USE, SERIALS, SMI, Story, shipment_doc
+from tests.ledger.test_log import snapshot
 
 PACK = "ear-2026-01"
 AS_OF = dt.date(2026, 6, 1)

@@ -39,8 +39,12 @@ from provenance.ledger.database import database_url
 from provenance.ledger.log import Ledger
 from provenance.ledger.setup import initialise
 from provenance.offline.entries import Appended
+from provenance.reports.periods import parse_period
 from tests.conftest import PG_ENV, World, pg_schema_url
-from tests.test_statements import END_USE, Story
+from tests.ledger.test_custody import END_USE, Story
+
+Q3 = parse_period("2026-Q3")
+"""The quarter most of the scenario happens in."""
 
 H100 = "nvidia-h100-sxm5"
 H20 = "nvidia-h20"

@@ -4,7 +4,6 @@ small trade with known numbers (tests/reports/scenario.py), on both databases.""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,11 @@ from provenance.reports.build import NOT_RECOMPUTED
 from provenance.reports.figures import Figures
 from provenance.reports.periods import parse_period
 from provenance.screening import snapshots
-from tests.conftest import DATA, World, backends
+from tests.conftest import DATA, World
+from tests.ledger.test_custody import END_USE
 from tests.reports import scenario
-from tests.reports.scenario import H20_TPP, H100_TPP, H100S, Trade
-from tests.test_statements import END_USE
+from tests.reports.scenario import H20_TPP, H100_TPP, H100S, Q3, Trade
 
-Q3 = parse_period("2026-Q3")
 CSL = DATA / "csl" / "consolidated.csv"
 BY_RULE_Q3 = [  # (rule, severity, open); nothing resolved yet
     ("diversion.missing-at-inspection", "blocking", 1),
@@ -34,28 +32,6 @@ BY_RULE_Q3 = [  # (rule, severity, open); nothing resolved yet
     ("relabel.unknown-product-priced-or-coded-as-accelerator", "high", 1),
     ("licensing.h20-revenue-condition", "info", 1),
 ]
-
-
-@pytest.fixture(scope="module", params=backends())
-def trade(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Trade]:
-    """The scenario, built once per backend: the tests that use it only read."""
-    with scenario.module_world(request.param, tmp_path_factory.mktemp("trade")) as world:
-        yield scenario.build(world)
-
-
-@pytest.fixture(scope="module")
-def q3(trade: Trade) -> dict[str, Any]:
-    report = build.regulator(trade.ledger, Q3, verify=True)
-    schema.validate(report)
-    return report
-
-
-@pytest.fixture
-def fresh(world: World) -> Trade:
-    """The scenario in a ledger of its own, for the tests that append."""
-    return scenario.build(world)
 
 
 def regulator(*args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,38 +14,12 @@ import pytest
 from provenance.crypto import keys
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, IntegrityError, SignatureError
-from provenance.reports import build, schema
-from provenance.reports.periods import parse_period
+from provenance.reports import build
 from provenance.reports.verify import diff, load, require_ok, sign_report, verify_report
 from provenance.statements.products import catalog_statements
 from provenance.statements.signing import sign
-from tests.conftest import World, backends
 from tests.reports import scenario
-from tests.reports.scenario import H100S, Trade
-
-Q3 = parse_period("2026-Q3")
-
-
-@pytest.fixture(scope="module", params=backends())
-def trade(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Trade]:
-    """The scenario, built once per backend, for the tests that only read."""
-    with scenario.module_world(request.param, tmp_path_factory.mktemp("trade")) as world:
-        yield scenario.build(world)
-
-
-@pytest.fixture(scope="module")
-def q3(trade: Trade) -> dict[str, Any]:
-    report = build.regulator(trade.ledger, Q3, verify=True)
-    schema.validate(report)
-    return report
-
-
-@pytest.fixture
-def fresh(world: World) -> Trade:
-    """The scenario in a ledger of its own, for the tests that append."""
-    return scenario.build(world)
+from tests.reports.scenario import H100S, Q3, Trade
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from provenance.reports import schema
+from tests.commands.test_ledger import Cli
 from tests.conftest import World, backends
 from tests.reports import scenario
 from tests.reports.scenario import H100S, Trade
-from tests.test_cli import Cli
 
 
 def write_keys(trade: Trade) -> None:

@@ -35,7 +35,7 @@ from provenance.statements.catalog import (
 )
 from provenance.statements.inspection import parse_nvidia_smi
 
-SMI = Path(__file__).parent / "data" / "nvidia-smi"
+SMI = Path(__file__).parents[1] / "data" / "nvidia-smi"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from provenance.statements.inspection import evidence, read_nvidia_smi
 from provenance.statements.products import catalog_statements
 from provenance.statements.signing import sign
 from tests.conftest import DATA, World, flip_payload_byte, tamper
-from tests.test_ledger import snapshot
+from tests.ledger.test_log import snapshot
 
 SMI = DATA / "nvidia-smi" / "h100-sxm5-x8-driver-565-SYNTHETIC.xml"
 SERIALS = [f"1654923{n:06d}" for n in range(12)]

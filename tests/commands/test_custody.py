@@ -21,8 +21,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from cli import main
+from tests.commands.test_ledger import Cli
 from tests.conftest import DATA
-from tests.test_cli import Cli
 
 ORIGIN = "cli.test/ledger"
 OPERATOR_KEY = "keys/operator.pem"

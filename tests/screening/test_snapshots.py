@@ -14,7 +14,7 @@ from provenance.errors import InputError, IntegrityError
 from provenance.ledger.projections.tables import FlagRow
 from provenance.screening import snapshots
 from tests.conftest import DATA, World, tamper
-from tests.test_ledger import snapshot as projection_snapshot
+from tests.ledger.test_log import snapshot as projection_snapshot
 
 CSV_PATH = DATA / "csl" / "consolidated.csv"
 JSON_PATH = DATA / "csl" / "consolidated.json"

@@ -13,9 +13,9 @@ import yaml
 from click.testing import CliRunner, Result
 
 from provenance.compliance.packs import rules_dir
+from tests.commands.test_ledger import Cli
 from tests.conftest import World
-from tests.test_cli import Cli
-from tests.test_statements import END_USE, SERIALS, Story, shipment_doc
+from tests.ledger.test_custody import END_USE, SERIALS, Story, shipment_doc
 
 AS_OF = "2026-06-01"
 H100 = "nvidia-h100-sxm5"

@@ -32,7 +32,7 @@ from provenance.statements.inspection import (
     read_nvidia_smi,
 )
 
-DATA = Path(__file__).parent / "data" / "nvidia-smi"
+DATA = Path(__file__).parents[1] / "data" / "nvidia-smi"
 
 A100 = "a100-sxm4-80gb-mig-driver-535.xml"
 K80 = "tesla-k80-x4-azure-driver-430.xml"

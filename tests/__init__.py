@@ -1,0 +1,1 @@
+"""Tests of provenance, mirroring its packages."""

@@ -1,0 +1,1 @@
+"""Tests of the command line (provenance.commands and cli.py), one module per command group."""
