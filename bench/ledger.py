@@ -15,7 +15,7 @@ operator), then measures, in this one run:
 * the median time of an inclusion proof and of a consistency proof at N, and at
   N/100 and N/10 against earlier checkpoints, to show how proof time grows.
 
-Targets (issue 2): audit >= 0.7 x L x W, admission >= 0.4 x L x W, proofs <= 2 ms
+Targets: audit >= 0.7 x L x W, admission >= 0.4 x L x W, proofs <= 2 ms
 at N = 1,000,000. The last line printed is one JSON object of the figures.
 """
 

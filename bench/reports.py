@@ -14,7 +14,7 @@ this one run:
   (`provenance ledger verify`: every signature and node), separately, because that
   part grows with the whole ledger, not with the quarter.
 
-Target (issue 6): <= 10 s for the report on SQLite and on PostgreSQL. The last line
+Target: <= 10 s for the report on SQLite and on PostgreSQL. The last line
 printed is one JSON object of the figures.
 """
 

@@ -14,7 +14,7 @@ through a hub, so flags fire), then measures, in this one run:
 * determinations/s when they are also signed by the operator and appended
   (what `provenance check --all` does).
 
-Target (issue 4): >= 1,000 determinations/s on SQLite. The last line printed is
+Target: >= 1,000 determinations/s on SQLite. The last line printed is
 one JSON object of the figures.
 """
 

@@ -18,7 +18,7 @@ perturbed list names (a typo, reordered tokens, a dropped legal form, upper
 case) and the rest are new names. Half the queries carry a country.
 
 Printed: the time to parse and index the list, names/s for screening, the
-ratio against the target of 2,000 names/s (issue 5), peak memory (the process's
+ratio against the target of 2,000 names/s, peak memory (the process's
 peak resident set size from `getrusage`, and with `--tracemalloc` the Python
 heap held by the index, measured in a separate build so that it does not slow
 the timed run), how many queries matched at or above the threshold, how many

@@ -19,7 +19,7 @@ ERP CSV of N shipments of K serials, then measures, in this one run:
   the query alone in-process (median of 50 serials), with the history verified
   (signatures and inclusion proofs).
 
-Target (issue 3): report the figures; there is no threshold. The last line
+Target: report the figures; there is no threshold. The last line
 printed is one JSON object of the figures.
 """
 

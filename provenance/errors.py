@@ -1,6 +1,6 @@
 """One exception hierarchy for the whole library.
 
-Every class carries the process exit code the CLI uses for it (see DESIGN.md,
+Every class carries the process exit code the CLI uses for it (docs/design.md,
 "Errors and exit codes"), and an optional hint for the user. The library raises
 these and nothing else reaches a caller: exceptions of the libraries underneath
 (cryptography, pydantic, SQLAlchemy, yaml) are translated where they happen.

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from provenance import documents
-from provenance.commands.options import emit
+from provenance.commands.options import Write, emit
 from provenance.crypto import keys
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError
@@ -47,30 +47,18 @@ def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None)
         click.echo(receipt.text(), nl=False)
 
 
-def append_and_report(
-    db: str | None,
-    checkpoint_key: str | None,
-    envelope: Envelope,
-    as_json: bool,
-    receipt_file: str | None,
-) -> Appended:
-    with open_for_append(db, checkpoint_key) as ledger:
+def append_and_report(write: Write, envelope: Envelope) -> Appended:
+    """Append an envelope and print the entry and its receipt (the receipt to a file with
+    `--receipt`)."""
+    with open_for_append(write.db, write.checkpoint_key) as ledger:
         result, receipt = ledger.append(envelope)
-    if as_json:
+    if write.as_json:
         emit(True, {"entry": result.__dict__, "receipt": receipt.to_json()}, "")
     else:
-        appended_lines(result, receipt, receipt_file)
+        appended_lines(result, receipt, write.receipt_file)
     return result
 
 
-def sign_and_append(
-    statement: payloads.Statement,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> Appended:
+def sign_and_append(statement: payloads.Statement, write: Write) -> Appended:
     """Sign a statement with the given keys, append it and print the entry and receipt."""
-    envelope = sign(statement, load_signers(key_paths))
-    return append_and_report(db, checkpoint_key, envelope, as_json, receipt_file)
+    return append_and_report(write, sign(statement, load_signers(write.key_paths)))

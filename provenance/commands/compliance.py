@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from provenance.commands.appending import sign_and_append
 from provenance.commands.options import (
+    Write,
     checkpoint_key_option,
     common,
+    date_option,
     emit,
     exit_on_findings,
     json_option,
     progress_bar,
-    signing_options,
+    query,
+    writes,
 )
 from provenance.ledger import queries
-from provenance.ledger.log import Ledger
 from provenance.statements import kinds
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # --- the rules engine ----------------------------------------------------------------------
 
@@ -80,11 +79,8 @@ def verdict_exit(results: list[dict[str, Any]]) -> None:
 @click.option("--pack", "pack_id", default=None, help="Use this rule pack, not the one in force.")
 @click.option("--explain", is_flag=True, help="Show each rule that held, its expression and facts.")
 @click.option("--dry-run", is_flag=True, help="Evaluate only; append nothing.")
-@click.option(
-    "--as-of",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Evaluate as on this date (default today): receipt deadlines count from it.",
+@date_option(
+    "--as-of", help="Evaluate as on this date (default today): receipt deadlines count from it."
 )
 @click.option(
     "--key",
@@ -165,13 +161,7 @@ def check(
 )
 @click.option("--interconnect", type=int, default=0, metavar="GBPS", help="Chip-to-chip GB/s.")
 @click.option("--memory-bandwidth", type=int, default=0, metavar="GBPS", help="Memory GB/s.")
-@click.option(
-    "--date",
-    "on",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Classify under the pack in force on this date (default today).",
-)
+@date_option("--date", "on", help="Classify under the pack in force on this date (default today).")
 @click.option("--pack", "pack_id", default=None, help="Classify under this pack.")
 @click.option("--rules", "rules_dir", default=None, metavar="DIR", help="Rules folder to use.")
 @common
@@ -194,13 +184,10 @@ def classify(
     """
     from provenance.compliance import checks
 
+    figures = checks.ChipFigures(tpp, die_area, datacenter, interconnect, memory_bandwidth)
     result = checks.classify_figures(
+        figures,
         product_id=product_id,
-        tpp=tpp,
-        die_area=die_area,
-        datacenter=datacenter,
-        interconnect=interconnect,
-        memory_bandwidth=memory_bandwidth,
         on=on.date() if on else None,
         pack_id=pack_id,
         rules_dir=rules_dir,
@@ -348,8 +335,12 @@ def flag_list(
     only_open: bool, severity: str | None, shipment_id: str | None, db: str | None, as_json: bool
 ) -> None:
     """Red flags, most severe first."""
-    with Ledger.open(db) as ledger:
-        rows = queries.flags(ledger, only_open=only_open, severity=severity, shipment=shipment_id)
+    rows = query(
+        db,
+        lambda ledger: queries.flags(
+            ledger, only_open=only_open, severity=severity, shipment=shipment_id
+        ),
+    )
 
     def human() -> None:
         for f in rows:
@@ -367,20 +358,10 @@ def flag_list(
 @click.argument("flag")
 @click.option("--status", required=True, type=click.Choice(["cleared", "confirmed", "escalated"]))
 @click.option("--reason", required=True, help="Why (kept in the ledger).")
-@signing_options
-@common
-def flag_resolve(
-    flag: str,
-    status: str,
-    reason: str,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+@writes
+def flag_resolve(flag: str, status: str, reason: str, write: Write) -> None:
     """Resolve FLAG, signed by a regulator or by the exporter whose shipment it is about."""
     statement = kinds.from_document(
         {"kind": "resolution", "flag": flag, "status": status, "reason": reason}
     )
-    sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
+    sign_and_append(statement, write)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
@@ -17,11 +15,15 @@ from provenance.commands.appending import (
     statement_from,
 )
 from provenance.commands.options import (
+    Write,
     checkpoint_key_option,
     common,
+    date_option,
     emit,
     progress_bar,
-    signing_options,
+    query,
+    signing_key_option,
+    writes,
 )
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, ProvenanceError
@@ -31,8 +33,6 @@ from provenance.ledger.setup import open_for_append
 from provenance.statements import inspection, kinds, payloads, products, shipment_csv
 from provenance.statements.signing import sign
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 @click.group("product")
 def product_group() -> None:
@@ -41,25 +41,17 @@ def product_group() -> None:
 
 @product_group.command("import")
 @click.argument("file")
-@signing_options
-@common
-def product_import(
-    file: str,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+@writes
+def product_import(file: str, write: Write) -> None:
     """Add or supersede products from FILE, signed by an operator or regulator key.
 
     FILE is a catalog in the format of rules/products.yaml, one product document,
     or a list of them (YAML or JSON; `-` for stdin). All or nothing.
     """
     statements = products.read_products(file)
-    signers = load_signers(key_paths)
+    signers = load_signers(write.key_paths)
     envelopes = [sign(s, signers) for s in statements]
-    with open_for_append(db, checkpoint_key) as ledger:
+    with open_for_append(write.db, write.checkpoint_key) as ledger:
         results = ledger.append_many(envelopes, labels=[f"product {s.id}" for s in statements])
         size = ledger.size()
     data = {
@@ -76,15 +68,14 @@ def product_import(
             click.echo(f"{s.id}: {state} {r.seq} (TPP {s.tpp})")
         click.echo(f"tree size {size}")
 
-    emit(as_json, data, human)
+    emit(write.as_json, data, human)
 
 
 @product_group.command("list")
 @common
 def product_list(db: str | None, as_json: bool) -> None:
     """Every product in the ledger's catalog, with its TPP and performance density."""
-    with Ledger.open(db) as ledger:
-        rows = queries.products(ledger)
+    rows = query(db, queries.products)
 
     def human() -> None:
         click.echo(
@@ -109,9 +100,30 @@ def _short(value: str | None) -> str:
 @common
 def product_show(product_id: str, db: str | None, as_json: bool) -> None:
     """One product: its figures and how many serials are registered to it."""
-    with Ledger.open(db) as ledger:
-        data = queries.product(ledger, product_id)
-    emit(as_json, data, lambda: click.echo(documents.dumps(data)))
+    data = query(db, lambda ledger: queries.product(ledger, product_id))
+
+    def human() -> None:
+        price = data["reference_price"]
+        click.echo(f"{data['id']}: {data['vendor']} {data['model']}")
+        click.echo(f"  TPP:          {data['tpp']} (performance density {_short(data['pd'])})")
+        click.echo(
+            f"  die area:     {data['die_area_mm2'] or 'unknown'} mm2, "
+            f"{'datacenter' if data['datacenter'] else 'not datacenter'}"
+        )
+        click.echo(
+            f"  bandwidth:    interconnect {data['interconnect_gbps'] or '-'} GB/s, "
+            f"memory {data['memory_bandwidth_gbps'] or '-'} GB/s"
+        )
+        click.echo(f"  names:        {', '.join(data['names'])}")
+        click.echo(f"  PCI ids:      {', '.join(data['pci_device_ids']) or '-'}")
+        click.echo(f"  HS codes:     {', '.join(data['hs_codes']) or '-'}")
+        if price:
+            click.echo(f"  price:        {price['amount']} {price['currency']} (reference)")
+        click.echo(
+            f"  entry:        {data['seq']}; {data['registered_serials']} serials registered"
+        )
+
+    emit(as_json, data, human)
 
 
 @click.group("attest")
@@ -122,18 +134,10 @@ def attest_group() -> None:
 def _attest_command(kind: str, attest: kinds.Attest) -> None:
     @attest_group.command(kind)
     @click.argument("file")
-    @signing_options
-    @common
-    def command(
-        file: str,
-        key_paths: tuple[str, ...],
-        receipt_file: str | None,
-        checkpoint_key: str | None,
-        db: str | None,
-        as_json: bool,
-    ) -> None:
+    @writes
+    def command(file: str, write: Write) -> None:
         statement = statement_from(file, kind)
-        sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
+        sign_and_append(statement, write)
 
     command.help = (
         f"Append a {kind} statement from FILE (YAML/JSON, `-` for stdin), signed by "
@@ -156,17 +160,8 @@ for _kind in kinds.KINDS.values():
     metavar="XML",
     help="`nvidia-smi -q -x` output collected on site (repeat for several hosts).",
 )
-@signing_options
-@common
-def attest_inspection(
-    file: str,
-    smi_files: tuple[str, ...],
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+@writes
+def attest_inspection(file: str, smi_files: tuple[str, ...], write: Write) -> None:
     """Append an inspection from FILE, signed by the auditor, with nvidia-smi evidence.
 
     Fields: site {country, facility, address}, date, serials_seen, serials_missing,
@@ -185,7 +180,7 @@ def attest_inspection(
     statement = kinds.from_document(document)
     if not isinstance(statement, payloads.InspectionStatement):
         raise InputError(f"{documents.display_name(file)} is a {statement.kind}, not an inspection")
-    sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
+    sign_and_append(statement, write)
 
 
 @click.group("shipment")
@@ -203,18 +198,8 @@ def shipment_group() -> None:
     "operator.pem beside the checkpoint key; without one the check is a dry run).",
 )
 @click.option("--no-check", is_flag=True, help="Register only; do not run the rules.")
-@signing_options
-@common
-def shipment_register(
-    file: str,
-    operator_key: str | None,
-    no_check: bool,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+@writes
+def shipment_register(file: str, operator_key: str | None, no_check: bool, write: Write) -> None:
     """Append the shipment in FILE (YAML/JSON, `-` for stdin), signed by its exporter,
     then check it against the rule pack in force and show the determination.
 
@@ -229,26 +214,26 @@ def shipment_register(
 
     statement = statement_from(file, "shipment")
     registered = checks.register_shipment(
-        db,
-        sign(statement, load_signers(key_paths)),
+        write.db,
+        sign(statement, load_signers(write.key_paths)),
         check=not no_check,
         operator_key=operator_key,
-        checkpoint_key=checkpoint_key,
+        checkpoint_key=write.checkpoint_key,
     )
     result, receipt, determination = (
         registered.appended,
         registered.receipt,
         registered.determination,
     )
-    if receipt_file:
-        Path(receipt_file).write_text(receipt.text(), encoding="utf-8")
-    if as_json:
+    if write.receipt_file:
+        Path(write.receipt_file).write_text(receipt.text(), encoding="utf-8")
+    if write.as_json:
         data = {"entry": result.__dict__, "receipt": receipt.to_json()}
         if determination is not None:
             data["determination"] = determination
         emit(True, data, "")
     else:
-        appended_lines(result, receipt, receipt_file)
+        appended_lines(result, receipt, write.receipt_file)
         if determination is not None:
             show_determination(determination, False)
             if "seq" in determination:
@@ -261,14 +246,7 @@ def shipment_register(
 
 @shipment_group.command("import")
 @click.argument("file")
-@click.option(
-    "--key",
-    "key_paths",
-    multiple=True,
-    required=True,
-    metavar="PEM",
-    help="The exporter's private key (repeat to add signatures).",
-)
+@signing_key_option("The exporter's private key (repeat to add signatures).")
 @checkpoint_key_option
 @common
 def shipment_import(
@@ -329,8 +307,7 @@ def shipment_import(
 @common
 def shipment_show(shipment_id: str, db: str | None, as_json: bool) -> None:
     """A shipment: declaration, items, serials and where each is now, receipts, end use."""
-    with Ledger.open(db) as ledger:
-        data = queries.shipment(ledger, shipment_id)
+    data = query(db, lambda ledger: queries.shipment(ledger, shipment_id))
 
     def human() -> None:
         click.echo(
@@ -371,20 +348,8 @@ def shipment_show(shipment_id: str, db: str | None, as_json: bool) -> None:
 @shipment_group.command("list")
 @click.option("--exporter", default=None, help="Only this exporter's shipments.")
 @click.option("--destination", default=None, metavar="CC", help="Only to this country.")
-@click.option(
-    "--from",
-    "since",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Shipped on or after this date (YYYY-MM-DD).",
-)
-@click.option(
-    "--to",
-    "until",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="Shipped on or before this date (YYYY-MM-DD).",
-)
+@date_option("--from", "since", help="Shipped on or after this date (YYYY-MM-DD).")
+@date_option("--to", "until", help="Shipped on or before this date (YYYY-MM-DD).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N shipments.")
 @common
 def shipment_list(
@@ -425,16 +390,8 @@ def license_group() -> None:
 
 @license_group.command("issue")
 @click.argument("file")
-@signing_options
-@common
-def license_issue(
-    file: str,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+@writes
+def license_issue(file: str, write: Write) -> None:
     """Append the license in FILE (YAML/JSON), signed by the regulator.
 
     Fields: id, exporter, consignee and/or end_user (optional), destination, eccns,
@@ -442,7 +399,7 @@ def license_issue(
     (each optional), valid_from, valid_until, conditions.
     """
     statement = statement_from(file, "license")
-    sign_and_append(statement, key_paths, receipt_file, checkpoint_key, db, as_json)
+    sign_and_append(statement, write)
 
 
 @license_group.command("show")
@@ -450,9 +407,30 @@ def license_issue(
 @common
 def license_show(license_id: str, db: str | None, as_json: bool) -> None:
     """A license and the shipments that cite it."""
-    with Ledger.open(db) as ledger:
-        data = queries.license_record(ledger, license_id)
-    emit(as_json, data, lambda: click.echo(documents.dumps(data)))
+    data = query(db, lambda ledger: queries.license_record(ledger, license_id))
+
+    def human() -> None:
+        caps = [
+            f"{data['max_quantity']} units" if data["max_quantity"] else None,
+            f"{data['max_value']['amount']} {data['max_value']['currency']}"
+            if data["max_value"]
+            else None,
+            f"TPP {data['max_tpp']}" if data["max_tpp"] else None,
+        ]
+        click.echo(f"{data['id']}: issued by {data['regulator']} at entry {data['seq']}")
+        click.echo(f"  exporter:     {data['exporter']} -> {data['destination']}")
+        click.echo(
+            f"  parties:      consignee {data['consignee'] or 'any'}, "
+            f"end user {data['end_user'] or 'any'}"
+        )
+        click.echo(f"  covers:       {', '.join(data['eccns'])} {', '.join(data['products'])}")
+        click.echo(f"  caps:         {', '.join(c for c in caps if c) or 'none'}")
+        click.echo(f"  valid:        {data['valid_from']} to {data['valid_until']}")
+        for condition in data["conditions"]:
+            click.echo(f"  condition:    {condition}")
+        click.echo(f"  cited by:     {', '.join(data['shipments']) or 'no shipment yet'}")
+
+    emit(as_json, data, human)
 
 
 @click.command("chip")

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from provenance.commands.options import emit, json_option
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # --- the demo ----------------------------------------------------------------------------
 

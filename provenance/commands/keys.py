@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from provenance.commands.appending import append_and_report, load_signers
-from provenance.commands.options import common, emit, json_option, signing_options
+from provenance.commands.appending import append_and_report, load_signers, sign_and_append
+from provenance.commands.options import Write, emit, json_option, pem_option, writes
 from provenance.crypto import keys
 from provenance.statements import payloads
 from provenance.statements.signing import sign
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # --- keys --------------------------------------------------------------------------------
 
@@ -59,41 +55,19 @@ def key_generate(name: str, algorithm: str, directory: str, as_json: bool) -> No
 
 @key_group.command("add")
 @click.argument("party")
-@click.option(
-    "--public-key",
-    "public_key",
-    required=True,
-    type=click.Path(),
-    help="The new key's public half (PEM).",
-)
-@signing_options
-@common
-def key_add(
-    party: str,
-    public_key: str,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+@pem_option("--public-key", "public_key", help="The new key's public half (PEM).")
+@writes
+def key_add(party: str, public_key: str, write: Write) -> None:
     """Register one more key for PARTY (signed by the operator)."""
     verifying = keys.load_public(Path(public_key))
     statement = payloads.KeyStatement(party=party, public_key=verifying.pem())
-    append_and_report(
-        db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
-    )
+    sign_and_append(statement, write)
 
 
 @key_group.command("rotate")
 @click.argument("party")
 @click.option("--old", "old_key", required=True, help="Key id of the key being replaced.")
-@click.option(
-    "--new-public-key",
-    required=True,
-    type=click.Path(),
-    help="The replacement key's public half (PEM).",
-)
+@pem_option("--new-public-key", help="The replacement key's public half (PEM).")
 @click.option(
     "--new-key",
     "new_private",
@@ -101,19 +75,14 @@ def key_add(
     help="The replacement's private key: adds its signature as proof of possession.",
 )
 @click.option("--reason", default=None)
-@signing_options
-@common
+@writes
 def key_rotate(
     party: str,
     old_key: str,
     new_public_key: str,
     new_private: str | None,
     reason: str | None,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
+    write: Write,
 ) -> None:
     """Replace PARTY's key OLD by a new one; OLD is revoked at this entry.
 
@@ -123,31 +92,20 @@ def key_rotate(
     statement = payloads.KeyRotationStatement(
         party=party, old_key=old_key, public_key=verifying.pem(), reason=reason
     )
-    signers = load_signers(key_paths)
+    signers = load_signers(write.key_paths)
     if new_private:
         signers.append(keys.load_private(Path(new_private)))
-    append_and_report(db, checkpoint_key, sign(statement, signers), as_json, receipt_file)
+    append_and_report(write, sign(statement, signers))
 
 
 @key_group.command("revoke")
 @click.argument("keyid")
 @click.option("--reason", required=True, help="Why (kept in the ledger).")
-@signing_options
-@common
-def key_revoke(
-    keyid: str,
-    reason: str,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+@writes
+def key_revoke(keyid: str, reason: str, write: Write) -> None:
     """Revoke key KEYID: nothing it signs after this entry is accepted.
 
     Sign with the operator's key, or with the key being revoked.
     """
     statement = payloads.KeyRevocationStatement(key=keyid, reason=reason)
-    append_and_report(
-        db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
-    )
+    sign_and_append(statement, write)

@@ -7,19 +7,23 @@ reading ones (`checkpoint`, `proof`, `key`) start without the statement models.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from provenance import documents
-from provenance.commands.options import checkpoint_key_option, common, emit, progress_bar
+from provenance.commands.options import (
+    Write,
+    checkpoint_key_option,
+    common,
+    emit,
+    progress_bar,
+    query,
+)
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, ProvenanceError
 from provenance.ledger.log import Ledger
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group("ledger")
@@ -31,8 +35,7 @@ def ledger_group() -> None:
 @common
 def ledger_key(db: str | None, as_json: bool) -> None:
     """Print the ledger's verifier key (C2SP note verifier key, last line)."""
-    with Ledger.open(db) as ledger:
-        data = {"origin": ledger.origin, "verifier_key": ledger.verifier_key}
+    data = query(db, lambda ledger: {"origin": ledger.origin, "verifier_key": ledger.verifier_key})
     emit(as_json, data, f"origin {data['origin']}\n{data['verifier_key']}")
 
 
@@ -52,7 +55,7 @@ def ledger_append(
     from provenance.commands.appending import append_and_report
 
     envelope = Envelope.from_bytes(documents.read_bytes(envelope_file))
-    append_and_report(db, checkpoint_key, envelope, as_json, receipt_file)
+    append_and_report(Write((), receipt_file, checkpoint_key, db, as_json), envelope)
 
 
 @ledger_group.command("import")
@@ -130,8 +133,7 @@ def ledger_show(seq: int, db: str | None, as_json: bool) -> None:
 @common
 def ledger_checkpoint(db: str | None, as_json: bool) -> None:
     """Print the latest signed checkpoint (a C2SP signed note)."""
-    with Ledger.open(db) as ledger:
-        signed = ledger.checkpoint()
+    signed = query(db, lambda ledger: ledger.checkpoint())
     emit(as_json, signed.to_json(), lambda: click.echo(signed.note, nl=False))
 
 
@@ -141,8 +143,7 @@ def ledger_checkpoint(db: str | None, as_json: bool) -> None:
 @common
 def ledger_proof(seq: int, size: int | None, db: str | None, as_json: bool) -> None:
     """Print a C2SP tlog-proof (receipt) of entry SEQ."""
-    with Ledger.open(db) as ledger:
-        receipt = ledger.receipt(seq, size)
+    receipt = query(db, lambda ledger: ledger.receipt(seq, size))
     emit(as_json, receipt.to_json(), lambda: click.echo(receipt.text(), nl=False))
 
 
@@ -189,8 +190,7 @@ def ledger_export(seqs: tuple[int, ...], output: str, db: str | None, as_json: b
 
     Check it anywhere with `provenance verify BUNDLE --ledger-key KEY`.
     """
-    with Ledger.open(db) as ledger:
-        data: dict[str, Any] = ledger.export(seqs or None)
+    data: dict[str, Any] = query(db, lambda ledger: ledger.export(seqs or None))
     Path(output).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     summary = {"bundle": output, "requested": data["requested"], "entries": len(data["receipts"])}
     emit(

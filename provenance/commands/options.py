@@ -3,9 +3,11 @@ progress on a terminal. Light on purpose: every command module imports it."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -13,6 +15,7 @@ import click
 from provenance.ledger import DB_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -88,15 +91,66 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
         yield lambda n: bar.advance(task, n)
 
 
+@dataclass(frozen=True)
+class Write:
+    """What a command that signs and appends is given: the keys to sign with, where to
+    write the receipt, the checkpoint key, the ledger and the output form."""
+
+    key_paths: tuple[str, ...]
+    receipt_file: str | None
+    checkpoint_key: str | None
+    db: str | None
+    as_json: bool
+
+
+def writes(func: Callable[..., None]) -> Callable[..., None]:
+    """`--key`, `--receipt`, `--checkpoint-key`, `--db` and `--json`, given to the command
+    as one `write: Write` argument (the innermost decorator of a command)."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        key_paths: tuple[str, ...],
+        receipt_file: str | None,
+        checkpoint_key: str | None,
+        db: str | None,
+        as_json: bool,
+        **kwargs: Any,
+    ) -> None:
+        func(*args, write=Write(key_paths, receipt_file, checkpoint_key, db, as_json), **kwargs)
+
+    return signing_options(common(command))
+
+
+def date_option(*names: str, help: str) -> Callable[[F], F]:
+    """An option holding a date, written YYYY-MM-DD (None when not given)."""
+    return click.option(*names, type=click.DateTime(["%Y-%m-%d"]), default=None, help=help)
+
+
+def signing_key_option(help: str) -> Callable[[F], F]:
+    """`--key PEM`, repeatable: the private keys a statement is signed with."""
+    return click.option(
+        "--key", "key_paths", multiple=True, required=True, metavar="PEM", help=help
+    )
+
+
+def pem_option(*names: str, help: str, multiple: bool = False) -> Callable[[F], F]:
+    """An option naming a PEM file (a public or private key)."""
+    return click.option(
+        *names, required=not multiple, multiple=multiple, type=click.Path(), help=help
+    )
+
+
+def query(db: str | None, read: Callable[[Any], T]) -> T:
+    """What `read` returns from the ledger at `db`, opened for reading and closed again."""
+    from provenance.ledger.log import Ledger
+
+    with Ledger.open(db) as ledger:
+        return read(ledger)
+
+
 def signing_options(func: F) -> F:
-    func = click.option(
-        "--key",
-        "key_paths",
-        multiple=True,
-        required=True,
-        metavar="PEM",
-        help="Private key to sign with (repeat to add signatures).",
-    )(func)
+    func = signing_key_option("Private key to sign with (repeat to add signatures).")(func)
     func = click.option(
         "--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE."
     )(func)

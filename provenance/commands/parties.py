@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from provenance import documents
-from provenance.commands.appending import append_and_report, load_signers
-from provenance.commands.options import common, emit, signing_options
+from provenance.commands.appending import sign_and_append
+from provenance.commands.options import Write, common, emit, pem_option, query, writes
 from provenance.crypto import keys
-from provenance.ledger.log import Ledger
 from provenance.statements import kinds
-from provenance.statements.signing import sign
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # --- parties -----------------------------------------------------------------------------
 
@@ -28,24 +22,14 @@ def party_group() -> None:
 
 @party_group.command("register")
 @click.argument("file")
-@click.option(
+@pem_option(
     "--public-key",
     "public_keys",
     multiple=True,
-    type=click.Path(),
     help="The party's public key (PEM); repeat for several.",
 )
-@signing_options
-@common
-def party_register(
-    file: str,
-    public_keys: tuple[str, ...],
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+@writes
+def party_register(file: str, public_keys: tuple[str, ...], write: Write) -> None:
     """Register (or update) the party described in FILE, signed by the operator.
 
     FILE is YAML or JSON (`-` for stdin) with id, name, roles (operator,
@@ -57,9 +41,7 @@ def party_register(
     document.setdefault("keys", [])
     document["keys"] = [*document["keys"], *(keys.load_public(Path(p)).pem() for p in public_keys)]
     statement = kinds.from_document(document)
-    append_and_report(
-        db, checkpoint_key, sign(statement, load_signers(key_paths)), as_json, receipt_file
-    )
+    sign_and_append(statement, write)
 
 
 @party_group.command("show")
@@ -69,8 +51,7 @@ def party_show(party_id: str, db: str | None, as_json: bool) -> None:
     """A party: its roles, countries and keys, with when each was registered or revoked."""
     from provenance.ledger.queries import party as find_party
 
-    with Ledger.open(db) as ledger:
-        data = find_party(ledger, party_id)
+    data = query(db, lambda ledger: find_party(ledger, party_id))
 
     def human() -> None:
         click.echo(f"{data['id']}: {data['name']}")
@@ -99,8 +80,7 @@ def party_list(db: str | None, as_json: bool) -> None:
     """Every registered party."""
     from provenance.ledger.queries import parties
 
-    with Ledger.open(db) as ledger:
-        rows = parties(ledger)
+    rows = query(db, parties)
 
     def human() -> None:
         for row in rows:

@@ -3,26 +3,90 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from provenance.commands.options import checkpoint_key_option, common, emit
+from provenance.commands.options import checkpoint_key_option, common, date_option, emit
 from provenance.crypto import keys
 from provenance.errors import InputError
 from provenance.ledger.log import Ledger
 from provenance.ledger.setup import open_for_append
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from provenance.reports.periods import Period
 
-# --- reports -------------------------------------------------------------------------------
+# --- what every report command takes --------------------------------------------------------
 
 
-def _report_options(func: F) -> F:
+@dataclass(frozen=True)
+class Delivery:
+    """Where and how a report goes: its format or signature, the file, the tree size it is
+    computed at, the rules folder, and the ledger (to append a signed report)."""
+
+    fmt: str
+    output: str | None
+    size: int | None
+    sign_key: str | None
+    append: bool
+    rules_dir: str | None
+    checkpoint_key: str | None
+    db: str | None
+    as_json: bool
+
+    def deliver(self, report: dict[str, Any]) -> None:
+        """Render (or sign, and append) the report, to the file or to stdout."""
+        from provenance.reports import render, verify
+
+        if self.append and not self.sign_key:
+            raise InputError("--append needs --sign KEY (the ledger holds signed statements)")
+        if self.sign_key:
+            envelope = verify.sign_report(report, [keys.load_private(Path(self.sign_key))])
+            text = json.dumps(envelope.to_json(), indent=2) + "\n"
+            if self.append:
+                with open_for_append(self.db, self.checkpoint_key) as ledger:
+                    result, _ = ledger.append(envelope)
+                click.echo(f"signed report appended as entry {result.seq}", err=True)
+        else:
+            text = render.render(report, "json" if self.as_json else self.fmt)
+        if self.output:
+            Path(self.output).write_text(text, encoding="utf-8")
+            cp = report["checkpoint"]
+            click.echo(
+                f"wrote {self.output} (checkpoint {cp['origin']} size {cp['size']})", err=True
+            )
+        else:
+            click.echo(text, nl=False)
+
+
+def _report_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The options of every report, given to the command as one `delivery: Delivery`."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        fmt: str,
+        output: str | None,
+        size: int | None,
+        sign_key: str | None,
+        append: bool,
+        rules_dir: str | None,
+        checkpoint_key: str | None,
+        db: str | None,
+        as_json: bool,
+        **kwargs: Any,
+    ) -> None:
+        delivery = Delivery(
+            fmt, output, size, sign_key, append, rules_dir, checkpoint_key, db, as_json
+        )
+        func(*args, delivery=delivery, **kwargs)
+
     options = [
         click.option(
             "--format",
@@ -50,53 +114,35 @@ def _report_options(func: F) -> F:
         click.option("--rules", "rules_dir", default=None, metavar="DIR", help="Rules folder."),
         checkpoint_key_option,
     ]
+    decorated: Callable[..., None] = common(command)
     for option in reversed(options):
-        func = option(func)
-    return func
+        decorated = option(decorated)
+    return decorated
 
 
-def _period_options(func: F) -> F:
-    func = click.option(
-        "--to", "until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day."
-    )(func)
-    func = click.option(
-        "--from", "since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day."
-    )(func)
+def _period_options(func: Callable[..., None]) -> Callable[..., None]:
+    """`--period`, or `--from` and `--to`, given to the command as one `period: Period`."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        period: str | None,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        **kwargs: Any,
+    ) -> None:
+        from provenance.reports.periods import period_from
+
+        chosen = period_from(
+            period, since.date() if since else None, until.date() if until else None
+        )
+        func(*args, period=chosen, **kwargs)
+
+    decorated: Callable[..., None] = date_option("--to", "until", help="Last day.")(command)
+    decorated = date_option("--from", "since", help="First day.")(decorated)
     return click.option(
         "--period", default=None, help="A quarter (2026-Q3), a month (2026-07) or a year."
-    )(func)
-
-
-def _deliver(
-    report: dict[str, Any],
-    *,
-    fmt: str,
-    as_json: bool,
-    output: str | None,
-    sign_key: str | None,
-    append: bool,
-    db: str | None,
-    checkpoint_key: str | None,
-) -> None:
-    from provenance.reports import render, verify
-
-    if append and not sign_key:
-        raise InputError("--append needs --sign KEY (the ledger holds signed statements)")
-    if sign_key:
-        envelope = verify.sign_report(report, [keys.load_private(Path(sign_key))])
-        text = json.dumps(envelope.to_json(), indent=2) + "\n"
-        if append:
-            with open_for_append(db, checkpoint_key) as ledger:
-                result, _ = ledger.append(envelope)
-            click.echo(f"signed report appended as entry {result.seq}", err=True)
-    else:
-        text = render.render(report, "json" if as_json else fmt)
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        cp = report["checkpoint"]
-        click.echo(f"wrote {output} (checkpoint {cp['origin']} size {cp['size']})", err=True)
-    else:
-        click.echo(text, nl=False)
+    )(decorated)
 
 
 @contextmanager
@@ -121,22 +167,7 @@ def report_group() -> None:
 @_period_options
 @click.option("--no-verify", is_flag=True, help="Skip the full ledger verification.")
 @_report_options
-@common
-def report_regulator(
-    period: str | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    no_verify: bool,
-    fmt: str,
-    output: str | None,
-    size: int | None,
-    sign_key: str | None,
-    append: bool,
-    rules_dir: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+def report_regulator(period: Period, no_verify: bool, delivery: Delivery) -> None:
     """The periodic report for regulators, computed at a signed checkpoint.
 
     Shipments and units by destination and ECCN; compute exported (TPP and
@@ -147,95 +178,44 @@ def report_regulator(
     list in force; and a full verification of the ledger.
     """
     from provenance.reports import build
-    from provenance.reports.periods import period_from
 
-    chosen = period_from(period, since.date() if since else None, until.date() if until else None)
-    with Ledger.open(db) as ledger, report_progress() as say:
+    with Ledger.open(delivery.db) as ledger, report_progress() as say:
         report = build.regulator(
-            ledger, chosen, size=size, rules_dir=rules_dir, verify=not no_verify, progress=say
+            ledger,
+            period,
+            size=delivery.size,
+            rules_dir=delivery.rules_dir,
+            verify=not no_verify,
+            progress=say,
         )
-    _deliver(
-        report,
-        fmt=fmt,
-        as_json=as_json,
-        output=output,
-        sign_key=sign_key,
-        append=append,
-        db=db,
-        checkpoint_key=checkpoint_key,
-    )
+    delivery.deliver(report)
 
 
 @report_group.command("exporter")
 @click.option("--party", required=True, help="The exporter's party id.")
 @_period_options
 @_report_options
-@common
-def report_exporter(
-    party: str,
-    period: str | None,
-    since: dt.datetime | None,
-    until: dt.datetime | None,
-    fmt: str,
-    output: str | None,
-    size: int | None,
-    sign_key: str | None,
-    append: bool,
-    rules_dir: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
-) -> None:
+def report_exporter(party: str, period: Period, delivery: Delivery) -> None:
     """An exporter's own shipments, determinations, red flags and licenses for a period."""
     from provenance.reports import build
-    from provenance.reports.periods import period_from
 
-    chosen = period_from(period, since.date() if since else None, until.date() if until else None)
-    with Ledger.open(db) as ledger, report_progress() as say:
-        report = build.exporter(ledger, party, chosen, size=size, rules_dir=rules_dir, progress=say)
-    _deliver(
-        report,
-        fmt=fmt,
-        as_json=as_json,
-        output=output,
-        sign_key=sign_key,
-        append=append,
-        db=db,
-        checkpoint_key=checkpoint_key,
-    )
+    with Ledger.open(delivery.db) as ledger, report_progress() as say:
+        report = build.exporter(
+            ledger, party, period, size=delivery.size, rules_dir=delivery.rules_dir, progress=say
+        )
+    delivery.deliver(report)
 
 
 def _dossier_command(kind: str, argument: str) -> None:
     @report_group.command(kind)
     @click.argument("subject", metavar=argument)
     @_report_options
-    @common
-    def command(
-        subject: str,
-        fmt: str,
-        output: str | None,
-        size: int | None,
-        sign_key: str | None,
-        append: bool,
-        rules_dir: str | None,
-        checkpoint_key: str | None,
-        db: str | None,
-        as_json: bool,
-    ) -> None:
+    def command(subject: str, delivery: Delivery) -> None:
         from provenance.reports import build
 
-        with Ledger.open(db) as ledger:
-            report = build.dossier(ledger, kind, subject, size=size)
-        _deliver(
-            report,
-            fmt=fmt,
-            as_json=as_json,
-            output=output,
-            sign_key=sign_key,
-            append=append,
-            db=db,
-            checkpoint_key=checkpoint_key,
-        )
+        with Ledger.open(delivery.db) as ledger:
+            report = build.dossier(ledger, kind, subject, size=delivery.size)
+        delivery.deliver(report)
 
     command.help = (
         f"An auditor's dossier of {kind} {argument}: every entry about it, with its signer "

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from provenance import documents
 from provenance.commands.appending import load_signers
-from provenance.commands.options import common, emit, exit_on_findings, signing_options
+from provenance.commands.options import (
+    Write,
+    common,
+    date_option,
+    emit,
+    exit_on_findings,
+    query,
+    writes,
+)
 from provenance.errors import InputError
 from provenance.ledger.log import Ledger
 from provenance.ledger.setup import open_for_append
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # --- restricted-party screening ------------------------------------------------------------
 
@@ -35,13 +39,7 @@ def screening_group() -> None:
     default=None,
     help="The download's form (default: sniffed from the file).",
 )
-@click.option(
-    "--date",
-    "list_date",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="When the list was downloaded (default: today).",
-)
+@date_option("--date", "list_date", help="When the list was downloaded (default: today).")
 @click.option(
     "--policy",
     "policy_file",
@@ -49,18 +47,13 @@ def screening_group() -> None:
     metavar="YAML",
     help="Screening policy (default: the packaged rules/screening.yaml).",
 )
-@signing_options
-@common
+@writes
 def screening_import(
     file: str,
     list_format: str | None,
     list_date: dt.datetime | None,
     policy_file: str | None,
-    key_paths: tuple[str, ...],
-    receipt_file: str | None,
-    checkpoint_key: str | None,
-    db: str | None,
-    as_json: bool,
+    write: Write,
 ) -> None:
     """Import a CSL download as a new snapshot and re-screen every trade party against it.
 
@@ -76,8 +69,8 @@ def screening_import(
 
     data = documents.read_bytes(file, limit=snapshots.MAX_LIST_BYTES)
     screening = snapshots.load_screening(policy_file)
-    signers = load_signers(key_paths)
-    with open_for_append(db, checkpoint_key) as ledger:
+    signers = load_signers(write.key_paths)
+    with open_for_append(write.db, write.checkpoint_key) as ledger:
         done = snapshots.import_list(
             ledger,
             data,
@@ -88,8 +81,8 @@ def screening_import(
             screening=screening,
         )
         receipt = ledger.receipt(done.seq) if done.appended else None
-    if receipt and receipt_file:
-        Path(receipt_file).write_text(receipt.text(), encoding="utf-8")
+    if receipt and write.receipt_file:
+        Path(write.receipt_file).write_text(receipt.text(), encoding="utf-8")
     data_out = done.to_json()
 
     def human() -> None:
@@ -114,7 +107,7 @@ def screening_import(
                 f"score {h.score} ({h.severity})"
             )
 
-    emit(as_json, data_out, human)
+    emit(write.as_json, data_out, human)
 
 
 @screening_group.command("list")
@@ -123,8 +116,7 @@ def screening_list(db: str | None, as_json: bool) -> None:
     """Every snapshot imported, newest first."""
     from provenance.screening import snapshots
 
-    with Ledger.open(db) as ledger:
-        rows = snapshots.snapshots(ledger)
+    rows = query(db, snapshots.snapshots)
 
     def human() -> None:
         for r in rows:
@@ -146,8 +138,7 @@ def screening_show(digest: str | None, db: str | None, as_json: bool) -> None:
     """A snapshot (the latest, or DIGEST or its first characters) and its matches."""
     from provenance.screening import snapshots
 
-    with Ledger.open(db) as ledger:
-        data = snapshots.snapshot(ledger, digest)
+    data = query(db, lambda ledger: snapshots.snapshot(ledger, digest))
     emit(as_json, data, lambda: click.echo(documents.dumps(data)))
 
 

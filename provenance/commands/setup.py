@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
@@ -12,8 +10,6 @@ from provenance.commands.options import common, emit
 from provenance.errors import InputError
 from provenance.ledger.setup import initialise
 from provenance.statements.catalog import load_catalog
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.command()

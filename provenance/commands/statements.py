@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from provenance.commands.appending import load_signers, statement_from
-from provenance.commands.options import emit, json_option
+from provenance.commands.options import emit, json_option, signing_key_option
 from provenance.statements import kinds
 from provenance.statements.signing import sign
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # --- signing and appending ---------------------------------------------------------------
 
 
 @click.command("sign")
 @click.argument("file")
-@click.option(
-    "--key",
-    "key_paths",
-    multiple=True,
-    required=True,
-    metavar="PEM",
-    help="Private key to sign with (repeat for several signatures).",
-)
+@signing_key_option("Private key to sign with (repeat for several signatures).")
 @click.option(
     "--out",
     "out",

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
 from provenance import documents
 from provenance.commands.options import emit, json_option
 from provenance.offline import bundles as bundle
 from provenance.offline import receipts
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # --- offline verification --------------------------------------------------------------------
 

@@ -359,31 +359,38 @@ def register_shipment(
     return Registered(appended, receipt, determination)
 
 
+@dataclass(frozen=True)
+class ChipFigures:
+    """A chip described by its figures, as a user typed them (numbers as text)."""
+
+    tpp: str | None
+    die_area: str | None = None
+    datacenter: bool = True
+    interconnect: int = 0
+    memory_bandwidth: int = 0
+
+
 def classify_figures(
+    figures: ChipFigures | None = None,
     *,
     product_id: str | None = None,
-    tpp: str | None = None,
-    die_area: str | None = None,
-    datacenter: bool = True,
-    interconnect: int = 0,
-    memory_bandwidth: int = 0,
     on: dt.date | None = None,
     pack_id: str | None = None,
     rules_dir: str | None = None,
 ) -> Classification:
-    """Classify a catalog product, or a chip given by its figures (numbers as the user
-    typed them), under the pack named or the one in force on `on` (default today)."""
+    """Classify a catalog product, or a chip given by its figures, under the pack named or
+    the one in force on `on` (default today)."""
     from decimal import InvalidOperation
 
     from provenance.errors import InputError
     from provenance.statements.catalog import load_catalog
 
     library = Library.load(rules_dir)
-    pack = (
-        library.get(pack_id) if pack_id else library.in_force(on or dt.datetime.now(dt.UTC).date())
-    )
+    today = dt.datetime.now(dt.UTC).date()
+    pack = library.get(pack_id) if pack_id else library.in_force(on or today)
+    given = figures or ChipFigures(None)
     if product_id:
-        if tpp or die_area:
+        if given.tpp or given.die_area:
             raise InputError("give --product, or --tpp and --die-area, not both")
         product = load_catalog().require(product_id)
         return classify(
@@ -395,11 +402,11 @@ def classify_figures(
             memory_bandwidth=product.memory_bandwidth_gbps or 0,
             product=product.id,
         )
-    if tpp is None:
+    if given.tpp is None:
         raise InputError("give --product ID, or --tpp N (with --die-area MM2)")
     try:
-        tpp_value = Decimal(tpp)
-        area = Decimal(die_area) if die_area else None
+        tpp_value = Decimal(given.tpp)
+        area = Decimal(given.die_area) if given.die_area else None
     except InvalidOperation:
         raise InputError("--tpp and --die-area must be numbers") from None
     if tpp_value < 0 or (area is not None and area <= 0):
@@ -408,7 +415,7 @@ def classify_figures(
         pack,
         tpp=tpp_value,
         die_area=area,
-        datacenter=datacenter,
-        interconnect=interconnect,
-        memory_bandwidth=memory_bandwidth,
+        datacenter=given.datacenter,
+        interconnect=given.interconnect,
+        memory_bandwidth=given.memory_bandwidth,
     )

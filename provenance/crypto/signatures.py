@@ -101,10 +101,3 @@ def verify_stream(
     with ProcessPoolExecutor(count, initializer=_init_worker, initargs=(dict(keys),)) as pool:
         for part in pool.map(_check_chunk, chunks):
             yield from part
-
-
-def verify_batch(
-    jobs: Sequence[Job], keys: Mapping[str, bytes], *, workers: int | None = None
-) -> list[Outcome]:
-    """Verify many envelopes' signatures; `keys` maps key id to DER public key."""
-    return list(verify_stream(jobs, keys, workers=workers))

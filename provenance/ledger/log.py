@@ -96,10 +96,6 @@ class Ledger:
             )
         self._signer = signer
 
-    @property
-    def can_append(self) -> bool:
-        return self._signer is not None
-
     @classmethod
     def create(
         cls,
@@ -181,7 +177,7 @@ class Ledger:
         `labels` name each envelope in errors (e.g. "line 12").
 
         `verified`, when given, holds for each envelope the key ids whose
-        signature was already verified (by `signatures.verify_batch` in worker
+        signature was already verified (by `signatures.verify_stream` in worker
         processes); the signers are still authorised here, in order.
         """
         from provenance.ledger import admission
@@ -293,18 +289,6 @@ class Ledger:
             if size is None:
                 raise NotFoundError("the ledger has no checkpoint yet")
             raise NotFoundError(f"no checkpoint was signed at tree size {size}")
-        return SignedCheckpoint(note.open_checkpoint(text_note, [self.verifier_key]), text_note)
-
-    def checkpoint_covering(self, seq: int) -> SignedCheckpoint:
-        with self.store.read() as conn:
-            text_note = conn.execute(
-                select(CheckpointRow.c.note)
-                .where(CheckpointRow.c.size > seq)
-                .order_by(CheckpointRow.c.size.desc())
-                .limit(1)
-            ).scalar()
-        if text_note is None:
-            raise NotFoundError(f"entry {seq} does not exist")
         return SignedCheckpoint(note.open_checkpoint(text_note, [self.verifier_key]), text_note)
 
     def entry(self, seq: int) -> ParsedEntry:

@@ -82,9 +82,6 @@ CheckpointRow = Table(
 )
 """A signed C2SP checkpoint note for a tree size."""
 
-LEDGER_TABLES = ("ledger_info", "entries", "tree_nodes", "checkpoints")
-
-
 # --- kept beside the ledger --------------------------------------------------------
 
 ScreeningFileRow = Table(

@@ -220,7 +220,7 @@ class Match:
     entry: ListEntry
 
     def to_json(self) -> dict[str, Any]:
-        """The match as the CLI's `--json` prints it (issue 5), plus details."""
+        """The match as `provenance screen --json` prints it."""
         return {
             "score": self.score,
             "list": self.source,

@@ -48,9 +48,6 @@ class KeyRecord:
     revoked_seq: int | None = None
     reason: str | None = None
 
-    def valid_at(self, seq: int) -> bool:
-        return self.registered_seq < seq and (self.revoked_seq is None or seq <= self.revoked_seq)
-
 
 @dataclass(frozen=True)
 class Signer:

@@ -1,11 +1,12 @@
 """The product catalog: what each accelerator is, and the two numbers the EAR judge it by.
 
 `rules/products.yaml` lists real accelerators (see its header for the
-conventions, and EXPORT-RULES.md for the figures): per product the dense TOPS
-of each data type, the applicable die area, interconnect and memory bandwidth,
-the datacenter flag, the PCI device ids the hardware reports, typical HS codes,
-a reference unit price, and where every figure comes from. `load_catalog`
-reads and validates it into typed, frozen pydantic models (`extra="forbid"`:
+conventions; every figure cites its source there, and docs/rules.md has the
+table): per product the dense TOPS of each data type, the applicable die area,
+interconnect and memory bandwidth, the datacenter flag, the PCI device ids the
+hardware reports, typical HS codes, a reference unit price, and where every
+figure comes from. `load_catalog` reads and validates it into typed, frozen
+pydantic models (`extra="forbid"`:
 a misspelt key is an error, not a silently ignored field).
 
 Two metrics are computed, never stated (ECCN 3A090, Technical Notes):
@@ -257,7 +258,7 @@ class Product(_Model):
     """One accelerator of the catalog, with its computed TPP and performance density."""
 
     id: Slug
-    """Catalog id, e.g. "nvidia-h100-sxm5" (the ids of the table in EXPORT-RULES.md)."""
+    """Catalog id, e.g. "nvidia-h100-sxm5" (the ids of the table in docs/rules.md)."""
     vendor: Text
     model: Text
     names: Annotated[list[Text], Field(min_length=1)]

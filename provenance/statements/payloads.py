@@ -194,9 +194,6 @@ class PartyStatement(Statement):
     def subjects(self) -> list[tuple[str, str]]:
         return [subject("party", {"id": self.id}, f"party/{self.id}")]
 
-    def key_ids(self) -> list[str]:
-        return [VerifyingKey.from_pem(pem).keyid for pem in self.keys]
-
 
 class KeyStatement(Statement):
     """Register one more key for a party."""

@@ -353,8 +353,9 @@ def test_product_show(catalog: Trade) -> None:
     assert shown["id"] == H100 and shown["tpp"] == "15832"
     assert shown["registered_serials"] == 0
     assert shown["reference_price"] == {"amount": "30000", "currency": "USD"}
-    human = catalog.ok("product", "show", H100)
-    assert json.loads(human.stdout)["model"] == "H100 SXM5 80GB" and human.stderr == ""
+    human = catalog.ok("product", "show", H100)  # read by a person, like `party show`
+    assert human.stdout.startswith(f"{H100}: NVIDIA H100 SXM5 80GB\n") and human.stderr == ""
+    assert "  TPP:          15832 (performance density 19.45)" in human.stdout
     missing = one_error_line(catalog("product", "show", "acme-x1"), 5)
     assert missing == "error: no product 'acme-x1'"
 
@@ -535,6 +536,9 @@ def test_license_issue_and_show(shipped: Trade) -> None:
         "conditions": ["no re-export without authorisation"],
         "shipments": ["SHP-1"],
     }
+    human = shipped.ok("license", "show", "LIC-1").stdout  # read by a person, like `party show`
+    assert human.startswith(f"LIC-1: issued by bis at entry {seq}\n")
+    assert "  caps:         100 units" in human and "  cited by:     SHP-1" in human
     assert one_error_line(shipped("license", "show", "LIC-9"), 5) == "error: no license 'LIC-9'"
 
 

@@ -1,8 +1,7 @@
-"""Tests for provenance.catalog: the product catalog, TPP and performance density.
+"""Tests for provenance.statements.catalog: the product catalog, TPP and performance density.
 
-The reference figures are those of the accelerator table in EXPORT-RULES.md
-(the project's shared domain notes), copied here so that the test needs no file
-outside the repository.
+The reference figures are the published ones of the accelerator table in
+docs/rules.md, copied here so that a change of either is seen.
 """
 
 from __future__ import annotations
@@ -54,11 +53,11 @@ def edited(text: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
-# --- the shipped catalog against EXPORT-RULES.md ----------------------------------
+# --- the shipped catalog against the published figures ----------------------------------
 
-# id: (TPP as EXPORT-RULES.md prints it, PD as printed (one decimal), or a
+# id: (TPP as docs/rules.md prints it, PD as printed (one decimal), or a
 # (low, high) range where sources disagree, or None where it says *confirm*).
-EXPORT_RULES_FIGURES: dict[str, tuple[int, Decimal | tuple[int, int] | None]] = {
+PUBLISHED_FIGURES: dict[str, tuple[int, Decimal | tuple[int, int] | None]] = {
     "nvidia-h100-sxm5": (15830, Decimal("19.4")),
     "nvidia-h100-pcie": (12096, Decimal("14.9")),
     "nvidia-h800-sxm5": (15830, Decimal("19.4")),
@@ -107,15 +106,15 @@ EXACT: dict[str, tuple[str, str | None]] = {
 def test_shipped_catalog_loads_every_export_rules_product(catalog: Catalog) -> None:
     assert catalog.catalog_version == 1
     ids = [product.id for product in catalog.products]
-    assert set(EXPORT_RULES_FIGURES) <= set(ids)
+    assert set(PUBLISHED_FIGURES) <= set(ids)
     assert set(ids) == set(EXACT)
 
 
-@pytest.mark.parametrize("product_id", sorted(EXPORT_RULES_FIGURES))
-def test_tpp_and_pd_agree_with_export_rules(catalog: Catalog, product_id: str) -> None:
+@pytest.mark.parametrize("product_id", sorted(PUBLISHED_FIGURES))
+def test_tpp_and_pd_agree_with_the_published_figures(catalog: Catalog, product_id: str) -> None:
     product = catalog.require(product_id)
-    tpp_printed, pd_printed = EXPORT_RULES_FIGURES[product_id]
-    # EXPORT-RULES.md prints rounded figures (and "~" ones); the catalog has the
+    tpp_printed, pd_printed = PUBLISHED_FIGURES[product_id]
+    # The table prints rounded figures (and "~" ones); the catalog has the
     # datasheet's: agree within 0.5 %.
     assert abs(product.tpp - tpp_printed) <= Decimal("0.005") * tpp_printed, product.tpp
     pd = product.performance_density
@@ -151,7 +150,7 @@ def test_h100_tpp_is_fp8_not_the_rounded_fp16_product(catalog: Catalog) -> None:
 
 
 def _eccn_2023(product: Product) -> str | None:
-    """The Oct 2023 3A090 tests (EXPORT-RULES.md), to check the catalog's inputs to them."""
+    """The Oct 2023 3A090 tests (docs/rules.md), to check the catalog's inputs to them."""
     tpp, pd = product.tpp, product.performance_density
     if tpp >= 4800:
         return "3A090.a"
@@ -194,7 +193,7 @@ def test_figures_give_the_expected_eccn_of_export_rules(
 
 
 def test_jan_2026_envelope_sides(catalog: Catalog) -> None:
-    # Case by case below TPP 21,000 and DRAM bandwidth 6,500 GB/s (EXPORT-RULES.md).
+    # Case by case below TPP 21,000 and DRAM bandwidth 6,500 GB/s (docs/rules.md).
     def inside(product_id: str) -> bool:
         product = catalog.require(product_id)
         bandwidth = product.memory_bandwidth_gbps
@@ -209,7 +208,7 @@ def test_jan_2026_envelope_sides(catalog: Catalog) -> None:
     [
         ("nvidia-h100-sxm5", "0x233010DE"),
         ("nvidia-h100-pcie", "0x233110DE"),
-        # EXPORT-RULES.md gives 0x232210DE for "H800 80GB"; the PCI ID database
+        # Some published tables give 0x232210DE for "H800 80GB"; the PCI ID database
         # (and NVML's names) say 0x2322 is the H800 *PCIe*, 0x2324 the H800 SXM
         # ("NVIDIA H800 80GB HBM3"), which is what this catalog entry is.
         ("nvidia-h800-sxm5", "0x232410DE"),

@@ -1,4 +1,4 @@
-"""Tests for provenance.inspection: parsing recorded `nvidia-smi -q -x` output.
+"""Tests for provenance.statements.inspection: parsing recorded `nvidia-smi -q -x` output.
 
 The samples under tests/data/nvidia-smi/ are real recordings published in public
 repositories (see the README there); the expected values below were read from
