@@ -167,13 +167,15 @@ def evaluate(
     shipment_facts = facts["shipment"]
     claimed = shipment_facts["license"] if shipment_facts["license_kind"] == "exception" else ""
     reference = str(shipment_facts.get("license_reference", ""))
+    rulings = [
+        govern([c.rule for c in applying if isinstance(c.rule, LicensingRule)])
+        for applying in applying_of
+    ]
     items_out: list[dict[str, Any]] = []
     for item, u in zip(shipment.items, slot, strict=True):
         values = item.facts
-        chosen, applying = chosen_of[u], applying_of[u]
+        chosen, applying, ruling = chosen_of[u], applying_of[u], rulings[u]
         values["eccn"] = unique[u]["eccn"]
-        held_rules = [c.rule for c in applying if isinstance(c.rule, LicensingRule)]
-        ruling = govern(held_rules)
         values["license_required"] = bool(ruling.requirements)
         values["policy"] = ruling.policy
         values["governing_rule"] = ruling.rule
@@ -222,13 +224,11 @@ def evaluate(
             for i in shipment.items
             if i.facts["license_required"]
         )
-    facts["license"] = license_facts
     needing = [i.facts for i in shipment.items if i.facts["license_required"]]
-    shipment_facts = {
-        **shipment_facts,
-        "exception_covers": bool(needing) and all(v["exception_covers"] for v in needing),
-    }
-    facts["shipment"] = shipment_facts
+    license_facts["exception_covers"] = bool(needing) and all(
+        v["exception_covers"] for v in needing
+    )
+    facts["license"] = license_facts
     flags: list[dict[str, Any]] = []
     item_rules, _ = pack.batched["item_flags"]
     shipment_rules, _ = pack.batched["shipment_flags"]
@@ -236,7 +236,6 @@ def evaluate(
         {
             "items": [_prune(u, item_fields) for u in unique],
             "license": _prune(license_facts, need.get("license")),
-            "shipment": _prune(shipment_facts, need.get("shipment")),
         }
     )
     held = _held(pack, "item_flags", context)

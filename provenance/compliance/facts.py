@@ -158,6 +158,7 @@ class Letter:
         return all(met) if self.match == "all" else any(met)
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_key(name: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", name.casefold()).split())
 
@@ -437,6 +438,7 @@ class Facts:
         self._parties: dict[str, Any] | None = None
         self._screening: dict[str, list[Any]] = {}
         self._timeline: dict[str, Any] | None = None
+        self._party_facts: dict[tuple[str | None, dt.date], dict[str, Any]] = {}
 
     # --- shared, loaded once ------------------------------------------------------------
 
@@ -1042,6 +1044,7 @@ class Facts:
             "tpp_used": 0.0,
             "tpp_max": 0.0,
             "within_limits": False,
+            "exception_covers": False,
         }
         if license_row is None:
             return facts

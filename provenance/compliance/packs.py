@@ -484,11 +484,38 @@ def referenced(expression: str) -> list[str]:
     return list(found)
 
 
+_LIST_MACRO = re.compile(
+    r"\[([^\[\]]*)\]\s*\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,"
+)
+
+
 def needed(expressions: list[str]) -> dict[str, set[str] | None]:
-    """Root -> the fields the expressions read (None: the whole root, named bare)."""
+    """Root -> the fields the expressions read (None: the whole root).
+
+    A root named bare in a list a macro ranges over (`[consignee, end_user].exists(p,
+    'EL' in p.screening_lists)`) needs only the fields the macro variable reads; named bare
+    anywhere else, the whole root is sent."""
     out: dict[str, set[str] | None] = {}
+
+    def add(root: str, fields: set[str] | None) -> None:
+        if fields is None or out.get(root, set()) is None:
+            out[root] = None
+        else:
+            out.setdefault(root, set()).update(fields)  # type: ignore[union-attr]
+
     for expression in expressions:
         text = _STRING.sub('""', expression)
+        through: dict[str, set[str]] = {}
+        spans: list[tuple[int, int]] = []
+        for listed in _LIST_MACRO.finditer(text):
+            names = [n.strip() for n in listed.group(1).split(",")]
+            if not names or not all(n in FACTS and n != "params" for n in names):
+                continue
+            variable = listed.group(2)
+            read = set(re.findall(rf"(?<![\w.]){variable}\s*\.\s*([A-Za-z_]\w*)", text))
+            for name in names:
+                through.setdefault(name, set()).update(f for f in read if f in FACTS[name])
+            spans.append(listed.span(1))
         for match in _CHAIN.finditer(text):
             root = match.group(1)
             if root not in FACTS:
@@ -496,12 +523,12 @@ def needed(expressions: list[str]) -> dict[str, set[str] | None]:
             parts = [p.strip() for p in match.group(2).split(".") if p.strip()]
             if match.group(3) is not None and parts:
                 parts = parts[:-1]
-            if not parts:
-                out[root] = None
-            elif root not in out:
-                out[root] = {parts[0]}
-            elif out[root] is not None:
-                out[root].add(parts[0])  # type: ignore[union-attr]
+            if parts:
+                add(root, {parts[0]})
+            elif through.get(root) and any(a <= match.start() < b for a, b in spans):
+                add(root, through[root])
+            else:
+                add(root, None)
     return out
 
 

@@ -64,10 +64,6 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
         "transit_hubs": ("list(string)", "transit countries that are diversion hubs"),
         "license": ("string", "license id or exception code cited ('' when none)"),
         "license_kind": ("string", "'none', 'exception' (NLR, NAC, ACA...) or 'license'"),
-        "exception_covers": (
-            "bool",
-            "the exception cited covers every item that needs a license, and one does (set before flags)",
-        ),
         "license_reference": (
             "string",
             "what follows the exception code in the citation (NAC:A1234567 -> 'A1234567'; '' when none)",
@@ -234,6 +230,10 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
         "tpp_used": ("double", "TPP shipped under it so far, this shipment included"),
         "tpp_max": ("double", "its TPP limit (0: none)"),
         "within_limits": ("bool", "quantity, value and TPP used are within the limits"),
+        "exception_covers": (
+            "bool",
+            "the exception the shipment cites covers every item that needs a license, and one does (set before flags)",
+        ),
     },
     "totals": {
         "tpp": ("double", "TPP of this shipment: units x TPP summed"),

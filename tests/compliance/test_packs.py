@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance.compliance.packs import Library, check_names, referenced, rules_dir
+from provenance.compliance.packs import Library, check_names, needed, referenced, rules_dir
 from provenance.errors import InputError, NotFoundError, ProvenanceError
 
 REPO_RULES = rules_dir()
@@ -518,3 +518,25 @@ def test_index_and_parenthesised_fact_access_is_refused(rules: Path, condition: 
     edit(rules, BASE, "item.serials_unregistered > 0 && !item.memory_part", condition)
     with pytest.raises(InputError, match="not by index"):
         Library.load(rules).get("ear-2022-10")
+
+
+NEEDED = [
+    # (expressions, root -> the fields sent to CEL; None: the whole root)
+    (["item.tpp > 1.0 && item.pd > 2.0"], {"item": {"tpp", "pd"}}),
+    (
+        ["[consignee, end_user].exists(p, 'EL' in p.screening_lists)"],
+        {"consignee": {"screening_lists"}, "end_user": {"screening_lists"}},
+    ),
+    # a bare root anywhere else is sent whole, and whole wins over fields
+    (["[consignee, end_user].exists(p, p == 'x')"], {"consignee": None, "end_user": None}),
+    (["consignee.id == ''", "has(consignee)"], {"consignee": None}),
+    (
+        ["consignee.id == '' && [consignee].exists(p, p.country_groups.exists(g, g == 'D:5'))"],
+        {"consignee": {"id", "country_groups"}},
+    ),
+]
+
+
+@pytest.mark.parametrize(("expressions", "fields"), NEEDED)
+def test_needed(expressions: list[str], fields: dict[str, set[str] | None]) -> None:
+    assert needed(expressions) == fields
