@@ -8,8 +8,8 @@ Every command takes `--db` (default `$PROVENANCE_DB`, else `./provenance.db`)
 and `--json`. Errors print one line, `error: ...`, and a hint where one helps,
 and exit with the code of their class: 0 ok, 1 compliance findings that
 block, 2 usage or invalid input, 3 signature or authorisation failure,
-4 ledger integrity failure, 5 not found, 70 an internal error. `--debug` shows
-the traceback.
+4 ledger integrity failure, 5 not found, 6 hold (a high red flag awaits a signed
+resolution), 70 an internal error. `--debug` shows the traceback.
 
 An installed wheel carries this file as `provenance/__main__.py`, so that
 `python -m provenance` runs it and no top-level `cli` module is installed.

@@ -10,6 +10,7 @@ import click
 
 from provenance.commands.appending import sign_and_append
 from provenance.commands.options import (
+    HOLD,
     Write,
     checkpoint_key_option,
     common,
@@ -26,7 +27,12 @@ from provenance.statements import kinds
 
 # --- the rules engine ----------------------------------------------------------------------
 
-VERDICT_STYLE = {"clear": "CLEAR", "license_required": "LICENSE REQUIRED", "blocked": "BLOCKED"}
+VERDICT_STYLE = {
+    "clear": "CLEAR",
+    "hold": "HOLD",
+    "license_required": "LICENSE REQUIRED",
+    "blocked": "BLOCKED",
+}
 
 
 def show_determination(data: dict[str, Any], explain: bool) -> None:
@@ -43,8 +49,8 @@ def show_determination(data: dict[str, Any], explain: bool) -> None:
         )
         if item["license_required"]:
             cover = f"covered by {item['covered_by']}" if item["covered_by"] else "NOT COVERED"
-            need = f"license required ({item['policy']}; exceptions: "
-            need += f"{', '.join(item['exceptions']) or 'none'}), {cover}"
+            need = f"license required ({item['policy']} under {item.get('governing_rule')}; "
+            need += f"exceptions: {', '.join(item['exceptions']) or 'none'}), {cover}"
         else:
             need = "no license required"
         click.echo(
@@ -52,13 +58,17 @@ def show_determination(data: dict[str, Any], explain: bool) -> None:
             f"{item['eccn']} by {item['classified_by']}, TPP {item['tpp']}, PD {item['pd']}; "
             f"{need}"
         )
+        if item["license_required"] and item.get("governing"):
+            click.echo(f"      governs: {item['governing']}")
     if data["flags"]:
         click.echo(f"red flags ({len(data['flags'])}):")
     for flag in data["flags"]:
         ident = f" [{flag['id']}]" if flag.get("id") else ""
         where = f" item {flag['line']}" if flag["line"] is not None else ""
+        resolved = f" ({flag['resolution']})" if flag.get("resolution") else ""
         click.echo(
-            f"  {flag['severity'].upper():<8} {flag['rule']}{ident}{where}: {flag['message']}"
+            f"  {flag['severity'].upper():<8} {flag['rule']}{ident}{where}{resolved}: "
+            f"{flag['message']}"
         )
     if explain and data.get("explain"):
         click.echo("rules that held, the expression and the facts it read:")
@@ -69,8 +79,11 @@ def show_determination(data: dict[str, Any], explain: bool) -> None:
 
 
 def verdict_exit(results: list[dict[str, Any]]) -> None:
-    """Exit 1 unless every determination is clear."""
-    exit_on_findings(any(r["verdict"] != "clear" for r in results))
+    """Exit 1 when a determination is blocked or needs a license nothing covers; else
+    HOLD when one is on hold; else 0 (the worst verdict decides)."""
+    verdicts = {r["verdict"] for r in results}
+    exit_on_findings(bool(verdicts & {"blocked", "license_required"}))
+    exit_on_findings("hold" in verdicts, HOLD)
 
 
 @click.command("check")
@@ -113,7 +126,10 @@ def check(
     could apply and whether the shipment's license covers it; then the red flags,
     each with its rule, severity, message and the facts it saw. Appends the
     determination, signed by the operator key, unless --dry-run. Exits 1 when a
-    blocking flag or an uncovered license requirement stands, 0 otherwise.
+    blocking flag or an uncovered license requirement stands (blocked,
+    license_required), 6 when the verdict is hold (a high red flag neither cleared
+    nor confirmed by a signed resolution: inquire, resolve it, check again), 0 when
+    clear.
     """
     from provenance.compliance import checks
 
@@ -233,14 +249,14 @@ def rules_list(rules_dir: str | None, as_json: bool) -> None:
 
     def human() -> None:
         for p in packs:
-            mark = "*" if p["in_force"] else " "
+            mark = "*" if p["in_force"] else "x" if p["never_bound"] else " "
             r = p["rules"]
             click.echo(
                 f"{mark} {p['id']:<12} from {p['effective_from']}  {p['digest'][:16]}  "
                 f"{r['classification']} classification, {r['licensing']} licensing, "
                 f"{r['flags']} flag rules  {p['title']}"
             )
-        click.echo("* in force today")
+        click.echo("* in force today; x never bound (rescinded before compliance was due)")
 
     emit(as_json, packs, human)
 
@@ -257,6 +273,7 @@ def rules_show(pack_id: str, rules_dir: str | None, as_json: bool) -> None:
     document = {k: v for k, v in pack.document.items() if k != "reference"}
     document["digest"] = pack.digest
     document["reference"] = sorted(pack.reference)
+    document["superseded_by"] = pack.superseded_by()
 
     def human() -> None:
         click.echo(f"{pack.id}: {pack.title}")
@@ -265,11 +282,33 @@ def rules_show(pack_id: str, rules_dir: str | None, as_json: bool) -> None:
         )
         click.echo(f"digest {pack.digest}")
         click.echo(f"parameters: {json.dumps(pack.parameters)}")
+        if pack.never_bound:
+            click.echo(
+                f"NEVER BOUND: rescinded {document['rescinded_on']}, before compliance was due "
+                f"({document['compliance_from']}); no shipment is judged under it"
+            )
+        by = pack.superseded_by()
         for section in ("classification", "licensing", "flags"):
             click.echo(f"{section}:")
+            if section == "licensing":
+                click.echo(f"  which policy governs: {document['governing']}")
             for rule in document[section]:
                 extra = rule.get("eccn") or rule.get("policy") or rule.get("severity")
+                if section == "licensing" and rule.get("suspends_exceptions"):
+                    extra = "suspends exceptions"
                 click.echo(f"  {rule['id']} [{extra}]: {rule['when']}")
+                if section != "licensing":
+                    continue
+                codes = [
+                    e if isinstance(e, str) else f"{e['code']} ({e['reference']})"
+                    for e in rule.get("exceptions", [])
+                ]
+                if codes:
+                    click.echo(f"      exceptions: {', '.join(codes)}")
+                if rule.get("supersedes"):
+                    click.echo(f"      supersedes: {', '.join(rule['supersedes'])}")
+                if by.get(rule["id"]):
+                    click.echo(f"      superseded by: {', '.join(by[rule['id']])}")
         click.echo("sources:")
         for source in document["sources"]:
             click.echo(f"  {source['id']}: {source['title']} <{source['url']}>")

@@ -207,7 +207,8 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
     destination, route (countries, origin first), license (id or exception code,
     optional), items [{product, description, hs_code, quantity, serials,
     unit_value {amount, currency}}]. `provenance schema shipment` prints the schema.
-    Exits 1 when the determination is not clear (the shipment stays registered).
+    Exits as `check` does when the determination is not clear (1 blocked or license
+    required, 6 hold); the shipment stays registered.
     """
     from provenance.commands.compliance import show_determination, verdict_exit
     from provenance.compliance import checks

@@ -163,7 +163,12 @@ a rule case that failed. A finding is a result, printed in full (`--json` too), 
 error: no `error:` line, and the library raises nothing for it."""
 
 
-def exit_on_findings(found: bool) -> None:
-    """Exit with FINDINGS when the result just printed holds any."""
+HOLD = 6
+"""The exit code of a determination on hold: a high red flag is neither cleared nor
+confirmed by a signed resolution (inquire, resolve it, check again)."""
+
+
+def exit_on_findings(found: bool, code: int = FINDINGS) -> None:
+    """Exit with `code` (FINDINGS unless told) when the result just printed holds any."""
     if found:
-        raise click.exceptions.Exit(FINDINGS)
+        raise click.exceptions.Exit(code)

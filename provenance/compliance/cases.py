@@ -11,19 +11,28 @@ A case file::
       - {id: nvidia, roles: [manufacturer], country: US}
     statements:                  # signed by `signer`, appended in order
       - {signer: nvidia, kind: manufacture, product: nvidia-h100-sxm5, ...}
+    screening:                   # optional: CSL records (JSON form; an `id` is added
+      - {name: ..., source: "Entity List (EL) - Bureau of Industry and Security",
+         license_policy: "Presumption of denial.", addresses: [...]}   # when absent),
+                                 # imported as a list snapshot signed by the operator
     check: SH-1
-    expect:
+    resolve:                     # optional: check and record first, then resolve these
+      - {signer: bis, rule: diversion.no-end-use-statement, status: cleared, reason: ...}
+    expect:                      # the determination (after the resolutions, if any)
       verdict: clear
       items: [{eccn: 3A090.a, license_required: false}]
       flags: [diversion.no-end-use-statement]      # must all be raised
       absent: [relabel.undervalued]                # must not be raised
 
-Each case runs in a fresh SQLite ledger in a temporary folder.
+Each case runs in a fresh SQLite ledger in a temporary folder. A resolution names the
+flag by its rule (and `line` for an item's flag); its signer must be one the ledger
+lets resolve it (a regulator, or the shipment's exporter).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +43,7 @@ from provenance.compliance.checks import Checker
 from provenance.compliance.packs import Library, rules_dir
 from provenance.crypto import keys
 from provenance.errors import InputError, ProvenanceError
+from provenance.screening import snapshots
 from provenance.statements import kinds
 
 CASES_DIR = "tests"
@@ -115,8 +125,45 @@ def run_case(path: Path, library: Library) -> CaseResult:
                 except ProvenanceError as exc:
                     result.problems.append(f"statements[{i}] refused: {exc.message}")
                     return result
+            records = [
+                {"id": f"case-record-{i}", **record}
+                for i, record in enumerate(case.get("screening") or [])
+            ]
+            if records:
+                snapshots.import_list(
+                    ledger,
+                    json.dumps(records).encode(),
+                    name="case-screening.json",
+                    signers=[operator],
+                    format="json",
+                    date=as_of,
+                )
             checker = Checker(ledger, library, as_of)
-            [determination] = checker.determine([str(case["check"])], pack_id=case.get("pack"))
+            shipment_id = str(case["check"])
+            [determination] = checker.determine([shipment_id], pack_id=case.get("pack"))
+            steps = case.get("resolve") or []
+            if steps:
+                checker.record([determination], [operator])
+                raised = checker.flags_of(shipment_id)
+                for i, step in enumerate(steps):
+                    flag = (str(step.get("rule")), step.get("line"))
+                    if flag not in raised:
+                        result.problems.append(f"resolve[{i}]: no flag {flag[0]} was raised")
+                        return result
+                    signer = step.get("signer")
+                    if signer not in party_keys:
+                        result.problems.append(f"resolve[{i}]: unknown signer {signer!r}")
+                        return result
+                    statement = kinds.from_document(
+                        {
+                            "kind": "resolution",
+                            "flag": raised[flag][0],
+                            "status": step.get("status"),
+                            "reason": step.get("reason", "resolved in a test case"),
+                        }
+                    )
+                    ledger.append(sign(statement, [party_keys[signer]]))
+                [determination] = checker.determine([shipment_id], pack_id=case.get("pack"))
         except ProvenanceError as exc:
             result.problems.append(f"error: {exc.message}")
             return result

@@ -90,10 +90,9 @@ class Checker:
                 raise NotFoundError(f"no shipment {shipment_id!r}", hint="provenance shipment list")
         screening = self.screening_digest()
         by_pack: dict[str, list[str]] = defaultdict(list)
+        named = self.library.for_determination(pack_id) if pack_id else None
         for shipment_id in shipment_ids:
-            pack = (
-                self.library.get(pack_id) if pack_id else self.library.in_force(dates[shipment_id])
-            )
+            pack = named or self.library.in_force(dates[shipment_id])
             by_pack[pack.id].append(shipment_id)
         results: dict[str, Determination] = {}
         jobs = [

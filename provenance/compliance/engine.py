@@ -1,12 +1,16 @@
 """The engine: a pack's rules over a shipment's facts -> a determination.
 
 For each item, in order: the classification rules (first that holds) give the
-ECCN; every licensing rule that holds requires a license, the strictest policy
-wins and only the exceptions all of them allow remain; then the license the
-shipment cites is checked against the items (products, ECCNs); then every flag
-rule is evaluated (item rules per item, shipment rules once). The verdict:
-`blocked` when a blocking flag stands, `license_required` when an item needs a
-license the shipment does not cover, `clear` otherwise.
+ECCN; every licensing rule that holds requires a license, and `govern` picks
+the rule whose policy governs, and why (rules superseded by another that holds
+are set aside; of the rest the strictest policy governs; packs.GOVERNING), with
+the exceptions all the remaining rules allow; then the license the shipment
+cites is checked against the items (products, ECCNs); then every flag rule is
+evaluated (item rules per item, shipment rules once), each flag carrying the
+signed resolution of the same flag raised earlier, if any. The verdict (`_verdict`):
+`blocked` when a blocking flag stands (or a high one a resolution confirmed),
+`license_required` when an item needs a license the shipment does not cover,
+`hold` while a high flag is neither cleared nor confirmed, `clear` otherwise.
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ def evaluate(
     cited = facts["shipment"]
     if cited.get("license_kind") == "exception":  # NAC, ACA...: compared in upper case
         facts["shipment"] = {**cited, "license": str(cited.get("license", "")).upper()}
+        cited = facts["shipment"]
     neutral_item = dict(pack.neutral_item)
     # Items whose facts are the same but for their line number (eight identical GPUs on
     # eight lines) are evaluated once: the rules see nothing else of an item. Item rules
@@ -159,41 +164,53 @@ def evaluate(
     applying_of = [
         [c for c, h in zip(pack.licensing, held, strict=True) if h[u]] for u in range(len(unique))
     ]
+    shipment_facts = facts["shipment"]
+    claimed = shipment_facts["license"] if shipment_facts["license_kind"] == "exception" else ""
+    reference = str(shipment_facts.get("license_reference", ""))
+    rulings = [
+        govern([c.rule for c in applying if isinstance(c.rule, LicensingRule)])
+        for applying in applying_of
+    ]
     items_out: list[dict[str, Any]] = []
     for item, u in zip(shipment.items, slot, strict=True):
         values = item.facts
-        chosen, applying = chosen_of[u], applying_of[u]
+        chosen, applying, ruling = chosen_of[u], applying_of[u], rulings[u]
         values["eccn"] = unique[u]["eccn"]
-        rules: list[LicensingRule] = [c.rule for c in applying if isinstance(c.rule, LicensingRule)]
-        values["license_required"] = bool(rules)
-        values["policy"] = (
-            max((r.policy for r in rules), key=lambda p: POLICY_ORDER[p]) if rules else ""
+        values["license_required"] = bool(ruling.requirements)
+        values["policy"] = ruling.policy
+        values["governing_rule"] = ruling.rule
+        values["exceptions"] = ruling.exceptions
+        values["exceptions_suspended"] = bool(ruling.suspended_by)
+        values["exception_covers"] = bool(claimed) and ruling.covers(claimed, reference)
+        values["exception_reference_missing"] = (
+            bool(claimed) and claimed in ruling.exceptions and not values["exception_covers"]
         )
-        allowed: set[str] | None = None
-        for rule in rules:
-            allowed = set(rule.exceptions) if allowed is None else allowed & set(rule.exceptions)
-        values["exceptions"] = sorted(allowed or set())
         if explain:
             whole = {**facts, "item": values}
             if chosen is not None:
                 fired.append(Fired(chosen.rule.id, chosen.rule.when, _seen(chosen, whole)))
             fired.extend(Fired(c.rule.id, c.rule.when, _seen(c, whole)) for c in applying)
-        items_out.append(
-            {
-                "line": values["line"],
-                "product": values["product"],
-                "declared_product": values["declared_product"],
-                "quantity": values["quantity"],
-                "eccn": values["eccn"],
-                "classified_by": chosen.rule.id if chosen else None,
-                "tpp": json_value(values["tpp"]),
-                "pd": json_value(values["pd"]),
-                "license_required": values["license_required"],
-                "policy": values["policy"] or None,
-                "licensing_rules": [r.id for r in rules],
-                "exceptions": values["exceptions"],
-            }
-        )
+        out = {
+            "line": values["line"],
+            "product": values["product"],
+            "declared_product": values["declared_product"],
+            "quantity": values["quantity"],
+            "eccn": values["eccn"],
+            "classified_by": chosen.rule.id if chosen else None,
+            "tpp": json_value(values["tpp"]),
+            "pd": json_value(values["pd"]),
+            "license_required": values["license_required"],
+            "policy": values["policy"] or None,
+            "governing_rule": ruling.rule or None,
+            "governing": ruling.why or None,
+            "licensing_rules": [r.id for r in ruling.requirements],
+            "exceptions": values["exceptions"],
+        }
+        if ruling.superseded:
+            out["superseded"] = [{"rule": r, "by": by} for r, by in ruling.superseded]
+        if ruling.suspended_by:
+            out["exceptions_suspended_by"] = ruling.suspended_by
+        items_out.append(out)
     license_facts = dict(facts["license"])
     row = shipment.license_row
     if row is not None:
@@ -207,6 +224,10 @@ def evaluate(
             for i in shipment.items
             if i.facts["license_required"]
         )
+    needing = [i.facts for i in shipment.items if i.facts["license_required"]]
+    license_facts["exception_covers"] = bool(needing) and all(
+        v["exception_covers"] for v in needing
+    )
     facts["license"] = license_facts
     flags: list[dict[str, Any]] = []
     item_rules, _ = pack.batched["item_flags"]
@@ -232,22 +253,23 @@ def evaluate(
         flag = _flag(compiled)
         whole = {**facts, "item": values}
         seen = _seen(compiled, whole)
-        flags.append(
-            {
-                "rule": flag.id,
-                "category": flag.category,
-                "severity": flag.severity,
-                "scope": flag.scope,
-                "line": line,
-                "message": render(flag.message, whole),
-                "facts": json_value(seen),
-                "sources": flag.sources,
-            }
-        )
+        raised = {
+            "rule": flag.id,
+            "category": flag.category,
+            "severity": flag.severity,
+            "scope": flag.scope,
+            "line": line,
+            "message": render(flag.message, whole),
+            "facts": json_value(seen),
+            "sources": flag.sources,
+        }
+        resolution = shipment.resolutions.get((flag.id, line))
+        if resolution is not None:
+            raised["resolution"] = resolution
+        flags.append(raised)
         if explain:
             fired.append(Fired(flag.id, flag.when, seen))
     flags.sort(key=lambda f: (-SEVERITY_ORDER[f["severity"]], f["rule"], f["line"] or 0))
-    shipment_facts = facts["shipment"]
     license_covers = bool(
         license_facts["cited"]
         and license_facts["found"]
@@ -258,23 +280,18 @@ def evaluate(
         and license_facts["eccns_ok"]
         and license_facts["within_limits"]
     )
-    claimed = shipment_facts["license"]  # exception codes: upper-cased above
     for out, item in zip(items_out, shipment.items, strict=True):
         values = item.facts
         covered_by = None
         if values["license_required"]:
             if license_covers:
                 covered_by = shipment_facts["license"]
-            elif shipment_facts["license_kind"] == "exception" and claimed in values["exceptions"]:
-                covered_by = f"exception {claimed}"
+            elif values["exception_covers"]:
+                cited = f"{claimed}:{reference}" if reference else claimed
+                covered_by = f"exception {cited}"
         out["covered_by"] = covered_by
     uncovered = any(o["license_required"] and not o["covered_by"] for o in items_out)
-    if any(f["severity"] == "blocking" for f in flags):
-        verdict = "blocked"
-    elif uncovered:
-        verdict = "license_required"
-    else:
-        verdict = "clear"
+    verdict = _verdict(flags, uncovered)
     return Determination(
         shipment=shipment.id,
         shipment_seq=shipment.seq,
@@ -292,6 +309,103 @@ def evaluate(
         },
         verdict=verdict,
         explain=[f.to_json() for f in fired],
+    )
+
+
+VERDICTS = ("clear", "hold", "license_required", "blocked")
+"""Least to most severe. `hold`: a high red flag awaits inquiry (Supplement No. 3 to Part
+732: inquire, do not proceed), until a signed resolution clears it."""
+
+
+def _verdict(flags: list[dict[str, Any]], uncovered: bool) -> str:
+    """blocked: a blocking flag (whatever its resolution: the findings that block are facts
+    of the ledger, such as a license that is not there), or a high flag a resolution
+    confirmed; license_required: an item needs a license nothing covers; hold: a high flag
+    not resolved, or escalated (to BIS) and not yet decided; clear otherwise. A high flag
+    cleared by a signed resolution (the inquiry explained it) no longer holds the shipment."""
+    if any(
+        f["severity"] == "blocking"
+        or (f["severity"] == "high" and f.get("resolution") == "confirmed")
+        for f in flags
+    ):
+        return "blocked"
+    if uncovered:
+        return "license_required"
+    if any(f["severity"] == "high" and f.get("resolution") != "cleared" for f in flags):
+        return "hold"
+    return "clear"
+
+
+@dataclass(frozen=True)
+class Ruling:
+    """Which licensing rules govern an item, and why."""
+
+    requirements: list[LicensingRule]
+    """The license requirements that apply (held, not superseded), in pack order."""
+    superseded: list[tuple[str, str]]
+    """(rule, the rule that superseded it)."""
+    suspended_by: list[str]
+    rule: str
+    """The governing rule ('' when no license is required)."""
+    policy: str
+    why: str
+    exceptions: list[str]
+
+    def covers(self, code: str, reference: str) -> bool:
+        """A citation of exception `code` with `reference` covers the item: the code is
+        available and the reference has the form every requirement asks of it."""
+        if code not in self.exceptions:
+            return False
+        for rule in self.requirements:
+            form = rule.reference_for(code)
+            if form is not None and not re.fullmatch(form, reference):
+                return False
+        return True
+
+
+def govern(held: list[LicensingRule]) -> Ruling:
+    """The governing policy of the licensing rules that hold for an item (packs.GOVERNING)."""
+    held_ids = {r.id for r in held}
+    superseded: dict[str, str] = {}
+    for rule in held:
+        for target in rule.supersedes:
+            if target in held_ids and target not in superseded:
+                superseded[target] = rule.id
+    kept = [r for r in held if r.id not in superseded]
+    requirements = [r for r in kept if r.requires_license]
+    suspended_by = [r.id for r in kept if r.suspends_exceptions]
+    if not requirements:
+        return Ruling([], sorted(superseded.items()), suspended_by, "", "", "", [])
+    governing = requirements[0]
+    for rule in requirements[1:]:
+        if POLICY_ORDER[rule.policy or ""] > POLICY_ORDER[governing.policy or ""]:
+            governing = rule
+    policy = governing.policy or ""
+    replaced = [t for t, by in superseded.items() if by == governing.id]
+    if len(requirements) == 1:
+        why = "the only license requirement that applies"
+    else:
+        others = ", ".join(f"{r.id} ({r.policy})" for r in requirements if r is not governing)
+        why = f"the strictest of the requirements that apply; also {others}"
+    if replaced:
+        why += f"; supersedes {', '.join(replaced)}"
+    others_replaced = [f"{t} (by {by})" for t, by in superseded.items() if by != governing.id]
+    if others_replaced:
+        why += f"; set aside: {', '.join(others_replaced)}"
+    allowed: set[str] | None = None
+    for rule in requirements:
+        allowed = rule.codes() if allowed is None else allowed & rule.codes()
+    exceptions = [] if suspended_by else sorted(allowed or set())
+    if suspended_by:
+        why += f"; exceptions suspended by {', '.join(suspended_by)}"
+    return Ruling(
+        requirements,
+        sorted(superseded.items()),
+        suspended_by,
+        governing.id,
+        policy,
+        why,
+        exceptions,
     )
 
 
@@ -325,7 +439,19 @@ def _prune(values: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
     return {k: values[k] for k in fields if k in values}
 
 
-_OWN = frozenset({"line", "eccn", "license_required", "policy", "exceptions"})
+_OWN = frozenset(
+    {
+        "line",
+        "eccn",
+        "license_required",
+        "policy",
+        "governing_rule",
+        "exceptions",
+        "exceptions_suspended",
+        "exception_covers",
+        "exception_reference_missing",
+    }
+)
 
 
 def _key(values: dict[str, Any], fields: list[str] | None) -> tuple[Any, ...]:

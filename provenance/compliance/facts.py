@@ -15,21 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import select
 
-from provenance.errors import NotFoundError
+from provenance.errors import InputError, NotFoundError
 from provenance.ledger.database import in_chunks
 from provenance.ledger.log import Ledger
 from provenance.ledger.projections.tables import (
     ChipRow,
     EndUseRow,
     EndUseScopeRow,
+    FlagRow,
     InspectionDeviceRow,
     InspectionRow,
     InspectionSerialRow,
@@ -68,6 +71,109 @@ EXCEPTION_CODES = frozenset(
 and the EAR's license exceptions (15 CFR 740)."""
 
 
+def parse_citation(text: str | None) -> tuple[str, str, str]:
+    """What a shipment's `license` cites: (kind, code or license id, reference).
+
+    `NLR`, `ACA`: an exception code (upper-cased); `NAC:A1234567`: the exception NAC
+    with the reference `A1234567` (BIS's confirmation number); anything else is a
+    license id (`none` when nothing is cited)."""
+    if not text:
+        return "none", "", ""
+    code, colon, reference = text.partition(":")
+    if code.upper() in EXCEPTION_CODES:
+        return "exception", code.upper(), reference if colon else ""
+    return "license", text, ""
+
+
+_POLICIES = (
+    ("presumption_of_denial", re.compile(r"(presumption|policy) of denial", re.I)),
+    ("case_by_case", re.compile(r"case[- ]by[- ]case", re.I)),
+    ("approval", re.compile(r"(presumption|policy) of approval", re.I)),
+)
+
+
+def entity_list_policy(text: str | None) -> str:
+    """An Entity List entry's license review policy (its CSL `license_policy` text) as a
+    pack policy: the strictest one the text names (an entry such as "case-by-case for
+    items not subject to 744.23; presumption of denial otherwise" cannot be split by
+    item here, so denial). No text, or one naming no policy: presumption of denial, the
+    policy most entries state."""
+    for policy, pattern in _POLICIES:
+        if text and pattern.search(text):
+            return policy
+    return "presumption_of_denial"
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A dated change of a country group: `code` is a member from `added` (inclusive)
+    until `removed` (exclusive); either may be open."""
+
+    code: str
+    group: str
+    added: dt.date | None
+    removed: dt.date | None
+
+    def member_on(self, on: dt.date) -> bool:
+        return (self.added is None or self.added <= on) and (
+            self.removed is None or on < self.removed
+        )
+
+
+@dataclass(frozen=True)
+class Letter:
+    """An "is informed" letter (reference is-informed): BIS told these parties that a
+    license is required for these items to these destinations, from `since`."""
+
+    id: str
+    parties: frozenset[str]
+    names: frozenset[str]
+    since: dt.date
+    until: dt.date | None
+    products: frozenset[str]
+    vendors: frozenset[str]
+    thresholds: dict[str, float]
+    match: str
+    destinations: frozenset[str]
+    destination_groups: frozenset[str]
+    headquarters_groups: frozenset[str]
+
+    def in_force(self, on: dt.date) -> bool:
+        return self.since <= on and (self.until is None or on < self.until)
+
+    def informs(self, party_id: str, name: str) -> bool:
+        return party_id in self.parties or _name_key(name) in self.names
+
+    def covers_item(self, product: str, info: ProductInfo | None) -> bool:
+        if product in self.products:
+            return True
+        if info is None or not self.thresholds or info.vendor not in self.vendors:
+            return False
+        figures = {
+            "tpp": info.tpp,
+            "interconnect_gbps": float(info.interconnect),
+            "memory_bandwidth_gbps": float(info.memory_bandwidth),
+        }
+        met = [figures.get(name, 0.0) >= value for name, value in self.thresholds.items()]
+        return all(met) if self.match == "all" else any(met)
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_key(name: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", name.casefold()).split())
+
+
+def _date(value: Any, where: str) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 @dataclass(frozen=True)
 class Reference:
     """The reference data a pack reads, in the shapes the facts need."""
@@ -78,7 +184,12 @@ class Reference:
     hs_classes: list[tuple[str, str]]
     """(digits prefix, class), longest prefix first."""
     misdeclared: tuple[str, ...]
-    memo: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    changes: dict[tuple[str, str], Membership] = field(default_factory=dict)
+    """(country, group) -> its dated membership, where the group changed."""
+    letters: tuple[Letter, ...] = ()
+    memory_parts: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """HBM part id -> (memory bandwidth GB/s, memory bandwidth density GB/s/mm^2)."""
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False, repr=False)
     """Answers already given (codes and descriptions repeat across shipments)."""
 
     @classmethod
@@ -88,6 +199,11 @@ class Reference:
             name: frozenset(values)
             for name, values in groups_doc.items()
             if isinstance(values, list) and all(isinstance(v, str) and len(v) == 2 for v in values)
+        }
+        changes = _changes(groups_doc, groups)
+        letters = tuple(_letter(doc) for doc in data.get("is-informed", {}).get("letters", []))
+        memory_parts = {
+            str(doc["id"]): _memory_part(doc) for doc in data.get("hbm-parts", {}).get("parts", [])
         }
         hubs_doc = data.get("diversion-hubs", {})
         hubs = frozenset(h["code"] for h in hubs_doc.get("hubs", []))
@@ -108,13 +224,29 @@ class Reference:
             hubs=hubs,
             hs_classes=classes,
             misdeclared=tuple(d.lower() for d in hs_doc.get("misdeclared_descriptions", [])),
+            changes=changes,
+            letters=letters,
+            memory_parts=memory_parts,
         )
 
-    def groups_of(self, country: str) -> list[str]:
-        code = self.treat_as.get(country, country)
-        return sorted(
-            name for name, members in self.groups.items() if code in members or country in members
-        )
+    def groups_of(self, country: str, on: dt.date | None = None) -> list[str]:
+        """The country groups `country` was in on `on` (the lists as they stand when no
+        date is given): a group with a dated change for the country counts from the
+        day it was added until the day it was removed."""
+        key = ("groups", country, on)
+        if key not in self.memo:
+            code = self.treat_as.get(country, country)
+            found = []
+            for name, members in self.groups.items():
+                dated = self.changes.get((code, name)) or self.changes.get((country, name))
+                if dated is not None and on is not None:
+                    if dated.member_on(on):
+                        found.append(name)
+                elif code in members or country in members:
+                    found.append(name)
+            self.memo[key] = sorted(found)
+        result: list[str] = self.memo[key]
+        return list(result)
 
     def hs_class(self, code: str) -> str:
         key = ("class", code)
@@ -143,6 +275,78 @@ class Reference:
     def _misdeclared(self, description: str) -> bool:
         text = " ".join(description.lower().split())
         return any(phrase in text for phrase in self.misdeclared)
+
+
+def _changes(
+    doc: dict[str, Any], groups: dict[str, frozenset[str]]
+) -> dict[tuple[str, str], Membership]:
+    """The dated memberships of country-groups `changes`, checked against the lists: on
+    the file's `as_of` date every change must agree with the list it changes."""
+    as_of = _date(doc.get("as_of"), "country-groups: as_of")
+    out: dict[tuple[str, str], Membership] = {}
+    for i, entry in enumerate(doc.get("changes", []) or []):
+        where = f"country-groups: changes[{i}]"
+        if not isinstance(entry, dict) or "code" not in entry or "group" not in entry:
+            raise InputError(f"{where}: needs code and group")
+        code, group = str(entry["code"]), str(entry["group"])
+        if group not in groups:
+            raise InputError(f"{where}: {group!r} is not a group of the file")
+        dated = Membership(
+            code,
+            group,
+            _date(entry.get("added"), f"{where}.added"),
+            _date(entry.get("removed"), f"{where}.removed"),
+        )
+        if dated.added is None and dated.removed is None:
+            raise InputError(f"{where}: give added, removed or both")
+        if (code, group) in out:
+            raise InputError(f"{where}: {code} in {group} is changed twice; give one span")
+        if as_of is not None and dated.member_on(as_of) != (code in groups[group]):
+            state = "a member" if code in groups[group] else "not a member"
+            raise InputError(
+                f"{where}: on {as_of} (the file's as_of) {code} is {state} of {group} "
+                "in the list, which the change contradicts"
+            )
+        out[(code, group)] = dated
+    return out
+
+
+def _letter(doc: dict[str, Any]) -> Letter:
+    where = f"is-informed: letter {doc.get('id', '?')}"
+    since = _date(doc.get("from"), f"{where}.from")
+    if since is None or not doc.get("id"):
+        raise InputError(f"{where}: needs an id and a from date")
+    informed = doc.get("informed") or {}
+    match = str(doc.get("match", "any"))
+    if match not in ("any", "all"):
+        raise InputError(f"{where}: match is 'any' or 'all', not {match!r}")
+    return Letter(
+        id=str(doc["id"]),
+        parties=frozenset(informed.get("parties", [])),
+        names=frozenset(_name_key(n) for n in informed.get("names", [])),
+        since=since,
+        until=_date(doc.get("until"), f"{where}.until"),
+        products=frozenset(doc.get("products", [])),
+        vendors=frozenset(doc.get("vendors", [])),
+        thresholds={k: float(v) for k, v in (doc.get("thresholds") or {}).items()},
+        match=match,
+        destinations=frozenset(doc.get("destinations", [])),
+        destination_groups=frozenset(doc.get("destination_groups", [])),
+        headquarters_groups=frozenset(doc.get("headquarters_groups", [])),
+    )
+
+
+def _memory_part(doc: dict[str, Any]) -> tuple[int, float]:
+    where = f"hbm-parts: {doc.get('id', '?')}"
+    try:
+        bandwidth = int(doc["bandwidth_gbps"])
+        area = Decimal(str(doc["package_area_mm2"]))
+    except (KeyError, ValueError, ArithmeticError):
+        raise InputError(f"{where}: needs bandwidth_gbps and package_area_mm2") from None
+    if bandwidth <= 0 or area <= 0:
+        raise InputError(f"{where}: bandwidth and area must be positive")
+    density = (Decimal(bandwidth) / area).quantize(Decimal("0.000001"), ROUND_DOWN)
+    return bandwidth, float(density)
 
 
 def _effective_products(conn: Any, *where: Any) -> dict[tuple[str, int], str]:
@@ -179,6 +383,7 @@ def _digits(code: str) -> str:
 @dataclass(frozen=True)
 class ProductInfo:
     id: str
+    vendor: str
     tpp: float
     pd: float
     die_area: float
@@ -212,6 +417,9 @@ class ShipmentFacts:
     items: list[ItemFacts]
     license_row: Any = None
     screening: dict[str, list[Any]] = field(default_factory=dict)
+    resolutions: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    """(rule, line) -> the signed resolution of that flag raised on this shipment earlier
+    (cleared, confirmed, escalated; flags still open are not listed)."""
 
 
 class Facts:
@@ -230,6 +438,7 @@ class Facts:
         self._parties: dict[str, Any] | None = None
         self._screening: dict[str, list[Any]] = {}
         self._timeline: dict[str, Any] | None = None
+        self._party_facts: dict[tuple[str | None, dt.date], dict[str, Any]] = {}
 
     # --- shared, loaded once ------------------------------------------------------------
 
@@ -241,6 +450,7 @@ class Facts:
             for r in rows:
                 info = ProductInfo(
                     id=r.id,
+                    vendor=r.vendor,
                     tpp=float(r.tpp),
                     pd=float(r.performance_density or 0),
                     die_area=float(r.die_area_mm2 or 0),
@@ -423,6 +633,8 @@ class Facts:
                 ):
                     devices[r.serial].append(r)
             foreign: dict[str, int] = defaultdict(int)
+            receipt_countries: dict[str, set[str]] = defaultdict(set)
+            resolutions: dict[str, dict[tuple[str, int | None], str]] = defaultdict(dict)
             for chunk in in_chunks(ids):
                 for shipment_id, carried in conn.execute(
                     select(ReceiptRow.shipment_id, ReceiptSerialRow.carried)
@@ -431,6 +643,19 @@ class Facts:
                 ):
                     if not carried:
                         foreign[shipment_id] += 1
+                for shipment_id, country in conn.execute(
+                    select(ReceiptRow.shipment_id, ReceiptRow.country).where(
+                        ReceiptRow.shipment_id.in_(chunk)
+                    )
+                ):
+                    receipt_countries[shipment_id].add(country)
+                subjects = {f"shipment/{s}": s for s in chunk}
+                for subject, rule, line, status in conn.execute(
+                    select(FlagRow.subject, FlagRow.rule, FlagRow.line, FlagRow.status).where(
+                        FlagRow.subject.in_(list(subjects)), FlagRow.status != "open"
+                    )
+                ):
+                    resolutions[subjects[subject]][(rule, line)] = status
             end_users = sorted({r.end_user for r in shipments.values()})
             end_uses: dict[str, list[tuple[Any, set[str], set[str]]]] = defaultdict(list)
             for chunk in in_chunks(end_users):
@@ -454,11 +679,7 @@ class Facts:
                     covered_shipments, covered_serials = scopes[seq]
                     end_uses[row.party].append((row, covered_shipments, covered_serials))
             license_ids = sorted(
-                {
-                    r.license
-                    for r in shipments.values()
-                    if r.license and r.license.upper() not in EXCEPTION_CODES
-                }
+                {r.license for r in shipments.values() if parse_citation(r.license)[0] == "license"}
             )
             licenses: dict[str, Any] = {}
             drawn: dict[str, list[tuple[tuple[dt.date, int], int, float, float]]] = defaultdict(
@@ -519,39 +740,53 @@ class Facts:
                     drawn.get(row.license, []) if row.license else [],
                     parties,
                     products,
+                    sorted(receipt_countries.get(shipment_id, set())),
+                    resolutions.get(shipment_id, {}),
                 )
             )
         return out
 
     # --- one shipment -------------------------------------------------------------------
 
-    def _party(self, party_id: str | None, parties: dict[str, Any]) -> dict[str, Any]:
+    def _party(self, party_id: str | None, parties: dict[str, Any], on: dt.date) -> dict[str, Any]:
         row = parties.get(party_id) if party_id else None
         matches = self._screening.get(party_id or "", [])
         above = [m for m in matches if m.above_threshold]
+        policies = sorted({entity_list_policy(m.license_policy) for m in above if m.source == "EL"})
         if row is None:
             return {
                 "id": party_id or "",
                 "registered": False,
                 "country": "",
+                "country_groups": [],
                 "headquarters": "",
                 "hq_groups": [],
                 "roles": [],
                 "is_forwarder": False,
                 "screening_lists": sorted({m.source for m in above}),
-                "screening_score": max((m.score for m in matches), default=0.0),
+                "screening_score": float(max((m.score for m in matches), default=0.0)),
+                "entity_list_policies": policies,
+                "informed": [],
             }
         roles = row.roles.split()
+        informed = [
+            letter.id
+            for letter in self.reference.letters
+            if letter.in_force(on) and letter.informs(row.id, row.name)
+        ]
         return {
             "id": row.id,
             "registered": True,
             "country": row.country,
+            "country_groups": self.reference.groups_of(row.country, on),
             "headquarters": row.headquarters,
-            "hq_groups": self.reference.groups_of(row.headquarters),
+            "hq_groups": self.reference.groups_of(row.headquarters, on),
             "roles": roles,
             "is_forwarder": "forwarder" in roles,
             "screening_lists": sorted({m.source for m in above}),
             "screening_score": float(max((m.score for m in matches), default=0.0)),
+            "entity_list_policies": policies,
+            "informed": informed,
         }
 
     def _one(
@@ -571,11 +806,30 @@ class Facts:
         drawn: list[tuple[tuple[dt.date, int], int, float, float]],
         parties: dict[str, Any],
         products: dict[str, ProductInfo],
+        receipt_countries: list[str],
+        resolutions: dict[tuple[str, int | None], str],
     ) -> ShipmentFacts:
         ref = self.reference
         route = row.route.split()
         transit = route[1:-1]
         order = (row.ship_date, row.seq)
+        on = row.ship_date
+        exporter = self._party(row.exporter, parties, on)
+        consignee = self._party(row.consignee, parties, on)
+        end_user = self._party(row.end_user, parties, on)
+        forwarder = self._party(row.forwarder, parties, on)
+        destination_groups = ref.groups_of(row.destination, on)
+        hq_groups = set(consignee["hq_groups"]) | set(end_user["hq_groups"])
+        letters = [
+            letter
+            for letter in ref.letters
+            if letter.in_force(on)
+            and (
+                row.destination in letter.destinations
+                or bool(letter.destination_groups & set(destination_groups))
+                or bool(letter.headquarters_groups & hq_groups)
+            )
+        ]
         all_serials: list[str] = []
         items: list[ItemFacts] = []
         currencies = set()
@@ -619,6 +873,8 @@ class Facts:
                     other_product += 1
             tpp_each = info.tpp if info else 0.0
             tpp_total += tpp_each * item.quantity
+            memory = ref.memory_parts.get(effective) or ref.memory_parts.get(item.product)
+            named = [letter.id for letter in letters if letter.covers_item(effective, info)]
             facts = {
                 "line": item.line,
                 "declared_product": item.product,
@@ -643,7 +899,13 @@ class Facts:
                 "die_area_mm2": info.die_area if info else 0.0,
                 "datacenter": info.datacenter if info else False,
                 "interconnect_gbps": info.interconnect if info else 0,
-                "memory_bandwidth_gbps": info.memory_bandwidth if info else 0,
+                "memory_bandwidth_gbps": (
+                    info.memory_bandwidth if info else memory[0] if memory else 0
+                ),
+                "memory_part": memory is not None and info is None,
+                "memory_bandwidth_density": memory[1] if memory and info is None else 0.0,
+                "named_by_letters": named,
+                "informed_letters": [n for n in named if n in exporter["informed"]],
                 "declared_tpp": declared.tpp if declared else 0.0,
                 "serials": len(listed),
                 "serials_unregistered": sum(1 for s in listed if s not in registered),
@@ -657,7 +919,11 @@ class Facts:
                 "eccn": "",
                 "license_required": False,
                 "policy": "",
+                "governing_rule": "",
                 "exceptions": [],
+                "exceptions_suspended": False,
+                "exception_covers": False,
+                "exception_reference_missing": False,
             }
             items.append(ItemFacts(facts))
         carried = set(all_serials)
@@ -670,25 +936,20 @@ class Facts:
         kw = float(self.params.get("kw_per_accelerator", 0) or 0)
         end_use["units_at_end_user"] = units_end_user
         end_use["power_needed_mw"] = units_end_user * kw / 1000
-        license_kind = (
-            "none"
-            if not row.license
-            else "exception"
-            if row.license.upper() in EXCEPTION_CODES
-            else "license"
-        )
+        license_kind, cited, reference = parse_citation(row.license)
         shipment = {
             "id": row.id,
             "ship_date": row.ship_date.isoformat(),
             "destination": row.destination,
-            "destination_groups": ref.groups_of(row.destination),
+            "destination_groups": destination_groups,
             "destination_is_hub": row.destination in ref.hubs,
             "origin": route[0] if route else "",
             "route": route,
             "transit": transit,
             "transit_hubs": [c for c in transit if c in ref.hubs],
-            "license": row.license or "",
+            "license": cited,
             "license_kind": license_kind,
+            "license_reference": reference,
             "units": row.units,
             "items": len(item_rows),
             "value": value_total,
@@ -700,13 +961,15 @@ class Facts:
             "not_received": len(carried - received),
             "foreign_receipts": foreign,
             "missing_at_inspection": sum(1 for s in all_serials if missing_at.get(s)),
+            "receipt_countries": receipt_countries,
+            "receipts_elsewhere": [c for c in receipt_countries if c != row.destination],
         }
         facts = {
             "shipment": shipment,
-            "exporter": self._party(row.exporter, parties),
-            "consignee": self._party(row.consignee, parties),
-            "end_user": self._party(row.end_user, parties),
-            "forwarder": self._party(row.forwarder, parties),
+            "exporter": exporter,
+            "consignee": consignee,
+            "end_user": end_user,
+            "forwarder": forwarder,
             "end_use": end_use,
             "totals": {
                 "tpp": tpp_total,
@@ -729,6 +992,7 @@ class Facts:
                 for p in (row.exporter, row.consignee, row.end_user, row.forwarder)
                 if p
             },
+            resolutions,
         )
 
     def _end_use(
@@ -780,6 +1044,7 @@ class Facts:
             "tpp_used": 0.0,
             "tpp_max": 0.0,
             "within_limits": False,
+            "exception_covers": False,
         }
         if license_row is None:
             return facts

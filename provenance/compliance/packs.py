@@ -10,11 +10,21 @@ data it reads (`reference`: country groups, diversion hubs, HS codes), its
   item's ECCN (`eccn`). A child's list, when given, replaces its parent's.
 * `licensing`: every rule that holds applies: a license is required, under
   its `policy` (presumption_of_denial, case_by_case, approval), with the
-  license `exceptions` that could apply. Merged with the parent's by id.
+  license `exceptions` that could apply (a code, or `{code, reference}` when
+  a citation of it must carry a reference of that form, e.g. NAC's BIS
+  confirmation number `A` + digits). A rule may `supersede` others: when it
+  holds, the rules it names are set aside for that item (their policy and
+  exceptions no longer count). A rule with `suspends_exceptions: true` and no
+  policy requires no license; while it holds no license exception is
+  available (e.g. a party on the Unverified List). Merged with the parent's
+  by id. How the governing policy is chosen is `GOVERNING` below.
 * `flags`: red flags, `scope` item or shipment, a `severity` (info, warning,
   high, blocking) and a `message` with `{fact.name}` placeholders. Merged by id.
 
-`remove` drops inherited licensing or flag rules by id. Loading checks every
+`remove` drops inherited licensing or flag rules by id. A pack that was
+rescinded before its compliance date (`compliance_from`, `rescinded_on`)
+never bound: it is kept for the record, no shipment is judged under it, and
+the pack in force on a date skips it. Loading checks every
 condition compiles, names only facts of the vocabulary (or the pack's own
 parameters), and evaluates on a neutral fact set; a bad pack is refused with
 the rule's id and the error. No Python from a pack is ever run: CEL is a
@@ -35,7 +45,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import cel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from provenance import documents
 from provenance.compliance.vocabulary import FACTS, sample
@@ -49,6 +59,21 @@ Severity = Literal["info", "warning", "high", "blocking"]
 Policy = Literal["presumption_of_denial", "case_by_case", "approval"]
 POLICY_ORDER = {"approval": 0, "case_by_case": 1, "presumption_of_denial": 2}
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,80}$")]
+ExceptionCode = Annotated[str, Field(pattern=r"^[A-Z]{2,5}$")]
+Reference = Literal["country-groups", "diversion-hubs", "hs-codes", "is-informed", "hbm-parts"]
+
+GOVERNING = (
+    "For each item, every licensing rule whose condition holds is a license requirement. "
+    "A rule superseded by another rule that also holds for the item is set aside "
+    "(`supersedes:`, e.g. a more specific policy replacing a general one). Of the rules "
+    "left, the strictest policy governs (presumption_of_denial over case_by_case over "
+    "approval; on a tie, the first in the pack's order): a license application is "
+    "reviewed under every requirement that applies. The exceptions available are those "
+    "every rule left allows, none while a rule that suspends exceptions holds, and a "
+    "cited exception covers the item only if its citation carries the reference every "
+    "such rule asks for."
+)
+"""How the governing policy of an item is chosen (printed by `provenance rules show`)."""
 
 
 class _Model(BaseModel):
@@ -69,13 +94,64 @@ class ClassificationRule(_Model):
     note: str = ""
 
 
+class ExceptionRef(_Model):
+    """A license exception whose citation must carry a reference of a given form."""
+
+    code: ExceptionCode
+    reference: Annotated[str, Field(min_length=1, max_length=200)]
+    """A regular expression the whole reference must match (`NAC:A1234567` cites NAC
+    with the reference `A1234567`)."""
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _compiles(self) -> ExceptionRef:
+        try:
+            re.compile(self.reference)
+        except re.error as exc:
+            raise ValueError(
+                f"reference {self.reference!r} is not a regular expression: {exc}"
+            ) from None
+        return self
+
+
 class LicensingRule(_Model):
     id: RuleId
     when: Annotated[str, Field(min_length=1)]
-    policy: Policy
-    exceptions: list[Annotated[str, Field(pattern=r"^[A-Z]{2,5}$")]] = Field(default_factory=list)
+    policy: Policy | None = None
+    """Review policy of license applications; None only for a rule that suspends exceptions."""
+    exceptions: list[ExceptionCode | ExceptionRef] = Field(default_factory=list)
+    supersedes: list[RuleId] = Field(default_factory=list)
+    """Licensing rules this one sets aside for an item when both hold."""
+    suspends_exceptions: bool = False
+    """No license exception is available while this rule holds (it requires no license)."""
     sources: Annotated[list[RuleId], Field(min_length=1)]
     note: str = ""
+
+    @model_validator(mode="after")
+    def _policy_or_suspension(self) -> LicensingRule:
+        if self.suspends_exceptions:
+            if self.policy is not None or self.exceptions:
+                raise ValueError("a rule that suspends exceptions has no policy and no exceptions")
+        elif self.policy is None:
+            raise ValueError("policy is required (unless the rule suspends exceptions)")
+        if self.id in self.supersedes:
+            raise ValueError("a rule cannot supersede itself")
+        return self
+
+    @property
+    def requires_license(self) -> bool:
+        return self.policy is not None
+
+    def codes(self) -> set[str]:
+        """The exception codes the rule allows."""
+        return {e if isinstance(e, str) else e.code for e in self.exceptions}
+
+    def reference_for(self, code: str) -> str | None:
+        """The form a citation of `code` must carry under this rule (None: any)."""
+        for e in self.exceptions:
+            if isinstance(e, ExceptionRef) and e.code == code:
+                return e.reference
+        return None
 
 
 class FlagRule(_Model):
@@ -94,9 +170,13 @@ class PackFile(_Model):
     id: RuleId
     title: Annotated[str, Field(min_length=1)]
     effective_from: dt.date
+    compliance_from: dt.date | None = None
+    """When compliance became due, if later than `effective_from`."""
+    rescinded_on: dt.date | None = None
+    """When the rule was rescinded: a pack rescinded before its compliance date never bound."""
     extends: RuleId | None = None
     sources: list[Source] = Field(default_factory=list)
-    reference: list[Literal["country-groups", "diversion-hubs", "hs-codes"]] | None = None
+    reference: list[Reference] | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     screening: dict[str, Any] | None = None
     classification: list[ClassificationRule] | None = None
@@ -104,6 +184,20 @@ class PackFile(_Model):
     flags: list[FlagRule] = Field(default_factory=list)
     remove: list[RuleId] = Field(default_factory=list)
     notes: str = ""
+
+    @property
+    def never_bound(self) -> bool:
+        """Rescinded on or before the day compliance was due: it never bound anyone."""
+        if self.rescinded_on is None:
+            return False
+        due = self.compliance_from or self.effective_from
+        return self.rescinded_on <= due
+
+    def binding_on(self, on: dt.date) -> bool:
+        """Whether shipments on `on` are judged under this pack (dates aside from later packs)."""
+        if self.never_bound or on < self.effective_from:
+            return False
+        return self.rescinded_on is None or on < self.rescinded_on
 
 
 @dataclass(frozen=True)
@@ -126,6 +220,8 @@ class Pack:
     title: str
     effective_from: dt.date
     chain: list[str]
+    never_bound: bool
+    """Rescinded before its compliance date: kept for the record, judges no shipment."""
     sources: dict[str, Source]
     reference: dict[str, Any]
     parameters: dict[str, Any]
@@ -143,6 +239,15 @@ class Pack:
     """Each list of rules as one CEL program giving a list of results (one call, not one a
     rule): `items.map(item, [(when1), (when2), ...])`, or `[...]` for shipment rules."""
 
+    def superseded_by(self) -> dict[str, list[str]]:
+        """Licensing rule id -> the rules that supersede it (when they also hold)."""
+        out: dict[str, list[str]] = {}
+        for compiled in self.licensing:
+            assert isinstance(compiled.rule, LicensingRule)
+            for target in compiled.rule.supersedes:
+                out.setdefault(target, []).append(compiled.rule.id)
+        return out
+
     def rule(self, rule_id: str) -> Compiled | None:
         for compiled in (*self.classification, *self.licensing, *self.flags):
             if compiled.rule.id == rule_id:
@@ -154,6 +259,7 @@ class Pack:
             "id": self.id,
             "title": self.title,
             "effective_from": self.effective_from.isoformat(),
+            "never_bound": self.never_bound,
             "extends": self.chain[1:],
             "digest": self.digest,
             "rules": {
@@ -176,7 +282,10 @@ def _read_pack_file(path: Path) -> PackFile:
     try:
         return PackFile.model_validate(raw)
     except ValidationError as exc:
-        error = exc.errors()[0]
+        # A value that fits none of a union's forms is reported for each form: the one
+        # whose own check failed (value_error) says more than "not a string".
+        errors = exc.errors()
+        error = next((e for e in errors if e["type"] == "value_error"), errors[0])
         where = ".".join(str(p) for p in error["loc"])
         raise InputError(f"rule pack {path.name}: {where}: {error['msg']}") from None
 
@@ -255,11 +364,13 @@ def resolve(pack_id: str, files: dict[str, PackFile], directory: Path) -> Pack:
         flags = _merge(flags, pack.flags, removed)
     top = chain[0]
     data = {name: _reference(directory, name) for name in reference}
+    _check_supersedes(top.id, licensing)
     resolved = Pack(
         id=top.id,
         title=top.title,
         effective_from=top.effective_from,
         chain=[p.id for p in chain],
+        never_bound=top.never_bound,
         sources=sources,
         reference=data,
         parameters=parameters,
@@ -293,17 +404,46 @@ def resolve(pack_id: str, files: dict[str, PackFile], directory: Path) -> Pack:
         "id": top.id,
         "title": top.title,
         "effective_from": top.effective_from.isoformat(),
+        "compliance_from": top.compliance_from.isoformat() if top.compliance_from else None,
+        "rescinded_on": top.rescinded_on.isoformat() if top.rescinded_on else None,
+        "never_bound": top.never_bound,
         "chain": resolved.chain,
         "sources": [s.model_dump() for s in sources.values()],
         "parameters": parameters,
         "screening": screening,
         "classification": [r.model_dump() for r in classification],
-        "licensing": [r.model_dump() for r in licensing],
+        "licensing": [r.model_dump(exclude_defaults=True) for r in licensing],
+        "governing": GOVERNING,
         "flags": [r.model_dump() for r in flags],
         "reference": data,
     }
     resolved.digest = canonical.digest(resolved.document)
     return resolved
+
+
+def _check_supersedes(pack_id: str, licensing: list[LicensingRule]) -> None:
+    """Every rule a licensing rule supersedes exists, and no chain of them loops."""
+    ids = {r.id for r in licensing}
+    edges = {r.id: list(r.supersedes) for r in licensing}
+    for rule in licensing:
+        for target in rule.supersedes:
+            if target not in ids:
+                raise InputError(
+                    f"rule pack {pack_id}, rule {rule.id}: supersedes {target}, "
+                    "which is not a licensing rule of the pack"
+                )
+    for start in edges:
+        seen: list[str] = []
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for target in edges.get(node, []):
+                if target == start:
+                    loop = " > ".join([*path, target])
+                    raise InputError(f"rule pack {pack_id}: supersedes loops: {loop}")
+                if target not in seen:
+                    seen.append(target)
+                    stack.append((target, [*path, target]))
 
 
 # --- checking conditions -----------------------------------------------------------------
@@ -345,11 +485,38 @@ def referenced(expression: str) -> list[str]:
     return list(found)
 
 
+_LIST_MACRO = re.compile(
+    r"\[([^\[\]]*)\]\s*\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,"
+)
+
+
 def needed(expressions: list[str]) -> dict[str, set[str] | None]:
-    """Root -> the fields the expressions read (None: the whole root, named bare)."""
+    """Root -> the fields the expressions read (None: the whole root).
+
+    A root named bare in a list a macro ranges over (`[consignee, end_user].exists(p,
+    'EL' in p.screening_lists)`) needs only the fields the macro variable reads; named bare
+    anywhere else, the whole root is sent."""
     out: dict[str, set[str] | None] = {}
+
+    def add(root: str, fields: set[str] | None) -> None:
+        if fields is None or out.get(root, set()) is None:
+            out[root] = None
+        else:
+            out.setdefault(root, set()).update(fields)  # type: ignore[union-attr]
+
     for expression in expressions:
         text = _STRING.sub('""', expression)
+        through: dict[str, set[str]] = {}
+        spans: list[tuple[int, int]] = []
+        for listed in _LIST_MACRO.finditer(text):
+            names = [n.strip() for n in listed.group(1).split(",")]
+            if not names or not all(n in FACTS and n != "params" for n in names):
+                continue
+            variable = listed.group(2)
+            read = set(re.findall(rf"(?<![\w.]){variable}\s*\.\s*([A-Za-z_]\w*)", text))
+            for name in names:
+                through.setdefault(name, set()).update(f for f in read if f in FACTS[name])
+            spans.append(listed.span(1))
         for match in _CHAIN.finditer(text):
             root = match.group(1)
             if root not in FACTS:
@@ -357,12 +524,12 @@ def needed(expressions: list[str]) -> dict[str, set[str] | None]:
             parts = [p.strip() for p in match.group(2).split(".") if p.strip()]
             if match.group(3) is not None and parts:
                 parts = parts[:-1]
-            if not parts:
-                out[root] = None
-            elif root not in out:
-                out[root] = {parts[0]}
-            elif out[root] is not None:
-                out[root].add(parts[0])  # type: ignore[union-attr]
+            if parts:
+                add(root, {parts[0]})
+            elif through.get(root) and any(a <= match.start() < b for a, b in spans):
+                add(root, through[root])
+            else:
+                add(root, None)
     return out
 
 
@@ -453,8 +620,9 @@ class Library:
         return self._resolved[pack_id]
 
     def in_force(self, on: dt.date) -> Pack:
-        """The latest pack whose effective_from is on or before `on`."""
-        candidates = [p for p in self.files.values() if p.effective_from <= on]
+        """The latest pack binding on `on`: effective on or before it, not rescinded by
+        then, and not one that never bound (rescinded before its compliance date)."""
+        candidates = [p for p in self.files.values() if p.binding_on(on)]
         if not candidates:
             first = min(self.files.values(), key=lambda p: p.effective_from)
             raise NotFoundError(
@@ -463,6 +631,19 @@ class Library:
             )
         chosen = max(candidates, key=lambda p: (p.effective_from, p.id))
         return self.get(chosen.id)
+
+    def for_determination(self, pack_id: str) -> Pack:
+        """A pack named to judge shipments by: refused if it never bound."""
+        pack = self.get(pack_id)
+        if pack.never_bound:
+            source = self.files[pack_id]
+            raise InputError(
+                f"rule pack {pack_id} never bound: it was rescinded on {source.rescinded_on}, "
+                f"before compliance was due ({source.compliance_from or source.effective_from}); "
+                "no shipment is judged under it",
+                hint="`provenance rules show` still shows it; omit --pack to use the pack in force",
+            )
+        return pack
 
     def all(self) -> list[Pack]:
         return [

@@ -16,10 +16,14 @@ PARTY_FACTS: dict[str, tuple[str, str]] = {
     "id": ("string", "party id ('' when the shipment names none, e.g. no forwarder)"),
     "registered": ("bool", "the party is registered in the ledger"),
     "country": ("string", "country of the party's address (ISO-2)"),
+    "country_groups": (
+        "list(string)",
+        "EAR country groups of that country on the ship date (where the party is located)",
+    ),
     "headquarters": ("string", "country of its headquarters or ultimate parent (ISO-2)"),
     "hq_groups": (
         "list(string)",
-        "EAR country groups of the headquarters (D:1, D:5, A:5, macau...)",
+        "EAR country groups of the headquarters on the ship date (D:1, D:5, A:5, macau...)",
     ),
     "roles": ("list(string)", "its roles in the ledger (exporter, consignee, forwarder...)"),
     "is_forwarder": ("bool", "the party is registered as a freight forwarder"),
@@ -28,6 +32,14 @@ PARTY_FACTS: dict[str, tuple[str, str]] = {
         "lists it matches at or above the threshold (EL, UVL, MEU, DPL, SDN...)",
     ),
     "screening_score": ("double", "best screening score (0-100), 0 when no candidate"),
+    "entity_list_policies": (
+        "list(string)",
+        "license review policies of the Entity List entries it matches (their CSL license_policy: presumption_of_denial, case_by_case, approval)",
+    ),
+    "informed": (
+        "list(string)",
+        "is-informed letters (reference is-informed) addressed to the party and in force on the ship date",
+    ),
 }
 
 FACTS: dict[str, dict[str, tuple[str, str]]] = {
@@ -40,7 +52,7 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "destination_groups": (
             "list(string)",
-            "EAR country groups of the destination (D:1, D:4, D:5, A:5, A:6, macau, tier1_2025_01)",
+            "EAR country groups of the destination on the ship date (D:1, D:4, D:5, A:5, A:6, macau, embargoed, tier1_2025_01)",
         ),
         "destination_is_hub": (
             "bool",
@@ -52,6 +64,10 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
         "transit_hubs": ("list(string)", "transit countries that are diversion hubs"),
         "license": ("string", "license id or exception code cited ('' when none)"),
         "license_kind": ("string", "'none', 'exception' (NLR, NAC, ACA...) or 'license'"),
+        "license_reference": (
+            "string",
+            "what follows the exception code in the citation (NAC:A1234567 -> 'A1234567'; '' when none)",
+        ),
         "units": ("int", "units in the shipment"),
         "items": ("int", "number of items (lines)"),
         "value": ("double", "declared value, sum of quantity x unit value"),
@@ -65,6 +81,14 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
         "missing_at_inspection": (
             "int",
             "serials of this shipment reported missing at an inspection",
+        ),
+        "receipt_countries": (
+            "list(string)",
+            "countries where receipts against this shipment were signed",
+        ),
+        "receipts_elsewhere": (
+            "list(string)",
+            "of those, the countries other than the destination",
         ),
     },
     "item": {
@@ -104,6 +128,22 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
         "datacenter": ("bool", "`product` is designed or marketed for datacenters"),
         "interconnect_gbps": ("int", "chip-to-chip transfer rate GB/s (0 when none or unknown)"),
         "memory_bandwidth_gbps": ("int", "memory bandwidth GB/s (0 when unknown)"),
+        "memory_part": (
+            "bool",
+            "the item is a high-bandwidth memory part of reference hbm-parts (not an accelerator)",
+        ),
+        "memory_bandwidth_density": (
+            "double",
+            "of a memory part: memory bandwidth GB/s per mm^2 of its package (0 otherwise)",
+        ),
+        "named_by_letters": (
+            "list(string)",
+            "is-informed letters in force on the ship date that cover this product to this destination or these parties, whoever they inform",
+        ),
+        "informed_letters": (
+            "list(string)",
+            "of those, the letters that inform the exporter (the license requirements they impose)",
+        ),
         "declared_tpp": ("double", "TPP of the declared product (0 when unknown)"),
         "serials": ("int", "serials listed"),
         "serials_unregistered": ("int", "serials no manufacturer registered"),
@@ -128,8 +168,27 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
             "ECCN chosen by the classification rules (set before licensing and flags)",
         ),
         "license_required": ("bool", "a licensing rule requires a license (set before flags)"),
-        "policy": ("string", "review policy of the strictest licensing rule ('' when none)"),
+        "policy": (
+            "string",
+            "review policy of the governing licensing rule ('' when none; set before flags)",
+        ),
+        "governing_rule": (
+            "string",
+            "the licensing rule whose policy governs ('' when none; set before flags)",
+        ),
         "exceptions": ("list(string)", "license exceptions the licensing rules allow"),
+        "exceptions_suspended": (
+            "bool",
+            "a rule that suspends license exceptions holds (e.g. an Unverified List party)",
+        ),
+        "exception_covers": (
+            "bool",
+            "the exception the shipment cites covers this item (set before flags)",
+        ),
+        "exception_reference_missing": (
+            "bool",
+            "the exception cited is available but its citation lacks the reference a rule asks for (NAC without its confirmation number)",
+        ),
     },
     "exporter": PARTY_FACTS,
     "consignee": PARTY_FACTS,
@@ -171,6 +230,10 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
         "tpp_used": ("double", "TPP shipped under it so far, this shipment included"),
         "tpp_max": ("double", "its TPP limit (0: none)"),
         "within_limits": ("bool", "quantity, value and TPP used are within the limits"),
+        "exception_covers": (
+            "bool",
+            "the exception the shipment cites covers every item that needs a license, and one does (set before flags)",
+        ),
     },
     "totals": {
         "tpp": ("double", "TPP of this shipment: units x TPP summed"),

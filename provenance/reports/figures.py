@@ -243,7 +243,7 @@ class Figures:
             .where(ShipmentRow.seq < self.size, self._in_period(period), *scope)
             .group_by(verdict)
         ).all()
-        out = {"clear": 0, "license_required": 0, "blocked": 0, "unchecked": 0}
+        out = {"clear": 0, "hold": 0, "license_required": 0, "blocked": 0, "unchecked": 0}
         out.update({v: int(n) for v, n in rows})
         return out
 

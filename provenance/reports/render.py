@@ -98,7 +98,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"({t['h100_equivalents']} H100-equivalents)**; since the first entry TPP "
         f"{t['cumulative_tpp']} ({t['cumulative_h100_equivalents']} H100-eq.). "
         f"Verdicts: {v['blocked']} blocked, {v['license_required']} license required, "
-        f"{v['clear']} clear, {v['unchecked']} unchecked.",
+        f"{v.get('hold', 0)} hold, {v['clear']} clear, {v['unchecked']} unchecked.",
         "",
         "## Compute by destination",
         "",

@@ -84,6 +84,8 @@ class ByEndUser(_M):
 
 class Verdicts(_M):
     clear: int
+    hold: int = 0
+    """A high red flag awaits a signed resolution (absent from reports made before)."""
     license_required: int
     blocked: int
     unchecked: int

@@ -1,8 +1,8 @@
 """The product catalog: what each accelerator is, and the two numbers the EAR judge it by.
 
 `rules/products.yaml` lists real accelerators (see its header for the
-conventions; every figure cites its source there, and docs/rules.md has the
-table): per product the dense TOPS of each data type, the applicable die area,
+conventions; every figure cites its source there, and docs/rules.md tabulates
+them): per product the dense TOPS of each data type, the applicable die area,
 interconnect and memory bandwidth, the datacenter flag, the PCI device ids the
 hardware reports, typical HS codes, a reference unit price, and where every
 figure comes from. `load_catalog` reads and validates it into typed, frozen

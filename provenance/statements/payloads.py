@@ -641,6 +641,9 @@ class DeterminedFlag(BaseModel):
     facts: dict[str, Any]
     """Fact name -> the value it had (decimals as strings: no floats in statements)."""
     sources: list[Annotated[str, Field(min_length=1, max_length=128)]]
+    resolution: Literal["cleared", "confirmed", "escalated"] | None = None
+    """The signed resolution of this flag (raised on the shipment before) in force when the
+    determination was made; None while it is open."""
 
 
 class DeterminationStatement(Statement):
@@ -656,7 +659,8 @@ class DeterminationStatement(Statement):
     items: list[dict[str, Any]] = Field(max_length=500)
     license: dict[str, Any]
     flags: list[DeterminedFlag] = Field(max_length=2000)
-    verdict: Literal["clear", "license_required", "blocked"]
+    verdict: Literal["clear", "hold", "license_required", "blocked"]
+    """hold: a high red flag is neither cleared nor confirmed by a signed resolution."""
 
     def subjects(self) -> list[tuple[str, str]]:
         return [subject("shipment", {"id": self.shipment}, f"shipment/{self.shipment}")]

@@ -137,6 +137,14 @@ def test_check_license_required_exits_1(trade: Trade) -> None:
     assert data["verdict"] == "license_required"
     [item] = data["items"]
     assert item["license_required"] is True and item["policy"] == "presumption_of_denial"
+    # dragon is in China and headquartered there: the destination and headquarters rules
+    # both apply, at the same policy; the first in the pack's order governs.
+    assert item["governing_rule"] == "license.advanced-computing-d5-macau"
+    assert item["licensing_rules"] == [
+        "license.advanced-computing-d5-macau",
+        "license.headquartered-d5-macau",
+    ]
+    assert item["governing"].startswith("the strictest of the requirements that apply")
     assert "licensing.exception-not-available" in {f["rule"] for f in data["flags"]}
     assert all(f["severity"] != "blocking" for f in data["flags"])
 
@@ -207,14 +215,70 @@ def test_shipment_register_prints_the_determination(trade: Trade) -> None:
     assert f"determination appended as entry {size + 1}" in out
     assert trade.size() == size + 2
 
-    clear = shipment_doc("SH-OK", SERIALS[8:10])
-    Path("clear.yaml").write_text(yaml.safe_dump(clear), encoding="utf-8")
-    result = trade("shipment", "register", "clear.yaml", "--key", "meridian.pem", "--json")
-    assert result.exit_code == 0, result.stderr
+    # No end-use statement yet: a high red flag, so the verdict is hold (exit 6).
+    held = shipment_doc("SH-OK", SERIALS[8:10])
+    Path("held.yaml").write_text(yaml.safe_dump(held), encoding="utf-8")
+    result = trade("shipment", "register", "held.yaml", "--key", "meridian.pem", "--json")
+    assert result.exit_code == 6, result.stderr
     data = json.loads(result.stdout)
     assert data["entry"]["kind"] == "shipment"
-    assert data["determination"]["verdict"] == "clear"
+    assert data["determination"]["verdict"] == "hold"
+    raised = {f["rule"]: f["severity"] for f in data["determination"]["flags"]}
+    assert raised["diversion.no-end-use-statement"] == "high"
+    assert "blocking" not in raised.values()
     assert data["determination"]["seq"] == data["entry"]["seq"] + 1
+
+
+def test_check_hold_exits_6_and_a_signed_resolution_lifts_it(trade: Trade) -> None:
+    trade.story.shipment("SH-HOLD", SERIALS[8:10])
+    result, data = trade.check("SH-HOLD")
+    assert result.exit_code == 6, result.stderr
+    assert data["verdict"] == "hold"
+    high = [f for f in data["flags"] if f["severity"] == "high"]
+    assert high and all(f["status"] == "open" for f in data["flags"])
+    assert "diversion.no-end-use-statement" in {f["rule"] for f in high}
+    human = trade("check", "SH-HOLD", "--dry-run", "--as-of", AS_OF)
+    assert human.exit_code == 6 and ": HOLD" in human.stdout
+
+    def clear(flag: dict[str, Any]) -> None:
+        resolved = trade(
+            "flag",
+            "resolve",
+            flag["id"],
+            "--status",
+            "cleared",
+            "--reason",
+            "explained",
+            "--key",
+            "bis.pem",
+        )
+        assert resolved.exit_code == 0, resolved.stderr
+
+    first, *rest = high
+    clear(first)
+    result, data = trade.check("SH-HOLD")
+    assert data["verdict"] == ("hold" if rest else "clear")
+    for flag in rest:
+        clear(flag)
+    result, data = trade.check("SH-HOLD")
+    assert result.exit_code == 0, result.stderr
+    assert data["verdict"] == "clear"
+    assert {f["resolution"] for f in data["flags"] if f["severity"] == "high"} == {"cleared"}
+    assert "(cleared)" in trade("check", "SH-HOLD", "--dry-run", "--as-of", AS_OF).stdout
+
+
+def test_check_of_several_exits_with_the_worst(trade: Trade) -> None:
+    trade.story.shipment("SH-HOLD", SERIALS[8:10])
+    result = trade("check", "SH-CLEAR", "SH-HOLD", "--dry-run", "--as-of", AS_OF)
+    assert result.exit_code == 6
+    result = trade("check", "SH-HOLD", "SH-BLOCKED", "--dry-run", "--as-of", AS_OF)
+    assert result.exit_code == 1
+
+
+def test_check_refuses_a_pack_that_never_bound(trade: Trade) -> None:
+    result = trade("check", "SH-CLEAR", "--pack", "ear-2025-01", "--dry-run")
+    assert result.exit_code == 2
+    assert "ear-2025-01 never bound" in result.stderr
 
 
 # --- classify ----------------------------------------------------------------------------------
@@ -265,17 +329,42 @@ def test_classify_bad_input_exits_2(cli: Cli, args: list[str], words: str) -> No
 
 def test_rules_list_show_and_facts(cli: Cli) -> None:
     packs = cli.json("rules", "list")
-    assert isinstance(packs, list) and len(packs) == 7
+    assert isinstance(packs, list) and len(packs) == 9
     assert [p["id"] for p in packs if p["in_force"]] == ["ear-2026-01"]
+    assert [p["id"] for p in packs if p["never_bound"]] == ["ear-2025-01"]
+    assert "x ear-2025-01" in cli.ok("rules", "list").stdout
     assert [p["effective_from"] for p in packs] == sorted(p["effective_from"] for p in packs)
 
     shown = cli.json("rules", "show", "ear-2023-11")
     assert isinstance(shown, dict)
     assert {"digest", "classification", "licensing", "flags", "sources"} <= set(shown)
     assert shown["digest"] == next(p["digest"] for p in packs if p["id"] == "ear-2023-11")
-    assert shown["chain"] == ["ear-2023-11", "ear-2022-10"]
+    assert shown["chain"] == ["ear-2023-11", "ear-2022-10", "ear-2022-08"]
     assert "eccn.3a090a" in {r["id"] for r in shown["classification"]}
     assert "license.3a090-china-macau" not in {r["id"] for r in shown["licensing"]}  # removed
+    assert shown["governing"].startswith("For each item, every licensing rule")
+
+    envelope = cli.json("rules", "show", "ear-2026-01")
+    assert isinstance(envelope, dict)
+    assert envelope["superseded_by"]["license.advanced-computing-d5-macau"] == [
+        "license.china-macau-envelope-2026"
+    ]
+    [rule] = [r for r in envelope["licensing"] if r["id"] == "license.china-macau-envelope-2026"]
+    assert rule["supersedes"] == [
+        "license.advanced-computing-d5-macau",
+        "license.headquartered-d5-macau",
+        "license.is-informed",
+    ]
+    human = cli.ok("rules", "show", "ear-2026-01").stdout
+    assert "  which policy governs: For each item, every licensing rule" in human
+    assert (
+        "      supersedes: license.advanced-computing-d5-macau, license.headquartered-d5-macau, "
+        "license.is-informed" in human
+    )
+    assert "      superseded by: license.china-macau-envelope-2026" in human
+    assert "      exceptions: NAC (^A[0-9]{6,}$)" in human
+    assert "NEVER BOUND" in cli.ok("rules", "show", "ear-2025-01").stdout
+
     missing = cli("rules", "show", "ear-1999-01")
     assert missing.exit_code == 5 and "no rule pack 'ear-1999-01'" in missing.stderr
 

@@ -267,9 +267,9 @@ def fresh(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 @pytest.fixture
 def catalog(fresh: Trade) -> Trade:
-    """A ledger holding the operator (entry 0) and the 20-product catalog (entries 1-20)."""
+    """A ledger holding the operator (entry 0) and the 22-product catalog (entries 1-22)."""
     result = fresh.ok("init", "--origin", ORIGIN)
-    assert "product catalog signed in: 20 products, entries 1-20" in result.stdout
+    assert "product catalog signed in: 22 products, entries 1-22" in result.stdout
     assert result.stderr == ""
     return fresh
 
@@ -306,13 +306,13 @@ def shipped(trade: Trade) -> Trade:
 # --- init and the product catalog ----------------------------------------------------------
 
 
-def test_init_signs_the_catalog_as_entries_1_to_20(catalog: Trade) -> None:
-    assert catalog.size() == 21
-    first, last = (catalog.obj("ledger", "show", seq) for seq in ("1", "20"))
+def test_init_signs_the_catalog_as_entries_1_to_22(catalog: Trade) -> None:
+    assert catalog.size() == 23
+    first, last = (catalog.obj("ledger", "show", seq) for seq in ("1", "22"))
     for entry in (first, last):
         assert entry["kind"] == "product" and entry["signer"] == "operator"
     assert first["statement"]["predicate"]["id"] != last["statement"]["predicate"]["id"]
-    assert one_error_line(catalog("ledger", "show", "21"), 5) == "error: entry 21 does not exist"
+    assert one_error_line(catalog("ledger", "show", "23"), 5) == "error: entry 23 does not exist"
 
 
 def test_init_no_catalog_starts_with_no_products(fresh: Trade) -> None:
@@ -329,12 +329,12 @@ def test_init_no_catalog_starts_with_no_products(fresh: Trade) -> None:
 
 def test_product_list(catalog: Trade) -> None:
     products = catalog.json("product", "list")
-    assert isinstance(products, list) and len(products) == 20
+    assert isinstance(products, list) and len(products) == 22
     for product in products:
         assert {"id", "vendor", "model", "tpp", "die_area_mm2", "datacenter"} <= product.keys()
     ids = [p["id"] for p in products]
     assert ids == sorted(set(ids))
-    assert {p["seq"] for p in products} == set(range(1, 21))
+    assert {p["seq"] for p in products} == set(range(1, 23))
     h100 = next(p for p in products if p["id"] == H100)
     assert h100["tpp"] == "15832"
     assert h100["vendor"] == "NVIDIA" and h100["model"] == "H100 SXM5 80GB"
@@ -342,7 +342,7 @@ def test_product_list(catalog: Trade) -> None:
     assert h100["pci_device_ids"] == ["0x233010DE"]
     human = catalog.ok("product", "list")
     lines = human.stdout.splitlines()
-    assert lines[0].split()[:3] == ["id", "vendor", "model"] and len(lines) == 21
+    assert lines[0].split()[:3] == ["id", "vendor", "model"] and len(lines) == 23
     h100_line = next(line for line in lines if line.startswith(H100 + " "))
     assert "15832" in h100_line and h100_line.endswith("yes")
     assert human.stderr == ""
@@ -363,17 +363,17 @@ def test_product_show(catalog: Trade) -> None:
 def test_product_import_supersedes_an_existing_id(catalog: Trade) -> None:
     path = write_yaml("h100.yaml", product_doc())
     imported = catalog.obj("product", "import", path, "--key", OPERATOR_KEY)
-    assert imported == {"products": [{"id": H100, "seq": 21, "duplicate": False}], "size": 22}
+    assert imported == {"products": [{"id": H100, "seq": 23, "duplicate": False}], "size": 24}
     shown = catalog.obj("product", "show", H100)
-    assert shown["model"] == "H100 SXM5 80GB (revised)" and shown["seq"] == 21
+    assert shown["model"] == "H100 SXM5 80GB (revised)" and shown["seq"] == 23
     assert shown["reference_price"] == {"amount": "25000", "currency": "USD"}
     assert shown["tpp"] == "15832"
     products = catalog.json("product", "list")
-    assert isinstance(products, list) and len(products) == 20
+    assert isinstance(products, list) and len(products) == 22
     again = catalog.ok("product", "import", path, "--key", OPERATOR_KEY)
-    assert again.stdout == f"{H100}: unchanged, already entry 21 (TPP 15832)\ntree size 22\n"
+    assert again.stdout == f"{H100}: unchanged, already entry 23 (TPP 15832)\ntree size 24\n"
     assert again.stderr == ""
-    assert catalog.size() == 22
+    assert catalog.size() == 24
 
 
 def test_product_import_refuses_an_exporter_key(trade: Trade) -> None:

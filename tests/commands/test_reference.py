@@ -1,5 +1,6 @@
-"""The generated files are current: `docs/cli.md` (every command's help) and the help
-summaries `provenance --help` lists without importing the command modules."""
+"""The generated files are current: `docs/cli.md` (every command's help), the catalogue
+table of `docs/rules.md`, and the help summaries `provenance --help` lists without
+importing the command modules."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from provenance import commands
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("path", ["docs/cli.md", "provenance/commands/__init__.py"])
+@pytest.mark.parametrize(
+    "path", ["docs/cli.md", "docs/rules.md", "provenance/commands/__init__.py"]
+)
 def test_generated_file_is_current(path: str, capsys: pytest.CaptureFixture[str]) -> None:
     status = Cog().main(["cog", "--check", str(ROOT / path)])
     assert status == 0, f"{path} is stale: run `cog -r {path}`\n{capsys.readouterr().out}"

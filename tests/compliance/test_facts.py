@@ -11,7 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from provenance.compliance.checks import Checker
-from provenance.compliance.facts import Facts, Reference, ShipmentFacts
+from provenance.compliance.facts import (
+    Facts,
+    Reference,
+    ShipmentFacts,
+    entity_list_policy,
+    parse_citation,
+)
 from provenance.compliance.packs import Library
 from provenance.errors import AuthorizationError, InputError
 from provenance.ledger import queries
@@ -517,3 +523,201 @@ def test_determinations_flags_and_resolutions(story: Story) -> None:
     assert before["determinations"] and before["flags"]
     assert story.ledger.replay() == story.ledger.size()
     assert snapshot(story.world) == before
+
+
+# --- issue 15: dated groups, letters, citations, receipts elsewhere, resolutions -----------------
+
+
+def test_country_groups_are_those_of_the_ship_date(story: Story, library: Library) -> None:
+    story.world.register("lago", ["consignee", "end_user"], country="NI")
+    story.keys["lago"] = story.world.party_keys["lago"]
+    story.manufacture(SERIALS[:2])
+    ship(
+        story,
+        "NI-1",
+        item(SERIALS[:1]),
+        consignee="lago",
+        end_user="lago",
+        destination="NI",
+        route=["US", "NI"],
+        ship_date="2024-03-01",
+    )
+    ship(
+        story,
+        "NI-2",
+        item(SERIALS[1:2]),
+        consignee="lago",
+        end_user="lago",
+        destination="NI",
+        route=["US", "NI"],
+        ship_date="2024-04-01",
+    )
+    found = gather(story, library, "NI-1", "NI-2", pack="ear-2023-11")
+    assert found["NI-1"].facts["shipment"]["destination_groups"] == []
+    assert found["NI-2"].facts["shipment"]["destination_groups"] == ["D:1", "D:5"]
+    lago = found["NI-2"].facts["end_user"]
+    assert lago["country_groups"] == lago["hq_groups"] == ["D:1", "D:5"]
+    assert found["NI-1"].facts["end_user"]["hq_groups"] == []
+
+
+def test_a_change_that_contradicts_the_lists_is_refused(library: Library) -> None:
+    data = dict(library.get(PACK).reference)
+    groups = dict(data["country-groups"])
+    groups["changes"] = [{"code": "NI", "group": "D:5", "added": "2027-01-01"}]
+    data["country-groups"] = groups
+    with pytest.raises(InputError, match="NI is a member of D:5 in the list"):
+        Reference.from_pack(data)
+
+
+def test_letters_inform_their_exporter_from_their_date(story: Story, library: Library) -> None:
+    story.world.register("nv-exports", ["exporter"], name="NVIDIA Corporation")
+    story.keys["nv-exports"] = story.world.party_keys["nv-exports"]
+    story.keys["dragon"] = story.world.register("dragon", ["consignee", "end_user"], country="CN")
+    story.manufacture(SERIALS[:3], product="nvidia-h20")
+    to_china = {
+        "consignee": "dragon",
+        "end_user": "dragon",
+        "destination": "CN",
+        "route": ["US", "CN"],
+    }
+    ship(
+        story,
+        "H20-MAR",
+        item(SERIALS[:1], "nvidia-h20"),
+        exporter="nv-exports",
+        ship_date="2025-03-01",
+        **to_china,
+    )
+    ship(
+        story,
+        "H20-MAY",
+        item(SERIALS[1:2], "nvidia-h20"),
+        exporter="nv-exports",
+        ship_date="2025-05-20",
+        **to_china,
+    )
+    ship(story, "H20-OTHER", item(SERIALS[2:3], "nvidia-h20"), ship_date="2025-05-20", **to_china)
+    found = gather(story, library, "H20-MAR", "H20-MAY", "H20-OTHER", pack="ear-2025-05")
+    before, after, other = (found[s] for s in ("H20-MAR", "H20-MAY", "H20-OTHER"))
+    letter = "usg-nvidia-2025-04-09"
+    assert letter not in before.facts["exporter"]["informed"]
+    assert before.items[0].facts["named_by_letters"] == []
+    assert letter in after.facts["exporter"]["informed"]  # matched by its registered name
+    assert after.items[0].facts["informed_letters"] == [letter]
+    assert other.facts["exporter"]["informed"] == []
+    assert other.items[0].facts["named_by_letters"] == [letter]
+    assert other.items[0].facts["informed_letters"] == []
+
+
+def test_the_citation_splits_into_code_and_reference(story: Story, library: Library) -> None:
+    story.manufacture(SERIALS[:2])
+    ship(story, "NAC-1", item(SERIALS[:1]), license="nac:A1234567")
+    ship(story, "LIC-1", item(SERIALS[1:2]), license="BIS-2026-0042")
+    found = gather(story, library, "NAC-1", "LIC-1")
+    cited = found["NAC-1"].facts["shipment"]
+    assert (cited["license_kind"], cited["license"], cited["license_reference"]) == (
+        "exception",
+        "NAC",
+        "A1234567",
+    )
+    plain = found["LIC-1"].facts["shipment"]
+    assert (plain["license_kind"], plain["license"], plain["license_reference"]) == (
+        "license",
+        "BIS-2026-0042",
+        "",
+    )
+
+
+def test_a_receipt_elsewhere_and_the_resolution_that_lifts_the_hold(story: Story) -> None:
+    story.manufacture(SERIALS[:2])
+    ship(story, "SH-R", item(SERIALS[:2]), ship_date="2026-05-20")
+    story.sign_as("lion", {**END_USE, "shipments": ["SH-R"]})
+    story.sign_as(
+        "lion",
+        {
+            "kind": "receipt",
+            "shipment": "SH-R",
+            "serials": SERIALS[:2],
+            "date": "2026-05-25",
+            "country": "MY",
+            "site": "Johor DC",
+        },
+    )
+    checker = Checker.open(story.ledger, as_of=AS_OF)
+    [first] = checker.determine(["SH-R"])
+    assert first.verdict == "hold"
+    [flag] = [f for f in first.flags if f["rule"] == "diversion.receipt-elsewhere"]
+    assert flag["facts"] == {"shipment.receipts_elsewhere": ["MY"]}
+    assert "to SG" in flag["message"] and "signed in MY" in flag["message"]
+    checker.record([first], [story.world.operator])
+    flag_id, _ = checker.flags_of("SH-R")[("diversion.receipt-elsewhere", None)]
+    story.sign_as(
+        "bis", {"kind": "resolution", "flag": flag_id, "status": "cleared", "reason": "explained"}
+    )
+    [second] = checker.determine(["SH-R"])
+    assert second.verdict == "clear"
+    assert [f.get("resolution") for f in second.flags] == ["cleared"]
+    [recorded] = checker.record([second], [story.world.operator])
+    assert not recorded.duplicate  # the resolution is part of what was signed
+
+
+def test_entity_list_policies_come_from_the_csl_row(story: Story, library: Library) -> None:
+    story.world.register(
+        "qixing",
+        ["consignee", "end_user"],
+        country="CN",
+        name="Zhenhua Qixing Microelectronics Co., Ltd.",
+    )
+    story.keys["qixing"] = story.world.party_keys["qixing"]
+    story.manufacture(SERIALS[:1])
+    ship(
+        story,
+        "SH-Q",
+        item(SERIALS[:1]),
+        consignee="qixing",
+        end_user="qixing",
+        destination="CN",
+        route=["US", "CN"],
+    )
+    snapshots.import_list(
+        story.ledger, CSL.read_bytes(), name=CSL.name, signers=[story.world.operator]
+    )
+    party = gather(story, library, "SH-Q")["SH-Q"].facts["consignee"]
+    # "Case-by-case review for items not subject to 744.23; presumption of denial
+    # otherwise": the strictest it names.
+    assert party["entity_list_policies"] == ["presumption_of_denial"]
+
+
+@pytest.mark.parametrize(
+    ("text", "policy"),
+    [
+        ("Presumption of denial.", "presumption_of_denial"),
+        (
+            "Policy of denial for all items subject to the EAR apart from food",
+            "presumption_of_denial",
+        ),
+        ("Case-by-case review.", "case_by_case"),
+        ("Case by case review for items under 3A090", "case_by_case"),
+        ("Presumption of approval for EAR99 items.", "approval"),
+        ("See 744.11(b).", "presumption_of_denial"),
+        (None, "presumption_of_denial"),
+    ],
+)
+def test_entity_list_policy_text(text: str | None, policy: str) -> None:
+    assert entity_list_policy(text) == policy
+
+
+@pytest.mark.parametrize(
+    ("cited", "parsed"),
+    [
+        (None, ("none", "", "")),
+        ("NLR", ("exception", "NLR", "")),
+        ("aca", ("exception", "ACA", "")),
+        ("NAC:A123456", ("exception", "NAC", "A123456")),
+        ("NAC:", ("exception", "NAC", "")),
+        ("L-AE-1", ("license", "L-AE-1", "")),
+        ("D123:456", ("license", "D123:456", "")),
+    ],
+)
+def test_parse_citation(cited: str | None, parsed: tuple[str, str, str]) -> None:
+    assert parse_citation(cited) == parsed

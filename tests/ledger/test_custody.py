@@ -336,7 +336,7 @@ def test_a_product_signed_again_supersedes_the_catalog_entry(story: Story) -> No
     )
     found = queries.product(story.ledger, "nvidia-h100-sxm5")
     assert found["reference_price"] is None and found["tpp"] == "15832"
-    assert len(queries.products(story.ledger)) == 20
+    assert len(queries.products(story.ledger)) == 22
 
 
 def test_replay_rebuilds_every_custody_table_exactly(story: Story) -> None:

@@ -1,7 +1,7 @@
 """Tests for provenance.statements.catalog: the product catalog, TPP and performance density.
 
-The reference figures are the published ones of the accelerator table in
-docs/rules.md, copied here so that a change of either is seen.
+The reference figures are the published ones (vendors' datasheets as public tables
+round them), copied here so that a change of the catalogue is seen.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def edited(text: str, old: str, new: str) -> str:
 
 # --- the shipped catalog against the published figures ----------------------------------
 
-# id: (TPP as docs/rules.md prints it, PD as printed (one decimal), or a
+# id: (TPP as the published tables print it, PD as printed (one decimal), or a
 # (low, high) range where sources disagree, or None where it says *confirm*).
 PUBLISHED_FIGURES: dict[str, tuple[int, Decimal | tuple[int, int] | None]] = {
     "nvidia-h100-sxm5": (15830, Decimal("19.4")),
@@ -85,9 +85,11 @@ EXACT: dict[str, tuple[str, str | None]] = {
     "nvidia-h800-sxm5": ("15832", "19.449631"),
     "nvidia-h200-sxm": ("15832", "19.449631"),
     "nvidia-h20": ("2368", "2.909090"),
+    "nvidia-h20-141gb": ("2368", "2.909090"),  # the H20's compute, 141 GB HBM3e (issue 15)
     "nvidia-a100-sxm4": ("4992", "6.043583"),
     "nvidia-a100-pcie": ("4992", "6.043583"),
     "nvidia-a800-sxm4": ("4992", "6.043583"),
+    "nvidia-a40": ("2395.2", "3.814012"),  # FP16 149.7 x 16; 3A090.b (issue 15)
     "nvidia-l40s": ("5864", "9.638395"),
     "nvidia-l20": ("1912", "3.142669"),
     "nvidia-l4": ("1940.0", "6.587436"),  # FP8 242.5 x 8 (datasheet 485 sparse / 2)
@@ -704,7 +706,9 @@ def test_edited_name_on_an_h100_shows_both(catalog: Catalog) -> None:
         (None, "AMD Instinct MI300X", ["amd-mi300x"]),
         ("0x232410DE", "NVIDIA H800 80GB HBM3", ["nvidia-h800-sxm5"]),
         ("0x74A11002", None, ["amd-mi300x"]),
-        (None, "NVIDIA A40", []),
+        (None, "NVIDIA A40", ["nvidia-a40"]),
+        ("0x232C10DE", None, ["nvidia-h20-141gb"]),
+        (None, "NVIDIA A30", []),
         (None, "", []),
         (None, None, []),
     ],
