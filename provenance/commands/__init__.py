@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "screen": ("screening", "screen"),
     "screening": ("screening", "screening_group"),
     "shipment": ("custody", "shipment_group"),
+    "serve": ("service", "serve"),
     "sign": ("statements", "sign_command"),
     "verify": ("verify", "verify"),
 }
@@ -90,6 +91,7 @@ SUMMARIES: dict[str, str] = {
     "schema": "Print the JSON Schema of a statement KIND (for generating files).",
     "screen": "Screen NAME against the restricted-party lists; exit 1 when a match is found.",
     "screening": "Restricted-party lists (the US Consolidated Screening List): import, list, show.",
+    "serve": "Serve the ledger over HTTP: C2SP tlog-tiles for anyone, signed reads, the write API.",
     "shipment": "Register, import and look up shipments.",
     "sign": "Sign a statement offline: FILE (YAML/JSON with `kind`) -> a DSSE envelope.",
     "verify": "Verify a receipt or a bundle offline, with no database.",

@@ -221,6 +221,33 @@ def ledger_verify(workers: int | None, db: str | None, as_json: bool) -> None:
     )
 
 
+@ledger_group.command("publish")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option(
+    "--entries",
+    is_flag=True,
+    help="Write the entry bundles too: they hold the entries' contents, so only for a "
+    "directory that only auditors and regulators can read.",
+)
+@common
+def ledger_publish(directory: str, entries: bool, db: str | None, as_json: bool) -> None:
+    """Write the checkpoint and the tiles (C2SP tlog-tiles) as static files in DIRECTORY.
+
+    Incremental: only the tiles that changed since the checkpoint already there are
+    written, the checkpoint last. Serve DIRECTORY with any web server, CDN or object
+    store (tiles are immutable; the checkpoint changes).
+    """
+    from provenance.ledger.tiles import publish
+
+    result = query(db, lambda ledger: publish(ledger, Path(directory), entries=entries))
+    emit(
+        as_json,
+        result.to_json(),
+        f"published tree size {result.size} to {directory} (was {result.previous}): "
+        f"{result.tiles} tiles, {result.bundles} entry bundles written",
+    )
+
+
 @ledger_group.command("replay")
 @common
 def ledger_replay(db: str | None, as_json: bool) -> None:

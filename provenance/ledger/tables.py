@@ -96,4 +96,15 @@ ScreeningFileRow = Table(
 projection: the `screening-list` entry pins the digest, the file is checked against it
 whenever it is read)."""
 
+RequestNonceRow = Table(
+    "request_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("keyid", String(64), nullable=False),
+    Column("expires_at", Timestamp, nullable=False, index=True),
+)
+"""The nonce of every signed request the service accepted, until its replay window ends
+(service state, not the ledger's: rows are deleted once expired). Kept in the database
+so that several workers refuse a replay to any of them."""
+
 Index("ix_entries_kind_seq", Entry.c.kind, Entry.c.seq)

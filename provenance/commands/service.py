@@ -1,0 +1,108 @@
+"""`provenance serve`: the ledger as a network service; `provenance mirror`: a verified
+replica of a served ledger."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from provenance.commands.options import db_option, emit, json_option, progress_bar
+
+
+@click.command("serve")
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (several need PostgreSQL; SQLite serves one host, one worker).",
+)
+@click.option(
+    "--checkpoint-key",
+    "checkpoint_keys",
+    multiple=True,
+    metavar="PEM",
+    help="The ledger's checkpoint key, mode 0600 (default $PROVENANCE_CHECKPOINT_KEY). "
+    "Only the service holds it; encrypted at rest when PROVENANCE_KEY_PASSPHRASE is set.",
+)
+@click.option(
+    "--operator-key",
+    default=None,
+    metavar="PEM",
+    help="The operator key that signs the determination of each shipment appended "
+    "(default $PROVENANCE_OPERATOR_KEY; without one, shipments are not checked).",
+)
+@click.option(
+    "--max-body",
+    default=4 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1024),
+    help="Largest request body, bytes (413 beyond).",
+)
+@click.option(
+    "--max-outstanding",
+    default=4096,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Submissions waiting per worker before the service answers 429 (pushback).",
+)
+@click.option(
+    "--rate",
+    default=50.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Signed requests a second per key (bursts of --burst; 429 beyond).",
+)
+@click.option("--burst", default=200, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--access-log",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="JSON-lines access log: a file, or - for stderr.",
+)
+def serve(
+    db: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    checkpoint_keys: tuple[str, ...],
+    operator_key: str | None,
+    max_body: int,
+    max_outstanding: int,
+    rate: float,
+    burst: int,
+    access_log: str,
+) -> None:
+    """Serve the ledger over HTTP: C2SP tlog-tiles for anyone, signed reads, the write API.
+
+    Public: /checkpoint, /tile/<L>/<N>[.p/<W>], /v1/proofs/...; signed with a registered
+    key (RFC 9421): /v1/entries, /tile/entries/..., /v1/chips/SERIAL, /v1/shipments/ID;
+    POST /v1/entries appends a DSSE envelope as `ledger append` does (201; 200 when it is
+    already there). Errors are RFC 9457 problems. /healthz, /metrics (Prometheus).
+    SIGTERM finishes the batch in flight, then stops.
+    """
+    from provenance.ledger.database import database_url
+    from provenance.ledger.setup import CHECKPOINT_KEY_ENV, OPERATOR_KEY_ENV
+    from provenance.service.config import ServiceConfig
+    from provenance.service.server import run
+
+    keys = list(checkpoint_keys) or (
+        [os.environ[CHECKPOINT_KEY_ENV]] if os.environ.get(CHECKPOINT_KEY_ENV) else []
+    )
+    config = ServiceConfig(
+        db=database_url(db),
+        checkpoint_keys=keys,
+        operator_key=operator_key or os.environ.get(OPERATOR_KEY_ENV) or None,
+        max_body=max_body,
+        max_outstanding=max_outstanding,
+        rate=rate,
+        burst=burst,
+        access_log=access_log,
+    )
+    click.echo(f"serving {config.db.split('://')[0]} ledger on http://{host}:{port}", err=True)
+    run(config, host=host, port=port, workers=workers)

@@ -1,0 +1,143 @@
+"""Running the service: the checkpoint key's custody, and uvicorn.
+
+The checkpoint key is the service's alone. Its path comes from the service's own
+configuration (`--checkpoint-key`, or `PROVENANCE_CHECKPOINT_KEY` in the service's
+environment), never from the database (`ledger_info.key_path` is ignored here), and
+no client needs it: clients sign their statements, the service signs checkpoints.
+The file must be readable by its owner only (mode 0600 or stricter: anything else is
+refused at start-up), and is encrypted at rest when `PROVENANCE_KEY_PASSPHRASE` is set
+(the service reads the passphrase from its environment, or `--passphrase-file`).
+
+uvicorn serves the application with one guard added to its HTTP protocol: a client
+must finish sending a request's headers within `header_timeout` seconds (uvicorn
+itself only times out idle keep-alive connections), so a slow client holding
+connections open is cut off while others are served.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from provenance.crypto import keys
+from provenance.crypto.keys import SigningKey
+from provenance.errors import ConfigError, NotFoundError
+from provenance.ledger.log import Ledger
+from provenance.service.config import CONFIG_ENV, ServiceConfig
+
+
+def load_checkpoint_key(path: Path, passphrase: str | None = None) -> SigningKey:
+    """The checkpoint key from its file, refused unless only its owner can read it."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise ConfigError(f"the checkpoint key {path} is not there") from exc
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"the checkpoint key {path} is not a file")
+    if mode & 0o077:
+        raise ConfigError(
+            f"the checkpoint key {path} is readable by others (mode {stat.S_IMODE(mode):04o})",
+            hint=f"chmod 600 {path}",
+        )
+    try:
+        return keys.load_private(path, passphrase)
+    except NotFoundError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def open_ledger(config: ServiceConfig) -> Ledger:
+    """The ledger, ready to append with the checkpoint key the service holds."""
+    if not config.checkpoint_keys:
+        raise ConfigError(
+            "the service needs the ledger's checkpoint key",
+            hint="pass --checkpoint-key KEY.pem (mode 0600) or set PROVENANCE_CHECKPOINT_KEY",
+        )
+    ledger = Ledger.open(config.db)
+    try:
+        loaded = [load_checkpoint_key(Path(p)) for p in config.checkpoint_keys]
+        ledger.use_checkpoint_key(loaded[0])
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
+
+
+def factory() -> Any:
+    """The application for a uvicorn worker (configuration from the environment)."""
+    from provenance.service.app import create_app
+
+    return create_app(ServiceConfig.from_env())
+
+
+class GuardedH11(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose request headers are not
+    complete within the configured `header_timeout` seconds of its start (or of the
+    last response on it)."""
+
+    _header_timer: Any = None
+    header_timeout: float | None = None
+
+    def _arm(self) -> None:
+        self._disarm()
+        if GuardedH11.header_timeout is None:
+            GuardedH11.header_timeout = (
+                ServiceConfig.from_env().header_timeout if CONFIG_ENV in os.environ else 10.0
+            )
+        self._header_timer = self.loop.call_later(GuardedH11.header_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        cycle: Any = self.cycle
+        if cycle is None or cycle.response_complete:
+            self.transport.close()
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def handle_events(self) -> None:
+        before: Any = self.cycle
+        super().handle_events()
+        after: Any = self.cycle
+        if after is not None and after is not before:
+            self._disarm()  # a request's headers arrived
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+def run(config: ServiceConfig, *, host: str, port: int, workers: int = 1) -> None:
+    """Serve until interrupted; SIGTERM or SIGINT finish the batch in flight first."""
+    import uvicorn
+
+    # Fail here, before uvicorn starts, on a missing or exposed key or a missing ledger.
+    open_ledger(config).close()
+    os.environ[CONFIG_ENV] = config.to_env()
+    uvicorn.run(
+        "provenance.service.server:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=GuardedH11,
+        timeout_keep_alive=config.idle_timeout,
+        timeout_graceful_shutdown=30,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
