@@ -106,3 +106,49 @@ def serve(
     )
     click.echo(f"serving {config.db.split('://')[0]} ledger on http://{host}:{port}", err=True)
     run(config, host=host, port=port, workers=workers)
+
+
+@click.command("mirror")
+@click.argument("url", envvar="PROVENANCE_LEDGER")
+@db_option
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    metavar="PEM",
+    help="An operator's, auditor's or regulator's key: requests are signed with it.",
+)
+@click.option(
+    "--ledger-key",
+    default=None,
+    metavar="VKEY",
+    help="The ledger's verifier key (default: the one pinned at first contact).",
+)
+@json_option
+def mirror(url: str, db: str | None, key_path: str, ledger_key: str | None, as_json: bool) -> None:
+    """Pull a served ledger into a verified replica (--db), for reports and audits.
+
+    Every signature, every signer's authority as of its entry, the tree against each
+    signed checkpoint and the checkpoints' consistency are verified before anything is
+    written; one altered byte stops the mirror with exit 4 and nothing of the run is
+    written. `report`, `check --dry-run`, `chip` and `ledger verify` then run on the
+    replica unchanged. Run it again to pull what was appended since.
+    """
+    from pathlib import Path
+
+    from provenance.crypto import keys
+    from provenance.remote.client import RemoteLedger
+    from provenance.remote.mirror import mirror as pull
+
+    with RemoteLedger(url, key=keys.load_private(Path(key_path)), ledger_key=ledger_key) as remote:
+        checkpoint, _ = remote.checkpoint()
+        if remote.pinned_now:
+            click.echo(f"pinned the ledger key of {remote.origin}: {remote.verifier_key}", err=True)
+        with progress_bar("mirroring", checkpoint.size) as advance:
+            done = pull(remote, db, advance)
+    emit(
+        as_json,
+        done.to_json(),
+        f"replica of {done.origin} at tree size {done.size}: {done.pulled} entries pulled "
+        f"and verified; root {done.root.hex()}",
+    )

@@ -11,6 +11,7 @@ reading a ledger needs none of it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -148,7 +149,11 @@ def admit(
     verified: Sequence[Sequence[str]] | None = None,
     labels: Sequence[str] | None = None,
     parsed: Sequence[payloads.Statement | None] | None = None,
+    copies: Sequence[ParsedEntry] | None = None,
 ) -> list[Appended]:
+    """Admit envelopes in order; `copies`, when given, are the entries of another ledger
+    these envelopes come from (a mirror): each must land at its own seq with its own
+    `integrated_at`, giving the very same leaf, and none may be a duplicate."""
     frontier, directory = head.frontier, head.directory
     digests = [e.digest() for e in envelopes]
     known = dict(
@@ -182,6 +187,8 @@ def admit(
     for i, envelope in enumerate(envelopes):
         digest = digests[i]
         if digest in known:
+            if copies is not None:
+                raise labelled(i, IntegrityError("a copied entry repeats an earlier envelope"))
             results.append(_duplicate(conn, known[digest], digest, entries))
             continue
         statement = statements[i]
@@ -196,8 +203,10 @@ def admit(
                 keys = _verification_keys(envelope, statement, directory)
                 keyids = verified_keyids(envelope, keys)
             signer = authorize(kind, seq, hints, keyids, directory, claims(statement))
-            moment = utcnow()
+            moment = utcnow() if copies is None else _moment_of(copies[i], seq)
             leaf = leaf_bytes(seq, timestamp(moment), envelope)
+            if copies is not None and leaf != copies[i].leaf:
+                raise IntegrityError(f"entry {seq}: the copied leaf is not the one it rebuilds")
             handlers.project(
                 writer, handlers.Accepted(seq, kind, statement, signer, moment), directory
             )
@@ -225,6 +234,16 @@ def admit(
         conn.execute(insert(SubjectRow), subjects)
     writer.flush()
     return results
+
+
+def _moment_of(copy: ParsedEntry, seq: int) -> dt.datetime:
+    if copy.seq != seq:
+        raise IntegrityError(f"the copied entry {copy.seq} is offered at position {seq}")
+    try:
+        moment = dt.datetime.strptime(copy.integrated_at, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except ValueError as exc:
+        raise IntegrityError(f"entry {seq}: malformed integrated_at") from exc
+    return moment.replace(tzinfo=dt.UTC)
 
 
 def _duplicate(conn: Connection, seq: int, digest: str, pending: list[dict[str, Any]]) -> Appended:

@@ -55,6 +55,7 @@ from provenance.remote import signing
 from provenance.service import problems
 from provenance.service.batching import Batcher, Outcome, Overloaded
 from provenance.service.config import ServiceConfig
+from provenance.service.custody import open_ledger
 from provenance.service.metrics import Metrics
 from provenance.service.problems import Problem
 from provenance.service.publication import Publication
@@ -491,7 +492,6 @@ async def _handle(request: Request, exc: Exception) -> Response:
 def create_app(config: ServiceConfig, *, log: IO[str] | None = None) -> ASGIApp:
     """The ASGI application: opens the ledger with the service's checkpoint key on start
     up, finishes the batch in flight on shut down."""
-    from provenance.service.server import open_ledger
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -38,6 +38,14 @@ class RateLimit:
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def empty(self, keyid: str) -> float:
+        """The seconds until `keyid` has a token again (0 when it has one); takes none."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(keyid, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def take(self, keyid: str) -> float:
         """Take a token for `keyid`; return 0, or the seconds until one is free."""
         now = time.monotonic()
@@ -68,6 +76,11 @@ class Authenticator:
                 f"{exc.message}: this resource needs a request signed (RFC 9421) with a key "
                 "registered in the ledger"
             ) from exc
+        # A key whose verified requests emptied its bucket is refused before any work;
+        # only verified requests take tokens, so nobody can empty another's bucket.
+        wait = self.limit.empty(keyid)
+        if wait:
+            raise self._too_many(keyid, wait)
         try:
             with self.store.read() as conn:
                 reader, der, _algorithm = access.reader(conn, keyid)
@@ -79,12 +92,15 @@ class Authenticator:
             raise problems.unauthenticated(exc.message) from exc
         wait = self.limit.take(keyid)
         if wait:
-            raise problems.too_many(
-                f"key {keyid[:16]} is over its rate of {self.limit.rate:g} requests a second",
-                retry_after=max(1, round(wait + 0.5)),
-            )
+            raise self._too_many(keyid, wait)
         self._remember(verified)
         return reader
+
+    def _too_many(self, keyid: str, wait: float) -> problems.Problem:
+        return problems.too_many(
+            f"key {keyid[:16]} is over its rate of {self.limit.rate:g} requests a second",
+            retry_after=max(1, round(wait + 0.5)),
+        )
 
     def _remember(self, verified: signing.Verified) -> None:
         expires = dt.datetime.fromtimestamp(verified.created, dt.UTC) + dt.timedelta(

@@ -1,0 +1,374 @@
+"""`RemoteLedger`: the ledger served by `provenance serve`, read and written over HTTP by a
+client that trusts nothing it is sent.
+
+* The ledger's verifier key is pinned: given (`--ledger-key`), or remembered from an
+  earlier contact, or, at the first contact, read from `/v1/ledger` and remembered
+  (trust on first use; `pinned_now` says so, for the command to print it).
+* Every checkpoint is verified against the pinned key, and against the last
+  checkpoint this client saw of the same origin (kept in a state file in the XDG
+  state directory): a larger tree must be consistent with it, proved from the tiles
+  the server publishes; a tree that is not is a split view (`SplitView`, exit 4),
+  whose message carries both signed checkpoints, the evidence a regulator needs.
+* Every receipt is verified offline (`offline.receipts`) and its checkpoint checked
+  as above.
+* Requests that read contents are signed (RFC 9421) with the party's key.
+* 429 and 503 are retried after their Retry-After, a few times; other refusals are
+  raised as the library error of the problem's exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from provenance.crypto.envelope import Envelope
+from provenance.crypto.keys import SigningKey
+from provenance.errors import (
+    AuthorizationError,
+    ConfigError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    ProvenanceError,
+    SignatureError,
+)
+from provenance.offline.receipts import VerifiedEntry, verify_receipt
+from provenance.remote import signing
+from provenance.tlog import merkle, note, tiles
+from provenance.tlog.note import Checkpoint
+
+LEDGER_ENV = "PROVENANCE_LEDGER"
+LEDGER_KEY_ENV = "PROVENANCE_LEDGER_KEY"
+STATE_ENV = "PROVENANCE_STATE_DIR"
+RETRIES = 8
+
+
+class SplitView(IntegrityError):
+    """Two signed checkpoints of one origin that no append-only log can both have made."""
+
+    def __init__(self, message: str, remembered: str, shown: str) -> None:
+        super().__init__(
+            f"{message}\n--- the checkpoint seen before ---\n{remembered}"
+            f"--- the checkpoint shown now ---\n{shown}",
+            hint="keep both notes: together they prove the log showed two histories",
+        )
+        self.remembered = remembered
+        self.shown = shown
+
+
+def state_dir() -> Path:
+    """Where the client remembers ledgers: $PROVENANCE_STATE_DIR, else
+    $XDG_STATE_HOME/provenance, else ~/.local/state/provenance."""
+    explicit = os.environ.get(STATE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "provenance"
+
+
+@dataclass
+class Remembered:
+    """What the client knows of one origin: the pinned key and the last checkpoint."""
+
+    verifier_key: str
+    size: int = 0
+    root: str = ""
+    note: str = ""
+
+
+class State:
+    """The state file: one record per origin (JSON), written atomically."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.path = (directory or state_dir()) / "ledgers.json"
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        """Every record (malformed ones dropped)."""
+        try:
+            value = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the client state {self.path}: {exc}") from exc
+        if not isinstance(value, dict):
+            return {}
+        return {k: v for k, v in value.items() if isinstance(v, dict)}
+
+    def get(self, origin: str) -> Remembered | None:
+        record = self.load().get(origin)
+        if not isinstance(record, dict) or "verifier_key" not in record:
+            return None
+        return Remembered(**{k: record[k] for k in ("verifier_key", "size", "root", "note")})
+
+    def origin_of_url(self, url: str) -> str | None:
+        for origin, record in self.load().items():
+            if record.get("url") == url:
+                return origin
+        return None
+
+    def put(self, origin: str, url: str, remembered: Remembered) -> None:
+        records = self.load()
+        records[origin] = {**remembered.__dict__, "url": url}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(f".tmp{os.getpid()}")
+        temporary.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+        os.replace(temporary, self.path)
+
+
+_ERRORS: dict[int, type[ProvenanceError]] = {
+    2: InputError,
+    3: AuthorizationError,
+    4: IntegrityError,
+    5: NotFoundError,
+}
+
+
+def _error_of(response: httpx.Response) -> ProvenanceError:
+    try:
+        problem = response.json()
+        detail = str(problem.get("detail") or problem.get("title"))
+        code = int(problem.get("exit_code", 2))
+        hint = problem.get("hint")
+        slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
+    except (ValueError, AttributeError, TypeError):
+        detail, code, hint, slug = response.text[:200] or response.reason_phrase, 2, None, ""
+    if response.status_code == 503:
+        return ConfigError(f"the ledger service is unavailable: {detail}")
+    cls = SignatureError if slug == "signature" else _ERRORS.get(code, InputError)
+    return cls(f"{detail} (HTTP {response.status_code})", hint=hint)
+
+
+class RemoteLedger:
+    """A ledger at `url`, checked as it is read."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key: SigningKey | None = None,
+        ledger_key: str | None = None,
+        state: State | None = None,
+        timeout: float = 30.0,
+        retries: int = RETRIES,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.key = key
+        self.state = state or State()
+        self.retries = retries
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self.pinned_now = False
+        self._given_key = ledger_key or os.environ.get(LEDGER_KEY_ENV) or None
+        self._origin: str | None = None
+        self._verifier: str | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RemoteLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        signed: bool = False,
+    ) -> httpx.Response:
+        """A request, signed when asked, retried on 429 and 503; other refusals raise."""
+        for attempt in range(self.retries + 1):
+            request = self.http.build_request(
+                method,
+                path,
+                params=params,
+                content=body,
+                headers={"Content-Type": "application/json"} if body is not None else None,
+            )
+            if signed:
+                if self.key is None:
+                    raise InputError(
+                        "reading entries of a served ledger needs a registered key",
+                        hint="pass --key KEY.pem",
+                    )
+                signing.sign_request(request, self.key, body)
+            try:
+                response = self.http.send(request)
+            except httpx.HTTPError as exc:
+                if attempt < self.retries and method == "POST":
+                    time.sleep(min(2.0, 0.1 * 2**attempt))
+                    continue
+                raise ConfigError(f"cannot reach the ledger at {self.url}: {exc}") from exc
+            if response.status_code in (429, 503) and attempt < self.retries:
+                delay = response.headers.get("retry-after", "1")
+                time.sleep(min(5.0, float(delay) if delay.isdigit() else 1.0))
+                continue
+            if response.status_code >= 400:
+                raise _error_of(response)
+            return response
+        raise ConfigError(f"the ledger at {self.url} stayed busy")  # pragma: no cover
+
+    def json(self, path: str, **kwargs: Any) -> Any:
+        response = self.request("GET", path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise IntegrityError(f"{self.url}{path} did not answer JSON") from exc
+
+    # --- the ledger's identity and its checkpoints -----------------------------------
+
+    @property
+    def origin(self) -> str:
+        self._identity()
+        assert self._origin is not None
+        return self._origin
+
+    @property
+    def verifier_key(self) -> str:
+        self._identity()
+        assert self._verifier is not None
+        return self._verifier
+
+    def _identity(self) -> None:
+        """Pin the ledger's key: given, remembered, or (first contact) as served."""
+        if self._verifier is not None:
+            return
+        if self._given_key:
+            verifier = note.Verifier.parse(self._given_key)
+            self._origin, self._verifier = verifier.name, str(verifier)
+            remembered = self.state.get(verifier.name)
+            if remembered is not None and remembered.verifier_key != self._verifier:
+                raise IntegrityError(
+                    f"the key given for {verifier.name} is not the one pinned before "
+                    f"({remembered.verifier_key})",
+                    hint=f"remove {verifier.name} from {self.state.path} if the key was rotated",
+                )
+            return
+        origin = self.state.origin_of_url(self.url)
+        remembered = self.state.get(origin) if origin else None
+        if remembered is not None and origin is not None:
+            self._origin, self._verifier = origin, remembered.verifier_key
+            return
+        served = self.json("/v1/ledger")
+        verifier = note.Verifier.parse(str(served.get("verifier_key", "")))
+        self._origin, self._verifier = verifier.name, str(verifier)
+        self.pinned_now = True
+        self.state.put(verifier.name, self.url, Remembered(str(verifier)))
+
+    def open_checkpoint(self, text: str) -> Checkpoint:
+        """Verify a signed checkpoint against the pinned key and the one seen before."""
+        try:
+            checkpoint = note.open_checkpoint(text, [self.verifier_key])
+        except ProvenanceError as exc:
+            raise IntegrityError(
+                f"the checkpoint from {self.url} is not signed by the pinned key: {exc.message}"
+            ) from exc
+        if checkpoint.origin != self.origin:
+            raise IntegrityError(f"the checkpoint is for {checkpoint.origin}, not {self.origin}")
+        self._check_against_state(checkpoint, text)
+        return checkpoint
+
+    def checkpoint(self) -> tuple[Checkpoint, str]:
+        text = self.request("GET", "/checkpoint").text
+        return self.open_checkpoint(text), text
+
+    def _check_against_state(self, checkpoint: Checkpoint, text: str) -> None:
+        remembered = self.state.get(self.origin) or Remembered(self.verifier_key)
+        old_size, old_root = remembered.size, bytes.fromhex(remembered.root or "")
+        if remembered.note and old_size == checkpoint.size:
+            if old_root != checkpoint.root:
+                raise SplitView(
+                    f"two roots for tree size {old_size} of {self.origin}", remembered.note, text
+                )
+            return
+        if remembered.note and old_size:
+            small, large = sorted([(old_size, old_root), (checkpoint.size, checkpoint.root)])
+            try:
+                proof = self.consistency_from_tiles(small[0], large[0])
+                merkle.verify_consistency(small[0], large[0], proof, small[1], large[1])
+            except (IntegrityError, NotFoundError) as exc:
+                raise SplitView(
+                    f"the checkpoint of size {checkpoint.size} is not consistent with the one "
+                    f"of size {old_size} seen before ({exc.message})",
+                    remembered.note,
+                    text,
+                ) from exc
+            if checkpoint.size < old_size:
+                return  # an older view, consistent with what we saw: keep the newer one
+        self.state.put(
+            self.origin,
+            self.url,
+            Remembered(self.verifier_key, checkpoint.size, checkpoint.root.hex(), text),
+        )
+
+    # --- the tree, from the tiles ----------------------------------------------------
+
+    def tile(self, tile: tiles.Tile) -> list[bytes]:
+        data = self.request("GET", "/" + tile.path(), signed=tile.entries).content
+        return tiles.hashes_of(data, tile)
+
+    def consistency_from_tiles(self, old: int, new: int) -> list[bytes]:
+        """A consistency proof computed from the public tiles of the tree of `new`."""
+        if old in (0, new):
+            return []
+        fetch = tiles.nodes_from_tiles(new, self.tile)
+        return merkle.resolve(merkle.consistency_nodes(old, new), lambda ids: fetch(list(ids)))
+
+    def root_from_tiles(self, size: int) -> bytes:
+        return tiles.root_from_tiles(size, self.tile)
+
+    # --- entries -------------------------------------------------------------------------
+
+    def verified_receipt(self, text: str) -> VerifiedEntry:
+        """A receipt checked offline with the pinned key, its checkpoint against the state."""
+        verified = verify_receipt(text, [self.verifier_key])
+        self.open_checkpoint(text.partition("\n\n")[2])
+        return verified
+
+    def append(self, envelope: Envelope) -> dict[str, Any]:
+        """Submit an envelope; the answer with its receipt verified."""
+        body = json.dumps(envelope.to_json()).encode()
+        response = self.request("POST", "/v1/entries", body=body, signed=self.key is not None)
+        data: dict[str, Any] = response.json()
+        verified = self.verified_receipt(data["receipt"])
+        if verified.entry.envelope.digest() != envelope.digest():
+            raise IntegrityError(f"the receipt from {self.url} is for another envelope")
+        data["verified"] = verified
+        return data
+
+    def entry(self, seq: int) -> VerifiedEntry:
+        data = self.json(f"/v1/entries/{seq}", signed=True)
+        verified = self.verified_receipt(data["receipt"])
+        if verified.entry.seq != seq:
+            raise IntegrityError(f"asked for entry {seq}, was sent entry {verified.entry.seq}")
+        return verified
+
+    def entries(self, start: int, limit: int = 1000) -> dict[str, Any]:
+        page: dict[str, Any] = self.json(
+            "/v1/entries", params={"from": start, "limit": limit}, signed=True
+        )
+        return page
+
+    def receipt(self, seq: int) -> str:
+        text: str = self.json(f"/v1/entries/{seq}", signed=True)["receipt"]
+        self.verified_receipt(text)
+        return text
+
+    def chip(self, serial: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.json(f"/v1/chips/{serial}", signed=True)
+        return data
+
+    def shipment(self, shipment_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.json(f"/v1/shipments/{shipment_id}", signed=True)
+        return data
