@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from provenance.errors import InputError, IntegrityError
@@ -190,7 +190,7 @@ def node_from_tiles(
 
 def nodes_from_tiles(
     size: int, fetch: Callable[[Tile], Sequence[bytes]]
-) -> Callable[[Sequence[merkle.NodeId]], dict[merkle.NodeId, bytes]]:
+) -> Callable[[Iterable[merkle.NodeId]], dict[merkle.NodeId, bytes]]:
     """A node fetcher for `merkle.resolve` that reads tiles (each tile fetched once)."""
     cache: dict[Tile, Sequence[bytes]] = {}
 
@@ -199,7 +199,7 @@ def nodes_from_tiles(
             cache[tile] = fetch(tile)
         return cache[tile]
 
-    def nodes(ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+    def nodes(ids: Iterable[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
         return {node: node_from_tiles(node, size, cached) for node in ids}
 
     return nodes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -56,10 +58,8 @@ def test_paths_round_trip(index: int, level: int, width: int, entries: bool) -> 
 
 @given(st.text(max_size=40))
 def test_any_text_parses_or_is_refused(text: str) -> None:
-    try:
+    with contextlib.suppress(InputError):
         tiles.parse_path("tile/" + text)
-    except InputError:
-        pass
 
 
 def test_widths_follow_the_spec_example() -> None:
@@ -106,7 +106,7 @@ def test_the_root_rebuilt_from_tiles_alone(size: int) -> None:
     assert tiles.root_from_tiles(size, fetch) == merkle.root(leaves)
     for old in {1, size // 2, size - 1} - {0}:
         nodes = tiles.nodes_from_tiles(size, fetch)
-        proof = merkle.resolve(merkle.consistency_nodes(old, size), lambda ids: nodes(list(ids)))
+        proof = merkle.resolve(merkle.consistency_nodes(old, size), nodes)
         merkle.verify_consistency(old, size, proof, merkle.root(leaves[:old]), merkle.root(leaves))
 
 
