@@ -59,6 +59,13 @@ from provenance.commands.options import db_option, emit, json_option, progress_b
 )
 @click.option("--burst", default=200, show_default=True, type=click.IntRange(1))
 @click.option(
+    "--request-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a client has to send a request's headers, and again its body (408).",
+)
+@click.option(
     "--access-log",
     default="-",
     show_default=True,
@@ -76,6 +83,7 @@ def serve(
     max_outstanding: int,
     rate: float,
     burst: int,
+    request_timeout: float,
     access_log: str,
 ) -> None:
     """Serve the ledger over HTTP: C2SP tlog-tiles for anyone, signed reads, the write API.
@@ -102,6 +110,8 @@ def serve(
         max_outstanding=max_outstanding,
         rate=rate,
         burst=burst,
+        header_timeout=request_timeout,
+        body_timeout=request_timeout,
         access_log=access_log,
     )
     click.echo(f"serving {config.db.split('://')[0]} ledger on http://{host}:{port}", err=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,7 @@ class State:
         records = self.load()
         records[origin] = {**remembered.__dict__, "url": url}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(f".tmp{os.getpid()}")
+        temporary = self.path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
         temporary.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
         os.replace(temporary, self.path)
 
@@ -156,12 +157,13 @@ class RemoteLedger:
         state: State | None = None,
         timeout: float = 30.0,
         retries: int = RETRIES,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.key = key
         self.state = state or State()
         self.retries = retries
-        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        self.http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self.pinned_now = False
         self._given_key = ledger_key or os.environ.get(LEDGER_KEY_ENV) or None
         self._origin: str | None = None

@@ -28,8 +28,9 @@ def factory() -> Any:
 
 class GuardedH11(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request headers are not
-    complete within the configured `header_timeout` seconds of its start (or of the
-    last response on it)."""
+    complete within the configured `header_timeout` seconds of its start, or of the
+    first bytes of a later request on it (an idle kept-alive connection is uvicorn's
+    keep-alive timeout's)."""
 
     _header_timer: Any = None
     header_timeout: float | None = None
@@ -57,17 +58,18 @@ class GuardedH11(H11Protocol):
         super().connection_made(transport)
         self._arm()
 
+    def data_received(self, data: bytes) -> None:
+        cycle: Any = self.cycle
+        if self._header_timer is None and (cycle is None or cycle.response_complete):
+            self._arm()  # the first bytes of another request on a kept-alive connection
+        super().data_received(data)
+
     def handle_events(self) -> None:
         before: Any = self.cycle
         super().handle_events()
         after: Any = self.cycle
         if after is not None and after is not before:
             self._disarm()  # a request's headers arrived
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
