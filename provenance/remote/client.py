@@ -207,8 +207,10 @@ class RemoteLedger:
                 signing.sign_request(request, self.key, body)
             try:
                 response = self.http.send(request)
-            except httpx.HTTPError as exc:
-                if attempt < self.retries and method == "POST":
+            except httpx.TransportError as exc:
+                # GETs are idempotent, and a POST of an envelope too (the same envelope
+                # twice is the first entry): a dropped connection is retried.
+                if attempt < self.retries:
                     time.sleep(min(2.0, 0.1 * 2**attempt))
                     continue
                 raise ConfigError(f"cannot reach the ledger at {self.url}: {exc}") from exc
