@@ -20,6 +20,7 @@ from provenance.commands.options import (
     emit,
     progress_bar,
     query,
+    writes,
 )
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, ProvenanceError
@@ -219,6 +220,43 @@ def ledger_verify(workers: int | None, db: str | None, as_json: bool) -> None:
         f"ledger {report.origin} verified: {report.entries} entries, "
         f"{report.checkpoints} checkpoints, {report.keys} keys; root {report.root.hex()}",
     )
+
+
+@ledger_group.command("rotate-key")
+@click.argument("new_key", metavar="NEW_KEY")
+@click.option(
+    "--overlap-until",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day (YYYY-MM-DD) on which the old key still signs beside the new one.",
+)
+@click.option("--reason", default=None, help="Why (kept in the ledger).")
+@writes
+def ledger_rotate_key(new_key: str, overlap_until: Any, reason: str | None, write: Write) -> None:
+    """Announce NEW_KEY (an Ed25519 PEM) as the ledger's next checkpoint key.
+
+    Signed by the operator (--key). From this entry on, checkpoints are signed by the
+    old and the new key until --overlap-until, then by the new key only: restart the
+    service with both keys (--checkpoint-key twice) for the overlap, then with the new
+    one. Clients pinned to the old key learn the new one from this entry.
+    """
+    from provenance.commands.appending import sign_and_append
+    from provenance.crypto import keys
+    from provenance.statements.payloads import CheckpointKeyStatement
+    from provenance.tlog.note import Verifier
+
+    public = keys.load_public(Path(new_key))
+    if public.algorithm != "ed25519":
+        raise InputError("a checkpoint key must be Ed25519")
+    info = query(write.db, lambda ledger: (ledger.origin, ledger.verifier_keys[-1]))
+    verifier = Verifier.from_public_key(info[0], public.public_key)  # type: ignore[arg-type]
+    statement = CheckpointKeyStatement(
+        verifier_key=str(verifier),
+        replaces=info[1],
+        overlap_until=overlap_until.date(),
+        reason=reason,
+    )
+    sign_and_append(statement, write)
 
 
 @ledger_group.command("publish")

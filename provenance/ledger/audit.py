@@ -140,12 +140,12 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _init(url: str, verifier_key: str, state: _TimelineState) -> None:
+def _init(url: str, verifier_keys: list[str], state: _TimelineState) -> None:
     global _worker
     timeline = state.restore()
     _worker = _Worker(
         Store(make_engine(url), url),
-        [verifier_key],
+        verifier_keys,
         timeline,
         {k: r.verifying for k, r in timeline.keys().items()},
     )
@@ -315,14 +315,14 @@ def audit(
     results: list[_RangeResult] = []
     if count_workers <= 1 or len(ranges) <= 1:
         count_workers = 1
-        _init(store.url, ledger.verifier_key, state)
+        _init(store.url, ledger.verifier_keys, state)
         for start, stop in ranges:
             results.append(_audit_range(start, stop))
             if progress:
                 progress(stop - start)
     else:
         with ProcessPoolExecutor(
-            count_workers, initializer=_init, initargs=(store.url, ledger.verifier_key, state)
+            count_workers, initializer=_init, initargs=(store.url, ledger.verifier_keys, state)
         ) as pool:
             futures: list[Future[_RangeResult]] = [
                 pool.submit(_audit_range, a, b) for a, b in ranges

@@ -62,7 +62,24 @@ class Ledger:
         self.origin = origin
         self.verifier_key = verifier_key
         self.key_path = key_path
-        self._signer = signer
+        self._signers: list[note.Signer] = [signer] if signer is not None else []
+        self._verifier_keys: list[str] | None = None
+
+    @property
+    def _signer(self) -> note.Signer | None:
+        return self._signers[0] if self._signers else None
+
+    @property
+    def verifier_keys(self) -> list[str]:
+        """Every checkpoint verifier key the ledger has had: the first (`verifier_key`),
+        then each announced by a `checkpoint-key` entry (`ledger.checkpoint_keys`)."""
+        if self._verifier_keys is None:
+            from provenance.ledger import checkpoint_keys
+
+            with self.store.read() as conn:
+                announced = checkpoint_keys.rotations(conn)
+            self._verifier_keys = checkpoint_keys.all_keys(self.verifier_key, announced)
+        return self._verifier_keys
 
     # --- opening --------------------------------------------------------------------
 
@@ -86,15 +103,17 @@ class Ledger:
             ledger.use_checkpoint_key(ledger_key)
         return ledger
 
-    def use_checkpoint_key(self, key: SigningKey) -> None:
-        """Set the key that signs checkpoints; it must be this ledger's."""
-        signer = note.Signer.from_signing_key(self.origin, key)
-        if str(signer.verifier()) != self.verifier_key:
-            raise ConfigError(
-                "that key is not this ledger's checkpoint key",
-                hint=f"the ledger's verifier key is {self.verifier_key}",
-            )
-        self._signer = signer
+    def use_checkpoint_key(self, key: SigningKey, *more: SigningKey) -> None:
+        """Set the keys that sign checkpoints (two during a rotation's overlap); each must
+        be one of this ledger's."""
+        signers = [note.Signer.from_signing_key(self.origin, k) for k in (key, *more)]
+        for signer in signers:
+            if str(signer.verifier()) not in self.verifier_keys:
+                raise ConfigError(
+                    "that key is not this ledger's checkpoint key",
+                    hint=f"the ledger's verifier key is {self.verifier_keys[-1]}",
+                )
+        self._signers = signers
 
     @classmethod
     def create(
@@ -161,6 +180,8 @@ class Ledger:
             (result,) = admission.admit(conn, head, [envelope])
             if not result.duplicate:
                 self._sign_checkpoint(conn, head)
+        if result.kind == "checkpoint-key":
+            self._verifier_keys = None
         return result, self.receipt(result.seq)
 
     def append_many(
@@ -201,6 +222,8 @@ class Ledger:
                     progress(len(chunk))
             if head.frontier.size > start:
                 self._sign_checkpoint(conn, head)
+        if any(r.kind == "checkpoint-key" for r in results):
+            self._verifier_keys = None
         return results
 
     def import_envelopes(
@@ -256,7 +279,9 @@ class Ledger:
             proof = tree.resolve(conn, merkle.consistency_nodes(previous.size, size))
             merkle.verify_consistency(previous.size, size, proof, previous.root, root)
         checkpoint = Checkpoint(self.origin, size, root)
-        signed = note.sign(checkpoint.body(), self._signer)
+        signed = note.sign(checkpoint.body(), self._signers[0])
+        for other in self._signers[1:]:
+            signed += note.signature_line(checkpoint.body(), other)
         conn.execute(
             insert(CheckpointRow),
             [{"size": size, "root": root, "note": signed, "created_at": utcnow()}],
@@ -289,7 +314,7 @@ class Ledger:
             if size is None:
                 raise NotFoundError("the ledger has no checkpoint yet")
             raise NotFoundError(f"no checkpoint was signed at tree size {size}")
-        return SignedCheckpoint(note.open_checkpoint(text_note, [self.verifier_key]), text_note)
+        return SignedCheckpoint(note.open_checkpoint(text_note, self.verifier_keys), text_note)
 
     def entry(self, seq: int) -> ParsedEntry:
         with self.store.read() as conn:

@@ -116,7 +116,7 @@ def published_size(directory: Path, ledger: Ledger) -> int:
     path = directory / "checkpoint"
     if not path.exists():
         return 0
-    checkpoint = note.open_checkpoint(path.read_text(encoding="utf-8"), [ledger.verifier_key])
+    checkpoint = note.open_checkpoint(path.read_text(encoding="utf-8"), ledger.verifier_keys)
     if checkpoint.origin != ledger.origin:
         raise InputError(f"{directory} holds the tiles of another log ({checkpoint.origin})")
     if checkpoint.size and ledger.root(checkpoint.size) != checkpoint.root:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from provenance.crypto import canonical
 from provenance.errors import InputError
 from provenance.statements.payloads import (
+    CheckpointKeyStatement,
     DeterminationStatement,
     EndUseStatement,
     InspectionStatement,
@@ -145,6 +146,14 @@ KINDS: dict[str, Kind] = {
             frozenset({R.OPERATOR}),
             self_signed=True,
             keys=True,
+        ),
+        Kind(
+            "checkpoint-key",
+            CheckpointKeyStatement,
+            frozenset({R.OPERATOR}),
+            summary=lambda p: (
+                f"new checkpoint key {p['verifier_key']}, overlap until {p['overlap_until']}"
+            ),
         ),
         Kind("product", ProductStatement, frozenset({R.OPERATOR, R.REGULATOR}), summary=_product),
         Kind(

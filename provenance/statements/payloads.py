@@ -27,6 +27,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     StrictBool,
+    field_validator,
     model_validator,
 )
 
@@ -34,6 +35,7 @@ from provenance.crypto import canonical
 from provenance.crypto.keys import VerifyingKey
 from provenance.errors import InputError
 from provenance.statements.catalog import Product, Source
+from provenance.tlog.note import Verifier
 
 # --- shared field types ----------------------------------------------------------
 
@@ -676,6 +678,46 @@ class ResolutionStatement(Statement):
 
     def subjects(self) -> list[tuple[str, str]]:
         return [(f"flag/{self.flag}", canonical.sha256_hex(self.flag.encode()))]
+
+
+# --- the ledger's own checkpoint key -----------------------------------------------------
+
+NoteVerifierKey = Annotated[
+    str, Field(max_length=300, pattern=r"^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$")
+]
+"""A C2SP signed-note verifier key: name+hash+base64(0x01 || Ed25519 public key)."""
+
+
+class CheckpointKeyStatement(Statement):
+    """A new checkpoint key for the ledger, announced by its operator: from this entry
+    on, checkpoints are signed by both keys until `overlap_until` (a date, inclusive),
+    then by the new key only."""
+
+    kind: ClassVar[str] = "checkpoint-key"
+    verifier_key: NoteVerifierKey
+    replaces: NoteVerifierKey
+    overlap_until: dt.date
+    reason: Text | None = None
+
+    @field_validator("verifier_key", "replaces")
+    @classmethod
+    def _note_key(cls, value: str) -> str:
+        try:
+            return str(Verifier.parse(value))
+        except InputError as exc:
+            raise ValueError(exc.message) from exc
+
+    @model_validator(mode="after")
+    def _different(self) -> CheckpointKeyStatement:
+        if self.verifier_key == self.replaces:
+            raise ValueError("the new checkpoint key is the one it replaces")
+        if self.verifier_key.split("+")[0] != self.replaces.split("+")[0]:
+            raise ValueError("the new checkpoint key must carry the ledger's origin as its name")
+        return self
+
+    def subjects(self) -> list[tuple[str, str]]:
+        digest = canonical.sha256_hex(self.verifier_key.encode())
+        return [(f"checkpoint-key/{digest[:16]}", digest)]
 
 
 # --- reports ---------------------------------------------------------------------------

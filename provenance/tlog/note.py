@@ -164,9 +164,15 @@ def sign(text: str, signer_key: str | Signer) -> str:
     """Sign note text; return the note (text, blank line, signature line)."""
     signer = Signer.parse(signer_key) if isinstance(signer_key, str) else signer_key
     _check_text(text)
-    signature = signer.private_key.sign(text.encode("utf-8"))
-    blob = struct.pack(">I", signer.key_hash) + signature
-    return f"{text}\n{SIGNATURE_PREFIX}{signer.name} {base64.b64encode(blob).decode()}\n"
+    return f"{text}\n{signature_line(text, signer)}"
+
+
+def signature_line(text: str, signer_key: str | Signer) -> str:
+    """One more signature line for note text (a note signed by several keys)."""
+    signer = Signer.parse(signer_key) if isinstance(signer_key, str) else signer_key
+    _check_text(text)
+    blob = struct.pack(">I", signer.key_hash) + signer.private_key.sign(text.encode("utf-8"))
+    return f"{SIGNATURE_PREFIX}{signer.name} {base64.b64encode(blob).decode()}\n"
 
 
 def split(note: str) -> tuple[str, list[tuple[str, bytes]]]:

@@ -68,9 +68,7 @@ def test_a_server_killed_during_batches_loses_nothing_and_doubles_nothing(
     assert len(done) == len(envelopes)
     with Ledger.open(world.db) as ledger:
         digests = {e.digest() for e in envelopes}
-        appended = [
-            s for s in range(ledger.size()) if ledger.entry(s).envelope.digest() in digests
-        ]
+        appended = [s for s in range(ledger.size()) if ledger.entry(s).envelope.digest() in digests]
         assert len(appended) == len(envelopes)  # each once
         assert sorted(appended) == sorted(set(done))
         audit(ledger)
