@@ -4,18 +4,21 @@ entry and its receipt."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from provenance import documents
-from provenance.commands.options import Write, emit
+from provenance.commands.options import Write, emit, progress_bar
 from provenance.crypto import keys
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError
 from provenance.ledger.setup import open_for_append
-from provenance.offline.entries import Appended, Receipt
+from provenance.offline.entries import Appended, Receipt, SignedCheckpoint
+from provenance.offline.receipts import VerifiedEntry
 from provenance.statements import kinds, payloads
 from provenance.statements.signing import sign
+from provenance.tlog.proof import parse_proof
 
 
 def load_signers(paths: tuple[str, ...]) -> list[keys.SigningKey]:
@@ -49,14 +52,59 @@ def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None)
 
 def append_and_report(write: Write, envelope: Envelope) -> Appended:
     """Append an envelope and print the entry and its receipt (the receipt to a file with
-    `--receipt`)."""
-    with open_for_append(write.db, write.checkpoint_key) as ledger:
-        result, receipt = ledger.append(envelope)
+    `--receipt`): to the database, or (`--ledger URL`) to the served ledger, whose
+    receipt is verified before it is shown."""
+    if write.ledger:
+        result, receipt, _ = append_remote(write, envelope)
+    else:
+        with open_for_append(write.db, write.checkpoint_key) as ledger:
+            result, receipt = ledger.append(envelope)
     if write.as_json:
         emit(True, {"entry": result.__dict__, "receipt": receipt.to_json()}, "")
     else:
         appended_lines(result, receipt, write.receipt_file)
     return result
+
+
+def append_remote(
+    write: Write, envelope: Envelope
+) -> tuple[Appended, Receipt, dict[str, Any] | None]:
+    """Submit an envelope to the served ledger; the entry, its verified receipt, and the
+    determination the server recorded (for a shipment)."""
+    with write.remote() as remote:
+        answer = remote.append(envelope)
+    entry = answer["entry"]
+    result = Appended(
+        entry["seq"], entry["kind"], entry["signer"], entry["envelope_digest"], entry["duplicate"]
+    )
+    return result, receipt_of(answer["verified"], answer["receipt"]), answer.get("determination")
+
+
+def append_many_remote(
+    write: Write, envelopes: list[Envelope], labels: list[str]
+) -> tuple[list[Appended], int]:
+    """Submit envelopes to the served ledger (`--ledger`), concurrently, each receipt
+    verified: the entries in order, and the tree size after the last."""
+    with write.remote() as remote, progress_bar("appending", len(envelopes)) as advance:
+        answers = remote.append_many(envelopes, labels=labels, progress=advance)
+    results = [
+        Appended(a["entry"]["seq"], a["entry"]["kind"], a["entry"]["signer"],
+                 a["entry"]["envelope_digest"], a["entry"]["duplicate"])
+        for a in answers
+    ]  # fmt: skip
+    size = max(a["verified"].checkpoint.size for a in answers)
+    return results, size
+
+
+def receipt_of(verified: VerifiedEntry, text: str) -> Receipt:
+    """A `Receipt` from a tlog-proof that was verified."""
+    parsed = parse_proof(text)
+    return Receipt(
+        verified.entry.seq,
+        verified.entry.leaf,
+        tuple(parsed.proof),
+        SignedCheckpoint(verified.checkpoint, parsed.note),
+    )
 
 
 def sign_and_append(statement: payloads.Statement, write: Write) -> Appended:

@@ -9,19 +9,25 @@ import click
 
 from provenance import documents
 from provenance.commands.appending import (
+    append_many_remote,
+    append_remote,
     appended_lines,
     load_signers,
     sign_and_append,
     statement_from,
 )
 from provenance.commands.options import (
+    Read,
     Write,
     checkpoint_key_option,
     common,
     date_option,
     emit,
+    ledger_key_option,
+    ledger_url_option,
     progress_bar,
     query,
+    reads,
     signing_key_option,
     writes,
 )
@@ -51,9 +57,13 @@ def product_import(file: str, write: Write) -> None:
     statements = products.read_products(file)
     signers = load_signers(write.key_paths)
     envelopes = [sign(s, signers) for s in statements]
-    with open_for_append(write.db, write.checkpoint_key) as ledger:
-        results = ledger.append_many(envelopes, labels=[f"product {s.id}" for s in statements])
-        size = ledger.size()
+    labels = [f"product {s.id}" for s in statements]
+    if write.ledger:
+        results, size = append_many_remote(write, envelopes, labels)
+    else:
+        with open_for_append(write.db, write.checkpoint_key) as ledger:
+            results = ledger.append_many(envelopes, labels=labels)
+            size = ledger.size()
     data = {
         "products": [
             {"id": s.id, "seq": r.seq, "duplicate": r.duplicate}
@@ -214,18 +224,23 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
     from provenance.compliance import checks
 
     statement = statement_from(file, "shipment")
-    registered = checks.register_shipment(
-        write.db,
-        sign(statement, load_signers(write.key_paths)),
-        check=not no_check,
-        operator_key=operator_key,
-        checkpoint_key=write.checkpoint_key,
-    )
-    result, receipt, determination = (
-        registered.appended,
-        registered.receipt,
-        registered.determination,
-    )
+    envelope = sign(statement, load_signers(write.key_paths))
+    if write.ledger:
+        # the service checks each shipment it appends, with the operator key it holds
+        result, receipt, determination = append_remote(write, envelope)
+    else:
+        registered = checks.register_shipment(
+            write.db,
+            envelope,
+            check=not no_check,
+            operator_key=operator_key,
+            checkpoint_key=write.checkpoint_key,
+        )
+        result, receipt, determination = (
+            registered.appended,
+            registered.receipt,
+            registered.determination,
+        )
     if write.receipt_file:
         Path(write.receipt_file).write_text(receipt.text(), encoding="utf-8")
     if write.as_json:
@@ -249,11 +264,15 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
 @click.argument("file")
 @signing_key_option("The exporter's private key (repeat to add signatures).")
 @checkpoint_key_option
+@ledger_url_option
+@ledger_key_option
 @common
 def shipment_import(
     file: str,
     key_paths: tuple[str, ...],
     checkpoint_key: str | None,
+    ledger_url: str | None,
+    ledger_key: str | None,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -279,12 +298,16 @@ def shipment_import(
                 raise type(exc)(f"{label}: {exc.message}", hint=exc.hint) from exc
             envelopes.append(sign(statement, signers))
             advance(1)
-    with (
-        open_for_append(db, checkpoint_key) as ledger,
-        progress_bar("appending", len(envelopes)) as advance,
-    ):
-        results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
-        size = ledger.size()
+    if ledger_url:
+        write = Write(key_paths, None, checkpoint_key, db, as_json, ledger_url, ledger_key)
+        results, size = append_many_remote(write, envelopes, labels)
+    else:
+        with (
+            open_for_append(db, checkpoint_key) as ledger,
+            progress_bar("appending", len(envelopes)) as advance,
+        ):
+            results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
+            size = ledger.size()
     added = [r for r in results if not r.duplicate]
     data = {
         "shipments": len(results),
@@ -305,10 +328,18 @@ def shipment_import(
 
 @shipment_group.command("show")
 @click.argument("shipment_id")
-@common
-def shipment_show(shipment_id: str, db: str | None, as_json: bool) -> None:
-    """A shipment: declaration, items, serials and where each is now, receipts, end use."""
-    data = query(db, lambda ledger: queries.shipment(ledger, shipment_id))
+@reads
+def shipment_show(shipment_id: str, read: Read, as_json: bool) -> None:
+    """A shipment: declaration, items, serials and where each is now, receipts, end use.
+
+    With --ledger URL (and --key of one of its parties, an auditor or a regulator) the
+    shipment's entry is verified against the ledger's pinned key.
+    """
+    if read.ledger:
+        with read.remote() as remote:
+            data = remote.shipment(shipment_id)
+    else:
+        data = query(read.db, lambda ledger: queries.shipment(ledger, shipment_id))
 
     def human() -> None:
         click.echo(
@@ -436,18 +467,24 @@ def license_show(license_id: str, db: str | None, as_json: bool) -> None:
 
 @click.command("chip")
 @click.argument("serial")
-@common
-def chip(serial: str, db: str | None, as_json: bool) -> None:
+@reads
+def chip(serial: str, read: Read, as_json: bool) -> None:
     """A chip's custody state and whole history, every entry verified.
 
     Lists the manufacture, each shipment, receipt, end-use statement and
     inspection that names SERIAL, in date order, each with its entry number and
     signer; every entry's signature is checked against its signer's registered
-    key and its inclusion proved against the latest signed checkpoint.
+    key and its inclusion proved against the latest signed checkpoint. With --ledger URL
+    (and --key) the history holds the entries that key may read, each receipt verified
+    here against the ledger's pinned key.
     """
-    with Ledger.open(db) as ledger:
-        data = queries.chip(ledger, serial)
-        data["observed"] = queries.devices_seen(ledger, serial)
+    if read.ledger:
+        with read.remote() as remote:
+            data = remote.chip(serial)
+    else:
+        with Ledger.open(read.db) as ledger:
+            data = queries.chip(ledger, serial)
+            data["observed"] = queries.devices_seen(ledger, serial)
 
     def human() -> None:
         where = f", in {data['country']}" if data["country"] else ""

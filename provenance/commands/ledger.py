@@ -14,12 +14,16 @@ import click
 
 from provenance import documents
 from provenance.commands.options import (
+    Read,
     Write,
     checkpoint_key_option,
     common,
     emit,
+    ledger_key_option,
+    ledger_url_option,
     progress_bar,
     query,
+    reads,
     writes,
 )
 from provenance.crypto.envelope import Envelope
@@ -44,30 +48,50 @@ def ledger_key(db: str | None, as_json: bool) -> None:
 @click.argument("envelope_file", metavar="ENVELOPE")
 @checkpoint_key_option
 @click.option("--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE.")
+@ledger_url_option
+@ledger_key_option
 @common
 def ledger_append(
     envelope_file: str,
     checkpoint_key: str | None,
     receipt_file: str | None,
+    ledger_url: str | None,
+    ledger_key: str | None,
     db: str | None,
     as_json: bool,
 ) -> None:
-    """Submit a pre-signed DSSE envelope (JSON; `-` for stdin)."""
+    """Submit a pre-signed DSSE envelope (JSON; `-` for stdin).
+
+    With --ledger URL it goes to the served ledger, and its receipt is verified against
+    the ledger's pinned key before it is shown.
+    """
     from provenance.commands.appending import append_and_report
 
     envelope = Envelope.from_bytes(documents.read_bytes(envelope_file))
-    append_and_report(Write((), receipt_file, checkpoint_key, db, as_json), envelope)
+    write = Write((), receipt_file, checkpoint_key, db, as_json, ledger_url, ledger_key)
+    append_and_report(write, envelope)
 
 
 @ledger_group.command("import")
 @click.argument("file")
 @checkpoint_key_option
+@ledger_url_option
+@ledger_key_option
 @common
-def ledger_import(file: str, checkpoint_key: str | None, db: str | None, as_json: bool) -> None:
+def ledger_import(
+    file: str,
+    checkpoint_key: str | None,
+    ledger_url: str | None,
+    ledger_key: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
     """Append a JSON Lines file of envelopes (one a line), all or nothing.
 
     Signatures are verified on every core; a bad line stops the import with
-    its line number and nothing is appended.
+    its line number and nothing is appended. With --ledger URL the envelopes are
+    submitted concurrently, each receipt verified: not all or nothing, but an import
+    run again appends only what is missing.
     """
     from provenance.ledger.setup import open_for_append
 
@@ -81,12 +105,18 @@ def ledger_import(file: str, checkpoint_key: str | None, db: str | None, as_json
         labels.append(f"line {number}")
     if not envelopes:
         raise InputError(f"{documents.display_name(file)} holds no envelopes")
-    with (
-        open_for_append(db, checkpoint_key) as ledger,
-        progress_bar("appending", len(envelopes)) as advance,
-    ):
-        results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
-        size = ledger.size()
+    if ledger_url:
+        from provenance.commands.appending import append_many_remote
+
+        write = Write((), None, checkpoint_key, db, as_json, ledger_url, ledger_key)
+        results, size = append_many_remote(write, envelopes, labels)
+    else:
+        with (
+            open_for_append(db, checkpoint_key) as ledger,
+            progress_bar("appending", len(envelopes)) as advance,
+        ):
+            results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
+            size = ledger.size()
     added = sum(1 for r in results if not r.duplicate)
     data = {
         "appended": added,
@@ -104,26 +134,39 @@ def ledger_import(file: str, checkpoint_key: str | None, db: str | None, as_json
 
 @ledger_group.command("show")
 @click.argument("seq", type=int)
-@common
-def ledger_show(seq: int, db: str | None, as_json: bool) -> None:
-    """Show entry SEQ: kind, signer, subjects and the signed statement."""
-    with Ledger.open(db) as ledger:
-        parsed = ledger.entry(seq)
-        row = ledger.entry_row(seq)
-    signer_keys = row.signer_keys.split()
+@reads
+def ledger_show(seq: int, read: Read, as_json: bool) -> None:
+    """Show entry SEQ: kind, signer, subjects and the signed statement.
+
+    With --ledger URL (and --key, a registered key that may read it) the entry comes
+    with its receipt, verified against the ledger's pinned key.
+    """
+    if read.ledger:
+        with read.remote() as remote:
+            verified = remote.entry(seq)
+        parsed = verified.entry
+        signer = None
+        signer_keys = [s.keyid for s in parsed.envelope.signatures]
+        digest = parsed.envelope.digest()
+    else:
+        with Ledger.open(read.db) as ledger:
+            parsed = ledger.entry(seq)
+            row = ledger.entry_row(seq)
+        signer, signer_keys, digest = row.signer_party, row.signer_keys.split(), row.envelope_digest
     data = {
         "seq": seq,
         "kind": parsed.kind,
         "integrated_at": parsed.integrated_at,
-        "signer": row.signer_party,
+        "signer": signer,
         "signer_keys": signer_keys,
-        "envelope_digest": row.envelope_digest,
+        "envelope_digest": digest,
         "statement": parsed.statement,
     }
 
     def human() -> None:
         click.echo(f"entry {seq}: {parsed.kind}, integrated {parsed.integrated_at}")
-        click.echo(f"signed by {row.signer_party} (keys {', '.join(k[:16] for k in signer_keys)})")
+        who = f"{signer} " if signer else ""
+        click.echo(f"signed by {who}(keys {', '.join(k[:16] for k in signer_keys)})")
         click.echo("subjects: " + ", ".join(s["name"] for s in parsed.statement["subject"]))
         click.echo(json.dumps(parsed.statement["predicate"], indent=2, ensure_ascii=False))
 
@@ -131,34 +174,71 @@ def ledger_show(seq: int, db: str | None, as_json: bool) -> None:
 
 
 @ledger_group.command("checkpoint")
-@common
-def ledger_checkpoint(db: str | None, as_json: bool) -> None:
-    """Print the latest signed checkpoint (a C2SP signed note)."""
-    signed = query(db, lambda ledger: ledger.checkpoint())
+@reads
+def ledger_checkpoint(read: Read, as_json: bool) -> None:
+    """Print the latest signed checkpoint (a C2SP signed note).
+
+    With --ledger URL it is verified against the ledger's pinned key and against the
+    last checkpoint seen of it (a split view is exit 4, printing both).
+    """
+    if read.ledger:
+        from provenance.offline.entries import SignedCheckpoint
+
+        with read.remote() as remote:
+            checkpoint, text = remote.checkpoint()
+        signed = SignedCheckpoint(checkpoint, text)
+    else:
+        signed = query(read.db, lambda ledger: ledger.checkpoint())
     emit(as_json, signed.to_json(), lambda: click.echo(signed.note, nl=False))
 
 
 @ledger_group.command("proof")
 @click.argument("seq", type=int)
 @click.option("--size", type=int, default=None, help="Prove against the checkpoint at SIZE.")
-@common
-def ledger_proof(seq: int, size: int | None, db: str | None, as_json: bool) -> None:
+@reads
+def ledger_proof(seq: int, size: int | None, read: Read, as_json: bool) -> None:
     """Print a C2SP tlog-proof (receipt) of entry SEQ."""
-    receipt = query(db, lambda ledger: ledger.receipt(seq, size))
+    if read.ledger:
+        from provenance.commands.appending import receipt_of
+
+        if size is not None:
+            raise InputError("--size is not available with --ledger (the latest checkpoint)")
+        with read.remote() as remote:
+            text = remote.receipt(seq)
+            receipt = receipt_of(remote.verified_receipt(text), text)
+    else:
+        receipt = query(read.db, lambda ledger: ledger.receipt(seq, size))
     emit(as_json, receipt.to_json(), lambda: click.echo(receipt.text(), nl=False))
 
 
 @ledger_group.command("consistency")
 @click.argument("old", type=int)
 @click.argument("new", type=int)
-@common
-def ledger_consistency(old: int, new: int, db: str | None, as_json: bool) -> None:
-    """Prove that the tree of size OLD is a prefix of the tree of size NEW."""
+@reads
+def ledger_consistency(old: int, new: int, read: Read, as_json: bool) -> None:
+    """Prove that the tree of size OLD is a prefix of the tree of size NEW.
+
+    With --ledger URL the proof and both roots are computed from the public tiles, NEW
+    being at most the size of the served checkpoint (verified).
+    """
     from provenance.tlog.merkle import verify_consistency
 
-    with Ledger.open(db) as ledger:
-        proof = ledger.consistency_proof(old, new)
-        old_root, new_root = ledger.root(old) if old else None, ledger.root(new)
+    if read.ledger:
+        with read.remote() as remote:
+            checkpoint, _ = remote.checkpoint()
+            if not 0 <= old <= new <= checkpoint.size:
+                raise InputError(f"sizes must be within 0..{checkpoint.size}")
+            proof = remote.consistency_from_tiles(old, new)
+            old_root = remote.root_from_tiles(old) if old else None
+            new_root = remote.root_from_tiles(new)
+            if remote.root_from_tiles(checkpoint.size) != checkpoint.root:
+                from provenance.errors import IntegrityError
+
+                raise IntegrityError("the served tiles do not give the signed checkpoint's root")
+    else:
+        with Ledger.open(read.db) as ledger:
+            proof = ledger.consistency_proof(old, new)
+            old_root, new_root = ledger.root(old) if old else None, ledger.root(new)
     if old_root is not None:
         verify_consistency(old, new, proof, old_root, new_root)
     data = {
@@ -185,13 +265,19 @@ def ledger_consistency(old: int, new: int, db: str | None, as_json: bool) -> Non
     "--seq", "seqs", type=int, multiple=True, help="Entry to export (repeat); default: every entry."
 )
 @click.option("-o", "--output", required=True, metavar="BUNDLE", help="Where to write the bundle.")
-@common
-def ledger_export(seqs: tuple[int, ...], output: str, db: str | None, as_json: bool) -> None:
+@reads
+def ledger_export(seqs: tuple[int, ...], output: str, read: Read, as_json: bool) -> None:
     """Write an offline bundle: the entries, their receipts and their signers' keys.
 
-    Check it anywhere with `provenance verify BUNDLE --ledger-key KEY`.
+    Check it anywhere with `provenance verify BUNDLE --ledger-key KEY`. With --ledger
+    URL the served bundle (of entries the --key may read) is verified before it is
+    written.
     """
-    data: dict[str, Any] = query(db, lambda ledger: ledger.export(seqs or None))
+    if read.ledger:
+        with read.remote() as remote:
+            data: dict[str, Any] = remote.bundle(list(seqs) or None)
+    else:
+        data = query(read.db, lambda ledger: ledger.export(seqs or None))
     Path(output).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     summary = {"bundle": output, "requested": data["requested"], "entries": len(data["receipts"])}
     emit(
@@ -248,7 +334,11 @@ def ledger_rotate_key(new_key: str, overlap_until: Any, reason: str | None, writ
     public = keys.load_public(Path(new_key))
     if public.algorithm != "ed25519":
         raise InputError("a checkpoint key must be Ed25519")
-    info = query(write.db, lambda ledger: (ledger.origin, ledger.verifier_keys[-1]))
+    if write.ledger:
+        with write.remote() as remote:
+            info = (remote.origin, remote.verifier_keys[-1])
+    else:
+        info = query(write.db, lambda ledger: (ledger.origin, ledger.verifier_keys[-1]))
     verifier = Verifier.from_public_key(info[0], public.public_key)  # type: ignore[arg-type]
     statement = CheckpointKeyStatement(
         verifier_key=str(verifier),

@@ -91,21 +91,72 @@ def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None
         yield lambda n: bar.advance(task, n)
 
 
+LEDGER_ENV = "PROVENANCE_LEDGER"
+LEDGER_KEY_ENV = "PROVENANCE_LEDGER_KEY"
+
+ledger_url_option = click.option(
+    "--ledger",
+    "ledger_url",
+    envvar=LEDGER_ENV,
+    default=None,
+    metavar="URL",
+    help=f"A ledger served by `provenance serve` (default ${LEDGER_ENV}); instead of --db.",
+)
+ledger_key_option = click.option(
+    "--ledger-key",
+    envvar=LEDGER_KEY_ENV,
+    default=None,
+    metavar="VKEY",
+    help="The served ledger's verifier key (default: the one pinned at first contact).",
+)
+
+
 @dataclass(frozen=True)
 class Write:
     """What a command that signs and appends is given: the keys to sign with, where to
-    write the receipt, the checkpoint key, the ledger and the output form."""
+    write the receipt, the checkpoint key, the ledger (a database, or a served ledger's
+    URL and its verifier key) and the output form."""
 
     key_paths: tuple[str, ...]
     receipt_file: str | None
     checkpoint_key: str | None
     db: str | None
     as_json: bool
+    ledger: str | None = None
+    ledger_key: str | None = None
+
+    def remote(self) -> Any:
+        """The served ledger (`RemoteLedger`), requests signed with the first --key."""
+        return remote_ledger(self.ledger, self.ledger_key, self.key_paths[:1])
+
+    def local_only(self, what: str) -> None:
+        """Refuse `--ledger` for what only a database can do."""
+        if self.ledger:
+            from provenance.errors import InputError
+
+            raise InputError(f"{what} works on a database (--db), not on a served ledger")
+
+
+def remote_ledger(url: str | None, ledger_key: str | None, key_paths: tuple[str, ...]) -> Any:
+    """A `RemoteLedger` for `--ledger URL`, signing requests with the key given (if any);
+    tells the user on stderr when it pinned the ledger's key at first contact."""
+    from pathlib import Path
+
+    from provenance.crypto import keys
+    from provenance.remote.client import RemoteLedger
+
+    assert url is not None
+    key = keys.load_private(Path(key_paths[0])) if key_paths else None
+    client = RemoteLedger(url, key=key, ledger_key=ledger_key)
+    if client.verifier_key and client.pinned_now:
+        click.echo(f"pinned the ledger key of {client.origin}: {client.verifier_key}", err=True)
+    return client
 
 
 def writes(func: Callable[..., None]) -> Callable[..., None]:
-    """`--key`, `--receipt`, `--checkpoint-key`, `--db` and `--json`, given to the command
-    as one `write: Write` argument (the innermost decorator of a command)."""
+    """`--key`, `--receipt`, `--checkpoint-key`, `--db`, `--ledger`, `--ledger-key` and
+    `--json`, given to the command as one `write: Write` argument (the innermost decorator
+    of a command)."""
 
     @functools.wraps(func)
     def command(
@@ -115,11 +166,53 @@ def writes(func: Callable[..., None]) -> Callable[..., None]:
         checkpoint_key: str | None,
         db: str | None,
         as_json: bool,
+        ledger_url: str | None,
+        ledger_key: str | None,
         **kwargs: Any,
     ) -> None:
-        func(*args, write=Write(key_paths, receipt_file, checkpoint_key, db, as_json), **kwargs)
+        write = Write(key_paths, receipt_file, checkpoint_key, db, as_json, ledger_url, ledger_key)
+        func(*args, write=write, **kwargs)
 
-    return signing_options(common(command))
+    return ledger_key_option(ledger_url_option(signing_options(common(command))))
+
+
+@dataclass(frozen=True)
+class Read:
+    """Where a reading command reads: a database, or a served ledger (its URL, its
+    verifier key, and the key that signs the requests)."""
+
+    db: str | None
+    ledger: str | None
+    ledger_key: str | None
+    key_paths: tuple[str, ...]
+
+    def remote(self) -> Any:
+        return remote_ledger(self.ledger, self.ledger_key, self.key_paths[:1])
+
+
+def reads(func: Callable[..., None]) -> Callable[..., None]:
+    """`--db` and `--json`, and `--ledger URL`, `--ledger-key`, `--key` for a served
+    ledger, given to the command as `read: Read` and `as_json`."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        db: str | None,
+        ledger_url: str | None,
+        ledger_key: str | None,
+        key_paths: tuple[str, ...],
+        **kwargs: Any,
+    ) -> None:
+        func(*args, read=Read(db, ledger_url, ledger_key, key_paths), **kwargs)
+
+    keyed = click.option(
+        "--key",
+        "key_paths",
+        multiple=True,
+        metavar="PEM",
+        help="With --ledger: the registered key that signs the requests.",
+    )(command)
+    return ledger_key_option(ledger_url_option(common(keyed)))
 
 
 def date_option(*names: str, help: str) -> Callable[[F], F]:

@@ -67,6 +67,7 @@ def screening_import(
     """
     from provenance.screening import snapshots
 
+    write.local_only("screening import (the list file is kept beside the ledger)")
     data = documents.read_bytes(file, limit=snapshots.MAX_LIST_BYTES)
     screening = snapshots.load_screening(policy_file)
     signers = load_signers(write.key_paths)

@@ -72,6 +72,7 @@ from provenance.commands.options import db_option, emit, json_option, progress_b
     metavar="FILE",
     help="JSON-lines access log: a file, or - for stderr.",
 )
+@json_option
 def serve(
     db: str | None,
     host: str,
@@ -85,6 +86,7 @@ def serve(
     burst: int,
     request_timeout: float,
     access_log: str,
+    as_json: bool,
 ) -> None:
     """Serve the ledger over HTTP: C2SP tlog-tiles for anyone, signed reads, the write API.
 
@@ -114,7 +116,16 @@ def serve(
         body_timeout=request_timeout,
         access_log=access_log,
     )
-    click.echo(f"serving {config.db.split('://')[0]} ledger on http://{host}:{port}", err=True)
+    started = {
+        "url": f"http://{host}:{port}",
+        "database": config.db.split("://")[0],
+        "workers": workers,
+        "max_body": max_body,
+        "max_outstanding": max_outstanding,
+        "rate": rate,
+        "burst": burst,
+    }
+    emit(as_json, started, f"serving the {started['database']} ledger on {started['url']}")
     run(config, host=host, port=port, workers=workers)
 
 

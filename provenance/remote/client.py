@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,9 @@ class Remembered:
     size: int = 0
     root: str = ""
     note: str = ""
+    learned: list[str] = field(default_factory=list)
+    """Checkpoint keys learned since from the ledger's announcements (`checkpoint-key`
+    entries proved under a checkpoint signed by a key already trusted)."""
 
 
 class State:
@@ -105,7 +108,8 @@ class State:
         record = self.load().get(origin)
         if not isinstance(record, dict) or "verifier_key" not in record:
             return None
-        return Remembered(**{k: record[k] for k in ("verifier_key", "size", "root", "note")})
+        fields = ("verifier_key", "size", "root", "note", "learned")
+        return Remembered(**{k: record[k] for k in fields if k in record})
 
     def origin_of_url(self, url: str) -> str | None:
         for origin, record in self.load().items():
@@ -165,6 +169,7 @@ class RemoteLedger:
         self.retries = retries
         self.http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self.pinned_now = False
+        self._lock = threading.RLock()
         self._given_key = ledger_key or os.environ.get(LEDGER_KEY_ENV) or None
         self._origin: str | None = None
         self._verifier: str | None = None
@@ -240,9 +245,45 @@ class RemoteLedger:
 
     @property
     def verifier_key(self) -> str:
+        """The key pinned at first contact (or given)."""
         self._identity()
         assert self._verifier is not None
         return self._verifier
+
+    @property
+    def verifier_keys(self) -> list[str]:
+        """Every key this client trusts for the ledger: the pinned one and those learned."""
+        remembered = self.state.get(self.origin)
+        learned = remembered.learned if remembered is not None else []
+        return [self.verifier_key, *(k for k in learned if k != self.verifier_key)]
+
+    def _remember(self, **changes: Any) -> None:
+        remembered = self.state.get(self.origin) or Remembered(self.verifier_key)
+        for name, value in changes.items():
+            setattr(remembered, name, value)
+        self.state.put(self.origin, self.url, remembered)
+
+    def learn_rotations(self) -> list[str]:
+        """Learn the checkpoint keys the ledger announced: each announcement's receipt must
+        verify under a checkpoint signed by a key already trusted, and replace a trusted
+        key. Returns the keys learned now."""
+        served = self.json("/v1/ledger")
+        learned: list[str] = []
+        for rotation in served.get("rotations", []):
+            trusted = self.verifier_keys
+            try:
+                verified = verify_receipt(str(rotation["receipt"]), trusted)
+            except (ProvenanceError, KeyError, TypeError):
+                continue  # not provable with what we trust (yet): not learned
+            predicate = verified.entry.statement["predicate"]
+            if verified.entry.kind != "checkpoint-key" or predicate.get("replaces") not in trusted:
+                continue
+            new = str(predicate["verifier_key"])
+            if new not in trusted and note.Verifier.parse(new).name == self.origin:
+                remembered = self.state.get(self.origin) or Remembered(self.verifier_key)
+                self._remember(learned=[*remembered.learned, new])
+                learned.append(new)
+        return learned
 
     def _identity(self) -> None:
         """Pin the ledger's key: given, remembered, or (first contact) as served."""
@@ -273,11 +314,14 @@ class RemoteLedger:
     def open_checkpoint(self, text: str) -> Checkpoint:
         """Verify a signed checkpoint against the pinned key and the one seen before."""
         try:
-            checkpoint = note.open_checkpoint(text, [self.verifier_key])
+            checkpoint = note.open_checkpoint(text, self.verifier_keys)
         except ProvenanceError as exc:
-            raise IntegrityError(
-                f"the checkpoint from {self.url} is not signed by the pinned key: {exc.message}"
-            ) from exc
+            # the ledger may have rotated its key: learn what it announced, then retry
+            if not self.learn_rotations():
+                raise IntegrityError(
+                    f"the checkpoint from {self.url} is not signed by the pinned key: {exc.message}"
+                ) from exc
+            checkpoint = note.open_checkpoint(text, self.verifier_keys)
         if checkpoint.origin != self.origin:
             raise IntegrityError(f"the checkpoint is for {checkpoint.origin}, not {self.origin}")
         self._check_against_state(checkpoint, text)
@@ -288,6 +332,10 @@ class RemoteLedger:
         return self.open_checkpoint(text), text
 
     def _check_against_state(self, checkpoint: Checkpoint, text: str) -> None:
+        with self._lock:
+            self._check_locked(checkpoint, text)
+
+    def _check_locked(self, checkpoint: Checkpoint, text: str) -> None:
         remembered = self.state.get(self.origin) or Remembered(self.verifier_key)
         old_size, old_root = remembered.size, bytes.fromhex(remembered.root or "")
         if remembered.note and old_size == checkpoint.size:
@@ -310,11 +358,7 @@ class RemoteLedger:
                 ) from exc
             if checkpoint.size < old_size:
                 return  # an older view, consistent with what we saw: keep the newer one
-        self.state.put(
-            self.origin,
-            self.url,
-            Remembered(self.verifier_key, checkpoint.size, checkpoint.root.hex(), text),
-        )
+        self._remember(size=checkpoint.size, root=checkpoint.root.hex(), note=text)
 
     # --- the tree, from the tiles ----------------------------------------------------
 
@@ -337,7 +381,12 @@ class RemoteLedger:
 
     def verified_receipt(self, text: str) -> VerifiedEntry:
         """A receipt checked offline with the pinned key, its checkpoint against the state."""
-        verified = verify_receipt(text, [self.verifier_key])
+        try:
+            verified = verify_receipt(text, self.verifier_keys)
+        except IntegrityError:
+            if not self.learn_rotations():
+                raise
+            verified = verify_receipt(text, self.verifier_keys)
         self.open_checkpoint(text.partition("\n\n")[2])
         return verified
 
@@ -351,6 +400,34 @@ class RemoteLedger:
             raise IntegrityError(f"the receipt from {self.url} is for another envelope")
         data["verified"] = verified
         return data
+
+    def append_many(
+        self,
+        envelopes: list[Envelope],
+        *,
+        labels: list[str] | None = None,
+        progress: Any = None,
+        workers: int = 16,
+    ) -> list[dict[str, Any]]:
+        """Submit envelopes concurrently (the server groups them into batches); the
+        answers in order, each receipt verified. Not all or nothing: each envelope is
+        appended or refused on its own, and the same envelope again is its first entry,
+        so a failed import is simply run again."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(item: tuple[int, Envelope]) -> dict[str, Any]:
+            i, envelope = item
+            try:
+                answer = self.append(envelope)
+            except ProvenanceError as exc:
+                label = labels[i] if labels else f"envelope {i + 1}"
+                raise type(exc)(f"{label}: {exc.message}", hint=exc.hint) from exc
+            if progress:
+                progress(1)
+            return answer
+
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, enumerate(envelopes)))
 
     def entry(self, seq: int) -> VerifiedEntry:
         data = self.json(f"/v1/entries/{seq}", signed=True)
@@ -370,10 +447,48 @@ class RemoteLedger:
         self.verified_receipt(text)
         return text
 
+    def bundle(self, seqs: list[int] | None = None) -> dict[str, Any]:
+        """A bundle of these entries (every entry: None), verified offline before it is
+        returned, its checkpoint checked against the one seen before."""
+        from provenance.offline.bundles import verify_bundle
+
+        params = {"seq": seqs} if seqs else None
+        data: dict[str, Any] = self.json("/v1/bundle", params=params, signed=True)
+        try:
+            verify_bundle(data, self.verifier_keys)
+        except ProvenanceError as exc:
+            raise IntegrityError(
+                f"the bundle from {self.url} does not verify: {exc.message}"
+            ) from exc
+        self.open_checkpoint(str(data["receipts"][0]).partition("\n\n")[2])
+        return data
+
     def chip(self, serial: str) -> dict[str, Any]:
+        """A chip's history as served, each entry's receipt verified here and the entry's
+        kind, number and statement checked against what the history says."""
         data: dict[str, Any] = self.json(f"/v1/chips/{serial}", signed=True)
+        for item in data.get("history", []):
+            verified = self.verified_receipt(str(item.pop("receipt", "")))
+            entry = verified.entry
+            if (
+                entry.seq != item.get("seq")
+                or entry.kind != item.get("kind")
+                or entry.statement["predicate"] != item.get("predicate")
+            ):
+                raise IntegrityError(
+                    f"the history of chip {serial} misstates entry {item.get('seq')}"
+                )
         return data
 
     def shipment(self, shipment_id: str) -> dict[str, Any]:
+        """A shipment as served, its entry's receipt verified here and the declaration
+        checked against the signed statement."""
         data: dict[str, Any] = self.json(f"/v1/shipments/{shipment_id}", signed=True)
+        verified = self.verified_receipt(str(data.pop("receipt", "")))
+        signed = verified.entry.statement["predicate"]
+        fields = ("id", "exporter", "consignee", "end_user", "ship_date", "destination")
+        if verified.entry.seq != data.get("seq") or any(
+            signed.get(f) != data.get(f) for f in fields
+        ):
+            raise IntegrityError(f"the shipment {shipment_id} served is not the one signed")
         return data

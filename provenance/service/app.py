@@ -15,6 +15,7 @@ Signed by a registered key (RFC 9421; `requests`), under the read policy of
     GET  /tile/entries/<N>[.p/<W>]           entry bundles (operator, auditors, regulators)
     GET  /v1/entries/<index>                 an entry and its receipt
     GET  /v1/entries?from=&limit=            entries in order (for mirrors), those readable
+    GET  /v1/bundle?seq=&seq=                an offline bundle of entries it may read
     GET  /v1/chips/<serial>                  a chip's verified history (entries readable)
     GET  /v1/shipments/<id>                  a shipment (its parties, and full readers)
 
@@ -37,6 +38,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import IO, Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,10 +48,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provenance.crypto.envelope import Envelope
 from provenance.errors import AuthorizationError, InputError, NotFoundError, ProvenanceError
-from provenance.ledger import access, queries
+from provenance.ledger import access, checkpoint_keys, queries
 from provenance.ledger import tiles as stored_tiles
 from provenance.ledger.access import Reader
 from provenance.ledger.log import Ledger
+from provenance.ledger.tables import CheckpointRow
 from provenance.offline.entries import Appended
 from provenance.remote import signing
 from provenance.service import problems
@@ -163,9 +166,35 @@ def metrics(request: Request) -> Response:
 
 
 def ledger_info(request: Request) -> Response:
+    """The ledger's identity, its checkpoint keys, and each key announcement with its
+    receipt under the first checkpoint that covers it (signed by the key it replaces,
+    so a client pinned to that key can learn the new one)."""
     service: Service = request.app.state.service
+    ledger = service.ledger
+    with ledger.store.read() as conn:
+        announced = checkpoint_keys.rotations(conn)
+        covering = [
+            conn.execute(
+                select(func.min(CheckpointRow.c.size)).where(CheckpointRow.c.size > r.seq)
+            ).scalar_one()
+            for r in announced
+        ]
     return JSONResponse(
-        {"origin": service.ledger.origin, "verifier_key": service.ledger.verifier_key}
+        {
+            "origin": ledger.origin,
+            "verifier_key": ledger.verifier_key,
+            "verifier_keys": ledger.verifier_keys,
+            "rotations": [
+                {
+                    "seq": r.seq,
+                    "verifier_key": r.verifier_key,
+                    "replaces": r.replaces,
+                    "overlap_until": r.overlap_until.isoformat(),
+                    "receipt": ledger.receipt(r.seq, size).text(),
+                }
+                for r, size in zip(announced, covering, strict=True)
+            ],
+        }
     )
 
 
@@ -316,6 +345,30 @@ def entries(request: Request) -> Response:
     )
 
 
+def bundle(request: Request) -> Response:
+    """An offline bundle (`ledger export`) of the entries asked for (`seq=`, repeated;
+    none: every entry, for full readers), if the reader may read each of them."""
+    service: Service = request.app.state.service
+    who = service.reader(request)
+    raw = request.query_params.getlist("seq")
+    for value in raw:
+        if not value.isascii() or not value.isdigit() or len(value) > 19:
+            raise problems.from_error(
+                InputError(f"seq {value[:20]!r} is not a number"), in_request=True
+            )
+    seqs = sorted({int(v) for v in raw})
+    if not seqs:
+        access.require_read_all(who, "a bundle of every entry")
+    else:
+        with service.ledger.store.read() as conn:
+            hidden = set(seqs) - access.visible(conn, who, seqs)
+        if hidden:
+            raise problems.from_error(
+                AuthorizationError(f"{who.party} may not read entry {min(hidden)}")
+            )
+    return JSONResponse(service.ledger.export(seqs or None))
+
+
 def chip(request: Request) -> Response:
     service: Service = request.app.state.service
     who = service.reader(request)
@@ -325,7 +378,14 @@ def chip(request: Request) -> Response:
         readable = access.visible(conn, who, [h["seq"] for h in data["history"]])
     if not who.reads_all and not readable and data.get("manufacturer") != who.party:
         raise problems.from_error(AuthorizationError(f"{who.party} may not read chip {serial}"))
-    data["history"] = [h for h in data["history"] if h["seq"] in readable]
+    size = data["tree_size"]
+    data["history"] = [
+        {**h, "receipt": service.ledger.receipt(h["seq"], size).text()}
+        for h in data["history"]
+        if h["seq"] in readable
+    ]
+    seen = queries.devices_seen(service.ledger, serial)
+    data["observed"] = [d for d in seen if d["seq"] in readable]
     return JSONResponse(data)
 
 
@@ -339,7 +399,9 @@ def shipment(request: Request) -> Response:
         raise problems.from_error(
             AuthorizationError(f"{who.party} is not a party to shipment {shipment_id}")
         )
-    return JSONResponse(queries.shipment(service.ledger, shipment_id))
+    data = queries.shipment(service.ledger, shipment_id)
+    data["receipt"] = service.ledger.receipt(data["seq"]).text()
+    return JSONResponse(data)
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -516,6 +578,7 @@ def create_app(config: ServiceConfig, *, log: IO[str] | None = None) -> ASGIApp:
         Route("/v1/entries", submit, methods=["POST"]),
         Route("/v1/entries", entries, methods=["GET"]),
         Route("/v1/entries/{index}", entry),
+        Route("/v1/bundle", bundle),
         Route("/v1/chips/{serial}", chip),
         Route("/v1/shipments/{shipment_id}", shipment),
     ]

@@ -351,3 +351,44 @@ def test_a_server_shown_another_history_is_a_split_view(
         assert caught.value.shown == Ledger.open(other_db).checkpoint().note
     finally:
         forked.stop()
+
+
+def test_a_client_pinned_to_the_old_key_follows_a_rotation(
+    server: Server, parties: Parties, world: World, client_for: object, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    from provenance.tlog import note
+
+    client = client_for("meridian")  # type: ignore[operator]
+    client.checkpoint()  # pins the first key
+    new = keys.generate()
+    new_path = tmp_path / "ledger-2.pem"
+    keys.save_private(new_path, new)
+    verifier = note.Signer.from_signing_key(world.ledger.origin, new).verifier()
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    world.append(
+        {
+            "kind": "checkpoint-key",
+            "verifier_key": str(verifier),
+            "replaces": world.ledger.verifier_key,
+            "overlap_until": yesterday.isoformat(),
+        },
+        world.operator,
+    )
+    server.stop()
+    retired = Server(world.db, tmp_path / "keys" / "ledger.pem", tmp_path)
+    with pytest.raises(RuntimeError, match="overlap has ended"):
+        retired.start()
+    rotated = Server(world.db, new_path, tmp_path, port=server.port).start()
+    try:
+        answer = post(rotated, parties.shipment("SH-ROT"))
+        assert answer.status_code == 201, answer.text
+        signed = answer.json()["checkpoint"]
+        with pytest.raises(Exception, match="no signature by a known key"):
+            note.open_checkpoint(signed, [world.ledger.verifier_key])
+        checkpoint, _ = client.checkpoint()  # learns the new key from the announcement
+        assert checkpoint.size == world.ledger.size()
+        assert str(verifier) in client.verifier_keys
+    finally:
+        rotated.stop()

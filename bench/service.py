@@ -1,0 +1,216 @@
+"""Service benchmark: appends over HTTP against the bulk import rate of the same run.
+
+    python bench/service.py [--entries N] [--db URL] [--workers W] [--connections C]
+
+Builds a ledger, pre-signs 2 x N envelopes (party registrations signed by the
+operator), then measures, in this one run:
+
+* B, the bulk import rate (`Ledger.import_envelopes` of N envelopes, in a second
+  ledger on the same database), entries/s: the limit;
+* appends over HTTP: C concurrent connections (default 32) POST the other N
+  envelopes, one a request, to `provenance serve --workers W`; appends/s as a ratio
+  to B, and the p50 and p99 latency of a submission;
+* tile reads/s (full and partial tiles of the tree, C connections) and proofs/s
+  (`/v1/proofs/inclusion/<i>` of random entries).
+
+Target: appends/s >= 0.5 x B on PostgreSQL with 2 workers. The last line printed is one
+JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from ledger import make_envelopes
+from scratch import scratch_database
+
+from provenance.crypto.envelope import Envelope
+from provenance.ledger.log import Ledger
+from provenance.ledger.setup import initialise
+from provenance.tlog import tiles
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(
+    db: str, key: Path, workers: int, tmp: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    out = open(tmp / "server.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "provenance", "serve", "--db", db, "--port", str(port),
+            "--workers", str(workers), "--checkpoint-key", str(key), "--access-log",
+            os.devnull, "--max-outstanding", "100000",
+        ],
+        cwd=ROOT,
+        stdout=out,
+        stderr=out,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"the server did not start: {(tmp / 'server.log').read_text()[-2000:]}")
+
+
+async def submit_all(url: str, bodies: list[bytes], connections: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                for _ in range(20):
+                    started = time.perf_counter()
+                    response = await client.post(url + "/v1/entries", content=body)
+                    if response.status_code in (200, 201):
+                        latencies.append(time.perf_counter() - started)
+                        break
+                    if response.status_code not in (429, 503):
+                        raise SystemExit(f"append refused: {response.text}")
+                    await asyncio.sleep(0.05)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return time.perf_counter() - started, latencies
+
+
+async def read_all(url: str, paths: list[str], connections: int) -> float:
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for path in paths:
+        queue.put_nowait(path)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                path = queue.get_nowait()
+                response = await client.get(url + path)
+                if response.status_code != 200:
+                    raise SystemExit(f"GET {path}: {response.status_code} {response.text[:200]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return len(paths) / (time.perf_counter() - started)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--entries", type=int, default=5000)
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temp SQLite file)")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--reads", type=int, default=3000, help="tile and proof requests each")
+    args = parser.parse_args()
+    n = args.entries
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        with (
+            scratch_database(args.db, tmp) as (served_db, backend),
+            scratch_database(args.db, tmp / "bulk") as (bulk_db, _),
+        ):
+            done = initialise(
+                served_db, origin="bench.example/ledger", keys_dir=tmp / "keys", with_catalog=False
+            )
+            done.ledger.close()
+            bulk = initialise(
+                bulk_db, origin="bench.example/ledger", keys_dir=tmp / "keys", with_catalog=False
+            )
+            log(f"signing {2 * n} envelopes")
+            envelopes = make_envelopes(tmp / "keys" / "operator.pem", 2 * n, os.cpu_count() or 1)
+            http_envelopes, bulk_envelopes = envelopes[:n], envelopes[n:]
+
+            log(f"bulk import of {n} envelopes ({backend})")
+            started = time.perf_counter()
+            bulk.ledger.import_envelopes(bulk_envelopes)
+            bulk_rate = n / (time.perf_counter() - started)
+            bulk.ledger.close()
+
+            process, url = start_server(served_db, tmp / "keys" / "ledger.pem", args.workers, tmp)
+            try:
+                bodies = [json.dumps(Envelope.to_json(e)).encode() for e in http_envelopes]
+                log(f"{n} appends over {args.connections} connections, {args.workers} worker(s)")
+                elapsed, latencies = asyncio.run(submit_all(url, bodies, args.connections))
+                append_rate = n / elapsed
+                with Ledger.open(served_db) as ledger:
+                    size = ledger.size()
+                tile_paths = ["/" + t.path() for t in tiles.tiles_for(size) if not t.entries]
+                sample = [rng.choice(tile_paths) for _ in range(args.reads)]
+                tile_rate = asyncio.run(read_all(url, sample, args.connections))
+                proofs = [f"/v1/proofs/inclusion/{rng.randrange(size)}" for _ in range(args.reads)]
+                proof_rate = asyncio.run(read_all(url, proofs, args.connections))
+            finally:
+                process.terminate()
+                process.wait(30)
+    ratio = append_rate / bulk_rate
+    load = os.getloadavg()[0]
+    figures: dict[str, Any] = {
+        "benchmark": "service",
+        "backend": backend,
+        "workers": args.workers,
+        "connections": args.connections,
+        "entries": n,
+        "bulk_import_per_s": round(bulk_rate, 1),
+        "appends_per_s": round(append_rate, 1),
+        "appends_vs_bulk": round(ratio, 3),
+        "target_vs_bulk": 0.5,
+        "append_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "append_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "tile_reads_per_s": round(tile_rate, 1),
+        "proofs_per_s": round(proof_rate, 1),
+        "load_average": round(load, 2),
+    }
+    print(
+        f"appends over HTTP: {append_rate:,.0f}/s = {ratio:.2f} x bulk import ({bulk_rate:,.0f}/s; "
+        f"target 0.5, {'met' if ratio >= 0.5 else 'missed'}); "
+        f"p50 {figures['append_p50_ms']} ms, p99 {figures['append_p99_ms']} ms"
+    )
+    print(
+        f"tile reads: {tile_rate:,.0f}/s; inclusion proofs: {proof_rate:,.0f}/s (load {load:.1f})"
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
