@@ -16,11 +16,11 @@ from provenance.crypto import keys
 from provenance.ledger.setup import initialise
 from tests.conftest import World
 from tests.ledger.test_custody import SERIALS, shipment_doc
-from tests.service.conftest import Parties, Server, client_for, parties  # noqa: F401
+from tests.service.conftest import Parties, Server
 
 
 @pytest.fixture
-def served(world: World, parties: Parties, tmp_path: Path) -> Iterator[Server]:  # noqa: F811
+def served(world: World, parties: Parties, tmp_path: Path) -> Iterator[Server]:
     """A server that holds the operator key, so that it records shipments' determinations."""
     server = Server(
         world.db,
@@ -35,7 +35,7 @@ def served(world: World, parties: Parties, tmp_path: Path) -> Iterator[Server]: 
 
 
 class Remote:
-    def __init__(self, url: str, parties: Parties, tmp_path: Path) -> None:  # noqa: F811
+    def __init__(self, url: str, parties: Parties, tmp_path: Path) -> None:
         self.url = url
         self.dir = tmp_path
         for name, key in parties.keys.items():
@@ -58,7 +58,7 @@ class Remote:
 @pytest.fixture
 def remote(
     served: Server,
-    parties: Parties,  # noqa: F811
+    parties: Parties,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Remote:
@@ -88,7 +88,7 @@ def test_registering_a_shipment_over_http_returns_its_checked_determination(
 def test_reading_commands_verify_what_the_server_sends(
     remote: Remote,
     parties: Parties,
-    world: World,  # noqa: F811
+    world: World,
 ) -> None:
     appended, _ = world.ledger.append(parties.shipment("SH-R"))
     seq = appended.seq
@@ -128,7 +128,7 @@ def test_reading_commands_verify_what_the_server_sends(
 def test_writing_commands_go_to_the_server(
     remote: Remote,
     parties: Parties,
-    world: World,  # noqa: F811
+    world: World,
 ) -> None:
     size = world.ledger.size()
     revoked = remote.ok(
