@@ -21,8 +21,14 @@ from provenance.commands.options import emit, json_option
     help="Folder for the demo's ledger, keys and signed statements.",
 )
 @click.option("--fresh", is_flag=True, help="Wipe DIR first if it holds an earlier run.")
+@click.option(
+    "--service",
+    is_flag=True,
+    help="Serve the ledger on a loopback port and play each party as a separate client "
+    "with its own key; the regulator mirrors and reports.",
+)
 @json_option
-def demo(directory: str, fresh: bool, as_json: bool) -> None:
+def demo(directory: str, fresh: bool, service: bool, as_json: bool) -> None:
     """Run the whole story on an embedded SQLite ledger, narrating each step.
 
     Creates DIR/ledger.db with the product catalog, registers parties and keys,
@@ -44,6 +50,17 @@ def demo(directory: str, fresh: bool, as_json: bool) -> None:
         if not as_json:
             console.print(prefixes[kind] + text, style=styles[kind], markup=False)
 
+    if service:
+        from provenance.service import demo as served
+
+        done = served.run(Path(directory), narrate, fresh=fresh)
+        emit(
+            as_json,
+            done.to_json(),
+            f"\nledger {done.db} served at {done.url} (stopped): {done.size} entries; "
+            f"the regulator's replica: {done.replica}",
+        )
+        return
     result = story.run(Path(directory), narrate, fresh=fresh)
 
     def human() -> None:
