@@ -84,49 +84,97 @@ def start_server(
     raise SystemExit(f"the server did not start: {(tmp / 'server.log').read_text()[-2000:]}")
 
 
+class Connection:
+    """A bare HTTP/1.1 keep-alive connection over asyncio streams: the load generator
+    (an HTTP client library in Python would be the bottleneck, not the server)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Content-Length: {len(body)}\r\nContent-Type: application/json\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        data = await self.reader.readexactly(length)
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _address(url: str) -> tuple[str, int]:
+    host, _, port = url.removeprefix("http://").partition(":")
+    return host, int(port)
+
+
 async def submit_all(url: str, bodies: list[bytes], connections: int) -> tuple[float, list[float]]:
     latencies: list[float] = []
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    host, port = _address(url)
 
-        async def worker() -> None:
+    async def worker() -> None:
+        connection = Connection(host, port)
+        try:
             while not queue.empty():
                 body = queue.get_nowait()
-                for _ in range(20):
+                for _ in range(50):
                     started = time.perf_counter()
-                    response = await client.post(url + "/v1/entries", content=body)
-                    if response.status_code in (200, 201):
+                    status, data = await connection.request("POST", "/v1/entries", body)
+                    if status in (200, 201):
                         latencies.append(time.perf_counter() - started)
                         break
-                    if response.status_code not in (429, 503):
-                        raise SystemExit(f"append refused: {response.text}")
+                    if status not in (429, 503):
+                        raise SystemExit(f"append refused: {data[:300]!r}")
                     await asyncio.sleep(0.05)
+        finally:
+            connection.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        return time.perf_counter() - started, latencies
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - started, latencies
 
 
 async def read_all(url: str, paths: list[str], connections: int) -> float:
     queue: asyncio.Queue[str] = asyncio.Queue()
     for path in paths:
         queue.put_nowait(path)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    host, port = _address(url)
 
-        async def worker() -> None:
+    async def worker() -> None:
+        connection = Connection(host, port)
+        try:
             while not queue.empty():
                 path = queue.get_nowait()
-                response = await client.get(url + path)
-                if response.status_code != 200:
-                    raise SystemExit(f"GET {path}: {response.status_code} {response.text[:200]}")
+                status, data = await connection.request("GET", path)
+                if status != 200:
+                    raise SystemExit(f"GET {path}: {status} {data[:200]!r}")
+        finally:
+            connection.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        return len(paths) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return len(paths) / (time.perf_counter() - started)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -168,3 +168,13 @@ def leaves(conn: Connection, start: int, end: int) -> list[tuple[int, bytes]]:
         .order_by(Entry.c.seq)
     ).all()
     return [(int(r.seq), bytes(r.leaf)) for r in rows]
+
+
+def leaves_of(conn: Connection, seqs: list[int]) -> dict[int, bytes]:
+    """The stored leaves of these entries."""
+    found: dict[int, bytes] = {}
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        rows = conn.execute(select(Entry.c.seq, Entry.c.leaf).where(Entry.c.seq.in_(chunk)))
+        found.update((int(r.seq), bytes(r.leaf)) for r in rows)
+    return found
