@@ -72,3 +72,49 @@ def test_a_server_killed_during_batches_loses_nothing_and_doubles_nothing(
         assert len(appended) == len(envelopes)  # each once
         assert sorted(appended) == sorted(set(done))
         audit(ledger)
+
+
+def test_sigterm_finishes_the_batch_in_flight(
+    world: World, parties: Parties, tmp_path: Path
+) -> None:
+    import concurrent.futures
+    import json
+
+    import httpx
+
+    envelopes = [
+        world.envelope(
+            {
+                "kind": "party",
+                "id": f"t{i}",
+                "name": f"Term {i}",
+                "roles": ["consignee"],
+                "country": "SG",
+                "headquarters": "SG",
+                "keys": [],
+            },
+            world.operator,
+        )
+        for i in range(60)
+    ]
+    server = Server(world.db, tmp_path / "keys" / "ledger.pem", tmp_path).start()
+    size = world.ledger.size()
+
+    def post(envelope: object) -> int | None:
+        try:
+            body = json.dumps(envelope.to_json()).encode()  # type: ignore[attr-defined]
+            return httpx.post(server.url + "/v1/entries", content=body, timeout=30).status_code
+        except httpx.TransportError:
+            return None  # refused once the server stopped accepting
+
+    with concurrent.futures.ThreadPoolExecutor(30) as pool:
+        futures = [pool.submit(post, e) for e in envelopes]
+        time.sleep(0.3)
+        assert server.process is not None
+        server.process.terminate()
+        codes = [f.result() for f in futures]
+    assert server.process.wait(30) in (0, -15)  # uvicorn re-raises SIGTERM once it is done
+    assert set(codes) <= {201, None}, codes  # answered in full, or not taken at all
+    with Ledger.open(world.db) as ledger:
+        assert ledger.size() - size == codes.count(201)
+        audit(ledger)
