@@ -69,6 +69,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 CHECKPOINT_CACHE = "public, max-age=2"
 PAGE = 1000
 """Entries per page of /v1/entries."""
+THREADS = 8
+"""Threads for the synchronous routes (reads, signed-request checks)."""
 
 
 class Service:
@@ -557,6 +559,11 @@ def create_app(config: ServiceConfig, *, log: IO[str] | None = None) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # Synchronous routes run in threads; a few are enough for the database and the
+        # signatures, and fewer threads leave the event loop the GIL to serve others.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         ledger = open_ledger(config)
         service = Service(config, ledger)
         app.state.service = service

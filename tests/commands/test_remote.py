@@ -74,7 +74,7 @@ def test_registering_a_shipment_over_http_returns_its_checked_determination(
 ) -> None:
     Path("shipment.yaml").write_text(yaml.safe_dump(shipment_doc("SH-CLI", SERIALS[:8])))
     first = remote("shipment", "register", "shipment.yaml", "--json", key="meridian")
-    assert first.exit_code in (0, 1), first.stderr  # 1: the rules found something
+    assert first.exit_code in (0, 1, 6), first.stderr  # 1 or 6: the rules found something
     assert "pinned the ledger key" in first.stderr
     answer = json.loads(first.stdout)
     seq = answer["entry"]["seq"]
