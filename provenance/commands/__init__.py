@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service", "serve"),
     "sign": ("statements", "sign_command"),
     "verify": ("verify", "verify"),
+    "witness": ("witness", "witness_group"),
 }
 """Command name -> (module in this package, the click command in it)."""
 
@@ -97,6 +98,7 @@ SUMMARIES: dict[str, str] = {
     "shipment": "Register, import and look up shipments.",
     "sign": "Sign a statement offline: FILE (YAML/JSON with `kind`) -> a DSSE envelope.",
     "verify": "Verify a receipt or a bundle offline, with no database.",
+    "witness": "A transparency-log witness (C2SP tlog-witness): cosign consistent checkpoints.",
 }
 # [[[end]]]
 """The first paragraph of each command's help, as `provenance --help` lists it."""
