@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("ledger", "ledger_group"),
     "license": ("custody", "license_group"),
     "mirror": ("service", "mirror"),
+    "monitor": ("monitor", "monitor"),
     "party": ("parties", "party_group"),
     "product": ("custody", "product_group"),
     "report": ("reports", "report_group"),
@@ -87,6 +88,10 @@ SUMMARIES: dict[str, str] = {
     "ledger": "Append to, prove, export and audit the ledger.",
     "license": "Export licenses, issued by a regulator.",
     "mirror": "Pull a served ledger into a verified replica (--db), for reports and audits.",
+    "monitor": (
+        "Follow a served ledger and report every entry about a watched serial, party or "
+        "key."
+    ),
     "party": "Register and show the parties that sign statements.",
     "product": "The product catalog serials are checked against (TPP, die area, PCI ids).",
     "report": "Compliance reports: for regulators, exporters and auditors; signed and verifiable.",
