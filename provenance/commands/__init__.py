@@ -89,8 +89,7 @@ SUMMARIES: dict[str, str] = {
     "license": "Export licenses, issued by a regulator.",
     "mirror": "Pull a served ledger into a verified replica (--db), for reports and audits.",
     "monitor": (
-        "Follow a served ledger and report every entry about a watched serial, party or "
-        "key."
+        "Follow a served ledger and report every entry about a watched serial, party or key."
     ),
     "party": "Register and show the parties that sign statements.",
     "product": "The product catalog serials are checked against (TPP, die area, PCI ids).",
