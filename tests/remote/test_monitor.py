@@ -136,3 +136,30 @@ def test_a_split_view_is_reported_with_both_checkpoints(
     assert evidence["split_view"]["shown"] == Ledger.open(fork_db).checkpoint().note
     assert "not consistent with the one of size" in shown.stderr
     assert "hint: keep both notes" in shown.stderr
+
+
+def test_follow_reports_entries_as_they_are_appended(
+    server: Server, parties: Parties, world: World, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.service.conftest import ROOT
+
+    meridian = key_file(tmp_path, parties, "meridian")
+    args = [sys.executable, "-m", "provenance", "monitor", server.url, "--follow"]
+    args += ["--interval", "0.2", "--key", meridian, "--state", str(tmp_path / "follow")]
+    args += ["--watch-party", "meridian"]
+    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())  # its own registration
+        assert first["kind"] == "party" and first["reasons"] == ["names party meridian"]
+        appended, _ = world.ledger.append(parties.shipment("SHP-FOLLOWED"))
+        report = json.loads(process.stdout.readline())
+        assert report["seq"] == appended.seq
+        assert report["reasons"] == ["signed by party meridian"]
+        assert process.poll() is None  # still following
+    finally:
+        process.terminate()
+        process.wait(10)
