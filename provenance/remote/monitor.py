@@ -129,23 +129,28 @@ class Monitor:
                 continue
             self.cursor.keys[key.keyid] = [party, pem]
 
-    def _signers(self, entry: ParsedEntry) -> list[tuple[str, str | None]]:
+    def _signers(self, entry: ParsedEntry, every: bool) -> list[tuple[str, str | None]]:
         """(key id, party) for each signature: the party when the key is known and its
-        signature verifies; the key id as hinted otherwise (party None)."""
+        signature verifies, None otherwise. Only the signatures that can matter are
+        verified (a watched key, or a known key of a watched party) unless `every`."""
         found: list[tuple[str, str | None]] = []
         pae = entry.envelope.pae()
         for signature in entry.envelope.signatures:
-            key = self._verifier(signature.keyid)
+            known = self.cursor.keys.get(signature.keyid)
             party = None
-            if key is not None:
+            if known is not None and (
+                every or known[0] in self.watch.parties or signature.keyid in self.watch.keys
+            ):
+                key = self._verifier(signature.keyid)
                 try:
-                    key.verify(signature.sig, pae)
-                    party = self.cursor.keys[signature.keyid][0]
+                    if key is not None:
+                        key.verify(signature.sig, pae)
+                        party = known[0]
                 except ProvenanceError:
                     party = None
             found.append((signature.keyid, party))
         for keyid in self.watch.keys - {k for k, _ in found}:
-            key = self._verifier(keyid)  # a signature whose hint hides a watched key
+            key = self._verifier(keyid)  # a signature whose key id hides a watched key
             if key is None:
                 continue
             for signature in entry.envelope.signatures:
@@ -195,10 +200,11 @@ class Monitor:
         memo: dict[merkle.NodeId, bytes] = {}
 
         def fetch(ids: Iterable[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+            ids = list(ids)
             wanted = [i for i in ids if i not in memo]
             if wanted:
                 memo.update(nodes(wanted))
-            return memo
+            return {i: memo[i] for i in ids}
 
         reported: list[dict[str, Any]] = []
         read = 0
@@ -220,10 +226,10 @@ class Monitor:
                 if entry.seq != seq:
                     raise IntegrityError(f"entry {seq} was sent the leaf of entry {entry.seq}")
                 self._learn(entry)
-                signers = self._signers(entry)
-                reasons = self.reasons(entry, signers)
+                reasons = self.reasons(entry, self._signers(entry, every=False))
                 read += 1
                 if reasons:
+                    signers = self._signers(entry, every=True)
                     reported.append(self._report(entry, signers, reasons, size, root))
             following = page.get("next")
             end = min(size, int(following)) if following is not None else size
