@@ -11,7 +11,10 @@ operator), then measures, in this one run:
   envelopes, one a request, to `provenance serve --workers W`; appends/s as a ratio
   to B, and the p50 and p99 latency of a submission;
 * tile reads/s (full and partial tiles of the tree, C connections) and proofs/s
-  (`/v1/proofs/inclusion/<i>` of random entries).
+  (`/v1/proofs/inclusion/<i>` of random entries);
+* with --monitor: `provenance monitor --follow` (its own process, the operator's key,
+  reading every entry) follows the ledger while the appends grow it: the entries/s it
+  proved and matched, and how long after the last append it had read everything.
 
 Target: appends/s >= 0.5 x B on PostgreSQL with 2 workers. The last line printed is one
 JSON object of the figures.
@@ -189,6 +192,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--reads", type=int, default=3000, help="tile and proof requests each")
+    parser.add_argument("--monitor", action="store_true", help="follow with provenance monitor")
     args = parser.parse_args()
     n = args.entries
     rng = random.Random(7)
@@ -218,11 +222,13 @@ def main() -> None:
             process, url = start_server(served_db, tmp / "keys" / "ledger.pem", args.workers, tmp)
             try:
                 bodies = [json.dumps(Envelope.to_json(e)).encode() for e in http_envelopes]
+                follower = start_monitor(url, tmp) if args.monitor else None
                 log(f"{n} appends over {args.connections} connections, {args.workers} worker(s)")
                 elapsed, latencies = asyncio.run(submit_all(url, bodies, args.connections))
                 append_rate = n / elapsed
                 with Ledger.open(served_db) as ledger:
                     size = ledger.size()
+                followed = finish_monitor(follower, tmp, size, elapsed) if follower else None
                 tile_paths = ["/" + t.path() for t in tiles.tiles_for(size) if not t.entries]
                 sample = [rng.choice(tile_paths) for _ in range(args.reads)]
                 tile_rate = asyncio.run(read_all(url, sample, args.connections))
@@ -249,6 +255,8 @@ def main() -> None:
         "proofs_per_s": round(proof_rate, 1),
         "load_average": round(load, 2),
     }
+    if followed is not None:
+        figures.update(followed)
     print(
         f"appends over HTTP: {append_rate:,.0f}/s = {ratio:.2f} x bulk import ({bulk_rate:,.0f}/s; "
         f"target 0.5, {'met' if ratio >= 0.5 else 'missed'}); "
@@ -257,7 +265,75 @@ def main() -> None:
     print(
         f"tile reads: {tile_rate:,.0f}/s; inclusion proofs: {proof_rate:,.0f}/s (load {load:.1f})"
     )
+    if followed is not None:
+        print(
+            f"monitor: followed {followed['monitor_following_per_s']:,.0f} entries/s while the "
+            f"ledger grew at {append_rate:,.0f}/s (start-up included); all {size} read "
+            f"{followed['monitor_lag_s']:.2f} s after the last append; a fresh monitor "
+            f"reads {followed['monitor_catch_up_per_s']:,.0f} entries/s from scratch"
+        )
     print(json.dumps(figures))
+
+
+def start_monitor(url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], float]:
+    """`provenance monitor --follow` in its own process, reading every entry."""
+    state = tmp / "monitor"
+    out = open(tmp / "monitor.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "provenance", "monitor", url, "--follow", "--interval", "0.1",
+            "--key", str(tmp / "keys" / "operator.pem"), "--state", str(state),
+            "--watch-party", "nobody-in-particular", "--json",
+        ],
+        cwd=ROOT,
+        stdout=out,
+        stderr=out,
+    )  # fmt: skip
+    return process, time.perf_counter()
+
+
+def _monitor_next(tmp: Path) -> int:
+    try:
+        return int(json.loads((tmp / "monitor" / "monitor.json").read_text())["next"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def finish_monitor(
+    follower: tuple[subprocess.Popen[bytes], float], tmp: Path, size: int, appending: float
+) -> dict[str, Any]:
+    """Wait until the monitor read all `size` entries; its rate and its lag."""
+    process, started = follower
+    appends_ended = time.perf_counter()
+    deadline = appends_ended + 600
+    while _monitor_next(tmp) < size and time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((tmp / "monitor.log").read_text()[-2000:])
+        time.sleep(0.02)
+    caught_up = time.perf_counter()
+    process.terminate()
+    process.wait(30)
+    followed = _monitor_next(tmp)
+    # Its capacity: a fresh monitor (in this process, start-up excluded) reads, proves
+    # and matches the whole ledger in one round.
+    from provenance.crypto import keys
+    from provenance.remote.client import RemoteLedger, State
+    from provenance.remote.monitor import Monitor, Watch
+
+    key = keys.load_private(tmp / "keys" / "operator.pem")
+    url = process.args[4]  # type: ignore[index]
+    with RemoteLedger(url, key=key, state=State(tmp / "fresh")) as remote:
+        fresh = Monitor(remote, Watch(parties=frozenset({"nobody"})), tmp / "fresh")
+        remote.checkpoint()
+        began = time.perf_counter()
+        done = fresh.round()
+        catch_up = done.read / (time.perf_counter() - began)
+    return {
+        "monitor_following_per_s": round(followed / (caught_up - started), 1),
+        "monitor_lag_s": round(caught_up - appends_ended, 2),
+        "monitor_read": followed,
+        "monitor_catch_up_per_s": round(catch_up, 1),
+    }
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ledger": ("ledger", "ledger_group"),
     "license": ("custody", "license_group"),
     "mirror": ("service", "mirror"),
+    "monitor": ("monitor", "monitor"),
     "party": ("parties", "party_group"),
     "product": ("custody", "product_group"),
     "report": ("reports", "report_group"),
@@ -36,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service", "serve"),
     "sign": ("statements", "sign_command"),
     "verify": ("verify", "verify"),
+    "witness": ("witness", "witness_group"),
 }
 """Command name -> (module in this package, the click command in it)."""
 
@@ -86,6 +88,9 @@ SUMMARIES: dict[str, str] = {
     "ledger": "Append to, prove, export and audit the ledger.",
     "license": "Export licenses, issued by a regulator.",
     "mirror": "Pull a served ledger into a verified replica (--db), for reports and audits.",
+    "monitor": (
+        "Follow a served ledger and report every entry about a watched serial, party or key."
+    ),
     "party": "Register and show the parties that sign statements.",
     "product": "The product catalog serials are checked against (TPP, die area, PCI ids).",
     "report": "Compliance reports: for regulators, exporters and auditors; signed and verifiable.",
@@ -97,6 +102,7 @@ SUMMARIES: dict[str, str] = {
     "shipment": "Register, import and look up shipments.",
     "sign": "Sign a statement offline: FILE (YAML/JSON with `kind`) -> a DSSE envelope.",
     "verify": "Verify a receipt or a bundle offline, with no database.",
+    "witness": "A transparency-log witness (C2SP tlog-witness): cosign consistent checkpoints.",
 }
 # [[[end]]]
 """The first paragraph of each command's help, as `provenance --help` lists it."""

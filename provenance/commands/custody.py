@@ -29,6 +29,7 @@ from provenance.commands.options import (
     query,
     reads,
     signing_key_option,
+    witness_policy_option,
     writes,
 )
 from provenance.crypto.envelope import Envelope
@@ -266,6 +267,7 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
 @checkpoint_key_option
 @ledger_url_option
 @ledger_key_option
+@witness_policy_option
 @common
 def shipment_import(
     file: str,
@@ -273,6 +275,7 @@ def shipment_import(
     checkpoint_key: str | None,
     ledger_url: str | None,
     ledger_key: str | None,
+    witness_policy: str | None,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -299,7 +302,9 @@ def shipment_import(
             envelopes.append(sign(statement, signers))
             advance(1)
     if ledger_url:
-        write = Write(key_paths, None, checkpoint_key, db, as_json, ledger_url, ledger_key)
+        write = Write(
+            key_paths, None, checkpoint_key, db, as_json, ledger_url, ledger_key, witness_policy
+        )
         results, size = append_many_remote(write, envelopes, labels)
     else:
         with (

@@ -24,6 +24,7 @@ from provenance.commands.options import (
     progress_bar,
     query,
     reads,
+    witness_policy_option,
     writes,
 )
 from provenance.crypto.envelope import Envelope
@@ -50,6 +51,7 @@ def ledger_key(db: str | None, as_json: bool) -> None:
 @click.option("--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE.")
 @ledger_url_option
 @ledger_key_option
+@witness_policy_option
 @common
 def ledger_append(
     envelope_file: str,
@@ -57,6 +59,7 @@ def ledger_append(
     receipt_file: str | None,
     ledger_url: str | None,
     ledger_key: str | None,
+    witness_policy: str | None,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -68,7 +71,9 @@ def ledger_append(
     from provenance.commands.appending import append_and_report
 
     envelope = Envelope.from_bytes(documents.read_bytes(envelope_file))
-    write = Write((), receipt_file, checkpoint_key, db, as_json, ledger_url, ledger_key)
+    write = Write(
+        (), receipt_file, checkpoint_key, db, as_json, ledger_url, ledger_key, witness_policy
+    )
     append_and_report(write, envelope)
 
 
@@ -77,12 +82,14 @@ def ledger_append(
 @checkpoint_key_option
 @ledger_url_option
 @ledger_key_option
+@witness_policy_option
 @common
 def ledger_import(
     file: str,
     checkpoint_key: str | None,
     ledger_url: str | None,
     ledger_key: str | None,
+    witness_policy: str | None,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -108,7 +115,7 @@ def ledger_import(
     if ledger_url:
         from provenance.commands.appending import append_many_remote
 
-        write = Write((), None, checkpoint_key, db, as_json, ledger_url, ledger_key)
+        write = Write((), None, checkpoint_key, db, as_json, ledger_url, ledger_key, witness_policy)
         results, size = append_many_remote(write, envelopes, labels)
     else:
         with (

@@ -110,6 +110,16 @@ ledger_key_option = click.option(
     help="The served ledger's verifier key (default: the one pinned at first contact).",
 )
 
+WITNESS_POLICY_ENV = "PROVENANCE_WITNESS_POLICY"
+witness_policy_option = click.option(
+    "--witness-policy",
+    envvar=WITNESS_POLICY_ENV,
+    default=None,
+    metavar="FILE",
+    help="With --ledger: a C2SP tlog-policy file; a checkpoint is accepted only when its "
+    f"witnesses' cosignatures meet the quorum (default ${WITNESS_POLICY_ENV}).",
+)
+
 
 @dataclass(frozen=True)
 class Write:
@@ -124,10 +134,11 @@ class Write:
     as_json: bool
     ledger: str | None = None
     ledger_key: str | None = None
+    witness_policy: str | None = None
 
     def remote(self) -> Any:
         """The served ledger (`RemoteLedger`), requests signed with the first --key."""
-        return remote_ledger(self.ledger, self.ledger_key, self.key_paths[:1])
+        return remote_ledger(self.ledger, self.ledger_key, self.key_paths[:1], self.witness_policy)
 
     def local_only(self, what: str) -> None:
         """Refuse `--ledger` for what only a database can do."""
@@ -137,7 +148,12 @@ class Write:
             raise InputError(f"{what} works on a database (--db), not on a served ledger")
 
 
-def remote_ledger(url: str | None, ledger_key: str | None, key_paths: tuple[str, ...]) -> Any:
+def remote_ledger(
+    url: str | None,
+    ledger_key: str | None,
+    key_paths: tuple[str, ...],
+    witness_policy: str | None = None,
+) -> Any:
     """A `RemoteLedger` for `--ledger URL`, signing requests with the key given (if any);
     tells the user on stderr when it pinned the ledger's key at first contact."""
     from pathlib import Path
@@ -147,7 +163,12 @@ def remote_ledger(url: str | None, ledger_key: str | None, key_paths: tuple[str,
 
     assert url is not None
     key = keys.load_private(Path(key_paths[0])) if key_paths else None
-    client = RemoteLedger(url, key=key, ledger_key=ledger_key)
+    policy = None
+    if witness_policy:
+        from provenance.tlog.policy import load
+
+        policy = load(witness_policy)
+    client = RemoteLedger(url, key=key, ledger_key=ledger_key, witness_policy=policy)
     if client.verifier_key and client.pinned_now:
         click.echo(f"pinned the ledger key of {client.origin}: {client.verifier_key}", err=True)
     return client
@@ -168,12 +189,24 @@ def writes(func: Callable[..., None]) -> Callable[..., None]:
         as_json: bool,
         ledger_url: str | None,
         ledger_key: str | None,
+        witness_policy: str | None,
         **kwargs: Any,
     ) -> None:
-        write = Write(key_paths, receipt_file, checkpoint_key, db, as_json, ledger_url, ledger_key)
+        write = Write(
+            key_paths,
+            receipt_file,
+            checkpoint_key,
+            db,
+            as_json,
+            ledger_url,
+            ledger_key,
+            witness_policy,
+        )
         func(*args, write=write, **kwargs)
 
-    return ledger_key_option(ledger_url_option(signing_options(common(command))))
+    return witness_policy_option(
+        ledger_key_option(ledger_url_option(signing_options(common(command))))
+    )
 
 
 @dataclass(frozen=True)
@@ -185,9 +218,10 @@ class Read:
     ledger: str | None
     ledger_key: str | None
     key_paths: tuple[str, ...]
+    witness_policy: str | None = None
 
     def remote(self) -> Any:
-        return remote_ledger(self.ledger, self.ledger_key, self.key_paths[:1])
+        return remote_ledger(self.ledger, self.ledger_key, self.key_paths[:1], self.witness_policy)
 
 
 def reads(func: Callable[..., None]) -> Callable[..., None]:
@@ -201,9 +235,11 @@ def reads(func: Callable[..., None]) -> Callable[..., None]:
         ledger_url: str | None,
         ledger_key: str | None,
         key_paths: tuple[str, ...],
+        witness_policy: str | None,
         **kwargs: Any,
     ) -> None:
-        func(*args, read=Read(db, ledger_url, ledger_key, key_paths), **kwargs)
+        read = Read(db, ledger_url, ledger_key, key_paths, witness_policy)
+        func(*args, read=read, **kwargs)
 
     keyed = click.option(
         "--key",
@@ -212,7 +248,7 @@ def reads(func: Callable[..., None]) -> Callable[..., None]:
         metavar="PEM",
         help="With --ledger: the registered key that signs the requests.",
     )(command)
-    return ledger_key_option(ledger_url_option(common(keyed)))
+    return witness_policy_option(ledger_key_option(ledger_url_option(common(keyed))))
 
 
 def date_option(*names: str, help: str) -> Callable[[F], F]:

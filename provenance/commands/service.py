@@ -7,7 +7,13 @@ import os
 
 import click
 
-from provenance.commands.options import db_option, emit, json_option, progress_bar
+from provenance.commands.options import (
+    db_option,
+    emit,
+    json_option,
+    progress_bar,
+    witness_policy_option,
+)
 
 
 @click.command("serve")
@@ -66,6 +72,21 @@ from provenance.commands.options import db_option, emit, json_option, progress_b
     help="Seconds a client has to send a request's headers, and again its body (408).",
 )
 @click.option(
+    "--witness-policy",
+    default=None,
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A C2SP tlog-policy file: each checkpoint is submitted to its witnesses and "
+    "published only once their quorum cosigned it.",
+)
+@click.option(
+    "--witness-wait",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a submission waits for a witnessed checkpoint (503 after; retry).",
+)
+@click.option(
     "--access-log",
     default="-",
     show_default=True,
@@ -85,6 +106,8 @@ def serve(
     rate: float,
     burst: int,
     request_timeout: float,
+    witness_policy: str | None,
+    witness_wait: float,
     access_log: str,
     as_json: bool,
 ) -> None:
@@ -114,8 +137,14 @@ def serve(
         burst=burst,
         header_timeout=request_timeout,
         body_timeout=request_timeout,
+        witness_policy=witness_policy,
+        witness_wait=witness_wait,
         access_log=access_log,
     )
+    if witness_policy is not None:
+        from provenance.tlog import policy
+
+        policy.load(witness_policy)  # refuse a malformed policy before starting
     started = {
         "url": f"http://{host}:{port}",
         "database": config.db.split("://")[0],
@@ -145,8 +174,16 @@ def serve(
     metavar="VKEY",
     help="The ledger's verifier key (default: the one pinned at first contact).",
 )
+@witness_policy_option
 @json_option
-def mirror(url: str, db: str | None, key_path: str, ledger_key: str | None, as_json: bool) -> None:
+def mirror(
+    url: str,
+    db: str | None,
+    key_path: str,
+    ledger_key: str | None,
+    witness_policy: str | None,
+    as_json: bool,
+) -> None:
     """Pull a served ledger into a verified replica (--db), for reports and audits.
 
     Every signature, every signer's authority as of its entry, the tree against each
@@ -161,7 +198,13 @@ def mirror(url: str, db: str | None, key_path: str, ledger_key: str | None, as_j
     from provenance.remote.client import RemoteLedger
     from provenance.remote.mirror import mirror as pull
 
-    with RemoteLedger(url, key=keys.load_private(Path(key_path)), ledger_key=ledger_key) as remote:
+    policy = None
+    if witness_policy:
+        from provenance.tlog.policy import load
+
+        policy = load(witness_policy)
+    key = keys.load_private(Path(key_path))
+    with RemoteLedger(url, key=key, ledger_key=ledger_key, witness_policy=policy) as remote:
         checkpoint, _ = remote.checkpoint()
         if remote.pinned_now:
             click.echo(f"pinned the ledger key of {remote.origin}: {remote.verifier_key}", err=True)

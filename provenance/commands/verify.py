@@ -22,34 +22,54 @@ from provenance.offline import receipts
     help="The ledger's verifier key (the string `provenance ledger key` prints, "
     "or a file holding it).",
 )
+@click.option(
+    "--witness-policy",
+    default=None,
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A C2SP tlog-policy file: the checkpoint's cosignatures must meet its quorum.",
+)
 @json_option
-def verify(file: str, ledger_key: str, as_json: bool) -> None:
+def verify(file: str, ledger_key: str, witness_policy: str | None, as_json: bool) -> None:
     """Verify a receipt or a bundle offline, with no database.
 
     A receipt proves its entry is in the ledger under a signed checkpoint; a
-    bundle also checks every signature against its signers' key history.
+    bundle also checks every signature against its signers' key history. With
+    --witness-policy the checkpoint must also carry its witnesses' quorum of
+    cosignatures (exit 4 otherwise).
     """
     verifiers = bundle.verifier_keys(ledger_key)
     form, value = bundle.load(documents.read_bytes(file).decode("utf-8", errors="replace"))
+    policy = None
+    if witness_policy is not None:
+        from provenance.tlog.policy import load
+
+        policy = load(witness_policy)
     if form == "receipt":
         entry = receipts.verify_receipt(value, verifiers)
+        witnessed = sorted(policy.check(value.partition("\n\n")[2])) if policy else None
         data = {
             "form": "receipt",
             "checkpoint": entry.checkpoint.to_json(),
             "entry": entry.to_json(),
             "signatures_checked": False,
+            "witnessed_by": witnessed,
         }
+        by = f"\ncosigned by the witness quorum: {', '.join(witnessed)}" if witnessed else ""
         emit(
             as_json,
             data,
             f"receipt verified: entry {entry.entry.seq} ({entry.entry.kind}) is in "
-            f"{entry.checkpoint.origin} at tree size {entry.checkpoint.size}\n"
+            f"{entry.checkpoint.origin} at tree size {entry.checkpoint.size}{by}\n"
             "signatures were checked by the ledger when it appended the entry; "
             "to check them yourself, verify a bundle (provenance ledger export)",
         )
     else:
         report = bundle.verify_bundle(value, verifiers)
         data = {"form": "bundle", **report.to_json()}
+        if policy is not None:
+            notes = {str(r).partition("\n\n")[2] for r in value.get("receipts", [])}
+            data["witnessed_by"] = sorted(set().union(*(policy.check(n) for n in notes)))
 
         def human() -> None:
             cp = report.checkpoint

@@ -9,6 +9,8 @@ client that trusts nothing it is sent.
   state directory): a larger tree must be consistent with it, proved from the tiles
   the server publishes; a tree that is not is a split view (`SplitView`, exit 4),
   whose message carries both signed checkpoints, the evidence a regulator needs.
+* With a witness policy (C2SP tlog-policy), a checkpoint is accepted only when its
+  witnesses' cosignatures meet the policy's quorum (exit 4 otherwise).
 * Every receipt is verified offline (`offline.receipts`) and its checkpoint checked
   as above.
 * Requests that read contents are signed (RFC 9421) with the party's key.
@@ -43,6 +45,7 @@ from provenance.offline.receipts import VerifiedEntry, verify_receipt
 from provenance.remote import signing
 from provenance.tlog import merkle, note, tiles
 from provenance.tlog.note import Checkpoint
+from provenance.tlog.policy import Policy
 
 LEDGER_ENV = "PROVENANCE_LEDGER"
 LEDGER_KEY_ENV = "PROVENANCE_LEDGER_KEY"
@@ -162,6 +165,7 @@ class RemoteLedger:
         timeout: float = 30.0,
         retries: int = RETRIES,
         transport: httpx.BaseTransport | None = None,
+        witness_policy: Policy | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.key = key
@@ -170,6 +174,7 @@ class RemoteLedger:
         self.http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self.pinned_now = False
         self._lock = threading.RLock()
+        self.witness_policy = witness_policy
         self._given_key = ledger_key or os.environ.get(LEDGER_KEY_ENV) or None
         self._origin: str | None = None
         self._verifier: str | None = None
@@ -307,6 +312,18 @@ class RemoteLedger:
             return
         served = self.json("/v1/ledger")
         verifier = note.Verifier.parse(str(served.get("verifier_key", "")))
+        known = self.state.get(verifier.name)
+        if known is not None:
+            # Another URL for a ledger seen before: keep what was seen of it (its key,
+            # its last checkpoint), so that another history there is a split view.
+            if str(verifier) != known.verifier_key and str(verifier) not in known.learned:
+                raise IntegrityError(
+                    f"{self.url} serves {verifier.name} with a key other than the one "
+                    f"pinned before ({known.verifier_key})"
+                )
+            self._origin, self._verifier = verifier.name, known.verifier_key
+            self.state.put(verifier.name, self.url, known)
+            return
         self._origin, self._verifier = verifier.name, str(verifier)
         self.pinned_now = True
         self.state.put(verifier.name, self.url, Remembered(str(verifier)))
@@ -324,6 +341,15 @@ class RemoteLedger:
             checkpoint = note.open_checkpoint(text, self.verifier_keys)
         if checkpoint.origin != self.origin:
             raise IntegrityError(f"the checkpoint is for {checkpoint.origin}, not {self.origin}")
+        if self.witness_policy is not None:
+            try:
+                self.witness_policy.check(text)
+            except IntegrityError as exc:
+                raise IntegrityError(
+                    f"the checkpoint of size {checkpoint.size} from {self.url} is refused: "
+                    f"{exc.message}",
+                    hint=exc.hint,
+                ) from exc
         self._check_against_state(checkpoint, text)
         return checkpoint
 

@@ -53,11 +53,12 @@ from provenance.ledger import tiles as stored_tiles
 from provenance.ledger.access import Reader
 from provenance.ledger.log import Ledger
 from provenance.ledger.tables import CheckpointRow
-from provenance.offline.entries import Appended
+from provenance.offline.entries import Appended, Receipt, SignedCheckpoint
 from provenance.remote import signing
 from provenance.service import problems
 from provenance.service.batching import Batcher, Outcome, Overloaded
 from provenance.service.config import ServiceConfig
+from provenance.service.cosigning import Cosigning
 from provenance.service.custody import open_ledger
 from provenance.service.metrics import Metrics
 from provenance.service.problems import Problem
@@ -81,6 +82,11 @@ class Service:
         self.ledger = ledger
         self.metrics = Metrics()
         self.publication = Publication()
+        self.cosigning: Cosigning | None = None
+        if config.witness_policy is not None:
+            from provenance.tlog import policy
+
+            self.cosigning = Cosigning(ledger, policy.load(config.witness_policy))
         self.auth = Authenticator(ledger.store, RateLimit(config.rate, config.burst))
         self.batcher = Batcher(
             ledger,
@@ -89,7 +95,46 @@ class Service:
             max_outstanding=config.max_outstanding,
             determine=_determiner(config.operator_key),
             observe=self.metrics.observe_batch,
+            committed=self._committed,
         )
+
+    def _committed(self, ledger: Ledger, appended: Sequence[Appended]) -> None:
+        if self.cosigning is not None:
+            self.cosigning.nudge()
+
+    # --- what is published -----------------------------------------------------------
+
+    def published(self, size: int | None = None) -> SignedCheckpoint:
+        """The checkpoint the service answers against: the latest (or the one at `size`),
+        its note carrying the cosignatures. With a witness policy, the latest checkpoint
+        its witnesses' quorum cosigned (503 before there is one); a size beyond it is
+        not published yet (404)."""
+        if self.cosigning is None:
+            signed = self.ledger.checkpoint(size)
+            return SignedCheckpoint(signed.checkpoint, self.publication.note(signed))
+        latest = self.cosigning.published
+        if latest is None:
+            raise Problem(
+                503,
+                "unwitnessed",
+                "Not witnessed yet",
+                "no checkpoint has met the witness quorum yet",
+                2,
+                retry_after=2,
+            )
+        if size is None or size == latest.checkpoint.size:
+            return latest
+        if size > latest.checkpoint.size:
+            raise problems.from_error(
+                NotFoundError(f"tree size {size} is not published (witnessed) yet")
+            )
+        return self.cosigning.by_size.get(size) or self.ledger.checkpoint(size)
+
+    def receipt(self, seq: int, size: int | None = None) -> Receipt:
+        """A receipt of entry `seq` against the published checkpoint (or the one at size)."""
+        signed = self.published(size)
+        made = self.ledger.receipt(seq, signed.checkpoint.size)
+        return Receipt(made.seq, made.leaf, made.proof, signed)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -202,10 +247,10 @@ def ledger_info(request: Request) -> Response:
 
 def checkpoint(request: Request) -> Response:
     service: Service = request.app.state.service
-    signed = service.ledger.checkpoint()
+    signed = service.published()
     service.metrics.tree_size.set(signed.checkpoint.size)
     return PlainTextResponse(
-        service.publication.note(signed),
+        signed.note,
         media_type="text/plain; charset=utf-8",
         headers={"Cache-Control": CHECKPOINT_CACHE},
     )
@@ -250,11 +295,7 @@ def _b64(hashes: Sequence[bytes]) -> list[str]:
 def inclusion(request: Request) -> Response:
     service: Service = request.app.state.service
     index = _path_int(request, "index")
-    signed = (
-        service.ledger.checkpoint(_int(request, "size"))
-        if "size" in request.query_params
-        else service.ledger.checkpoint()
-    )
+    signed = service.published(_int(request, "size") if "size" in request.query_params else None)
     size = signed.checkpoint.size
     if index >= size:
         raise problems.from_error(NotFoundError(f"entry {index} is not in the tree of size {size}"))
@@ -276,7 +317,7 @@ def consistency(request: Request) -> Response:
         raise problems.from_error(
             InputError(f"old {old} is larger than new {new}"), in_request=True
         )
-    signed = service.ledger.checkpoint(new)
+    signed = service.published(new)
     proof = service.ledger.consistency_proof(old, new) if old else []
     return JSONResponse({"old": old, "new": new, "proof": _b64(proof), "checkpoint": signed.note})
 
@@ -294,7 +335,7 @@ def _path_int(request: Request, name: str) -> int:
 
 
 def _entry_json(service: Service, seq: int, size: int) -> dict[str, Any]:
-    receipt = service.ledger.receipt(seq, size)
+    receipt = service.receipt(seq, size)
     row = service.ledger.entry_row(seq)
     return {
         "seq": seq,
@@ -309,7 +350,7 @@ def entry(request: Request) -> Response:
     service: Service = request.app.state.service
     who = service.reader(request)
     seq = _path_int(request, "index")
-    size = service.ledger.checkpoint().checkpoint.size
+    size = service.published().checkpoint.size
     if seq >= size:
         raise problems.from_error(NotFoundError(f"entry {seq} does not exist"))
     with service.ledger.store.read() as conn:
@@ -325,7 +366,7 @@ def entries(request: Request) -> Response:
     who = service.reader(request)
     start = _int(request, "from", 0)
     limit = min(_int(request, "limit", PAGE), PAGE)
-    signed = service.ledger.checkpoint()
+    signed = service.published()
     size = signed.checkpoint.size
     end = min(size, start + limit)
     with service.ledger.store.read() as conn:
@@ -333,7 +374,7 @@ def entries(request: Request) -> Response:
         rows = stored_tiles.leaves(conn, start, end) if start < end else []
     return JSONResponse(
         {
-            "checkpoint": service.publication.note(signed),
+            "checkpoint": signed.note,
             "size": size,
             "from": start,
             "complete": who.reads_all,
@@ -380,11 +421,12 @@ def chip(request: Request) -> Response:
         readable = access.visible(conn, who, [h["seq"] for h in data["history"]])
     if not who.reads_all and not readable and data.get("manufacturer") != who.party:
         raise problems.from_error(AuthorizationError(f"{who.party} may not read chip {serial}"))
-    size = data["tree_size"]
+    size = data["tree_size"] if service.cosigning is None else service.published().checkpoint.size
+    data["tree_size"] = size
     data["history"] = [
-        {**h, "receipt": service.ledger.receipt(h["seq"], size).text()}
+        {**h, "receipt": service.receipt(h["seq"], size).text()}
         for h in data["history"]
-        if h["seq"] in readable
+        if h["seq"] in readable and h["seq"] < size
     ]
     seen = queries.devices_seen(service.ledger, serial)
     data["observed"] = [d for d in seen if d["seq"] in readable]
@@ -402,7 +444,7 @@ def shipment(request: Request) -> Response:
             AuthorizationError(f"{who.party} is not a party to shipment {shipment_id}")
         )
     data = queries.shipment(service.ledger, shipment_id)
-    data["receipt"] = service.ledger.receipt(data["seq"]).text()
+    data["receipt"] = service.receipt(data["seq"]).text()
     return JSONResponse(data)
 
 
@@ -424,9 +466,33 @@ async def submit(request: Request) -> Response:
         raise problems.too_many(f"the service is busy ({exc}): retry shortly") from exc
     except ProvenanceError as exc:
         raise problems.from_error(exc) from exc
+    if service.cosigning is not None:
+        outcome = await _witnessed(service, outcome)
     return JSONResponse(
         _outcome_json(service, outcome), status_code=200 if outcome.appended.duplicate else 201
     )
+
+
+async def _witnessed(service: Service, outcome: Outcome) -> Outcome:
+    """The outcome with its receipt against a witnessed checkpoint that covers the entry,
+    once there is one; 503 (the entry is sequenced, not yet published) after the wait."""
+    assert service.cosigning is not None
+    seq = outcome.appended.seq
+    published = await asyncio.to_thread(
+        service.cosigning.wait_for, seq + 1, service.config.witness_wait
+    )
+    if published is None or published.checkpoint.size <= seq:
+        raise Problem(
+            503,
+            "unwitnessed",
+            "Not witnessed yet",
+            f"entry {seq} is sequenced but no checkpoint covering it has met the witness "
+            "quorum yet; send the same envelope again to get its receipt",
+            2,
+            retry_after=2,
+        )
+    receipt = await asyncio.to_thread(service.receipt, seq, published.checkpoint.size)
+    return Outcome(outcome.appended, receipt, outcome.determination)
 
 
 def _outcome_json(service: Service, outcome: Outcome) -> dict[str, Any]:
@@ -568,10 +634,14 @@ def create_app(config: ServiceConfig, *, log: IO[str] | None = None) -> ASGIApp:
         service = Service(config, ledger)
         app.state.service = service
         service.batcher.start()
+        if service.cosigning is not None:
+            service.cosigning.start()
         try:
             yield
         finally:
             await service.batcher.close()
+            if service.cosigning is not None:
+                service.cosigning.close()
             ledger.close()
 
     routes = [

@@ -26,6 +26,11 @@ class ServiceConfig:
     max_outstanding: int = 4096
     rate: float = 50.0
     burst: int = 200
+    witness_policy: str | None = None
+    """A C2SP tlog-policy file: checkpoints are published once its witnesses' quorum
+    cosigned them (none: every checkpoint at once, with the log's signature only)."""
+    witness_wait: float = 10.0
+    """Seconds a submission waits for its checkpoint to be witnessed (503 after)."""
     access_log: str | None = "-"
     """Where the JSON access log goes: a file, `-` for stderr, None for nowhere."""
 
