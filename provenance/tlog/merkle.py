@@ -205,12 +205,14 @@ def range_nodes(lo: int, hi: int) -> list[NodeId]:
     nodes = []
     size = hi - lo
     offset = lo
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
-            if offset % (1 << level):
-                raise ValueError(f"range [{lo}, {hi}) is not RFC 6962 aligned")
-            nodes.append(NodeId(level, offset >> level))
-            offset += 1 << level
+    while size:  # one step per binary digit set, largest first
+        level = size.bit_length() - 1
+        width = 1 << level
+        if offset & (width - 1):
+            raise ValueError(f"range [{lo}, {hi}) is not RFC 6962 aligned")
+        nodes.append(NodeId(level, offset >> level))
+        offset += width
+        size -= width
     return nodes
 
 
