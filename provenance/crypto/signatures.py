@@ -15,7 +15,7 @@ judgements stay with `authority`, in order.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -82,6 +82,47 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+class Verifying:
+    """Signatures being verified in worker processes, started at once: iterate for the
+    outcomes in order (as the workers finish them); `close` stops the workers."""
+
+    def __init__(
+        self, jobs: Sequence[Job], keys: Mapping[str, bytes], *, workers: int | None = None
+    ) -> None:
+        count = workers if workers is not None else cores()
+        self._pool: ProcessPoolExecutor | None = None
+        self._parts: Iterator[list[Outcome]] | None = None
+        self._serial: Iterator[Outcome] | None = None
+        if count <= 1 or len(jobs) < PARALLEL_THRESHOLD:
+            loaded = {k: VerifyingKey.from_der(der) for k, der in keys.items()}
+            self._serial = (check(j, loaded) for j in jobs)
+            return
+        size = min(STREAM_CHUNK, max(64, len(jobs) // (count * 8)))
+        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        self._pool = ProcessPoolExecutor(count, initializer=_init_worker, initargs=(dict(keys),))
+        try:
+            self._parts = self._pool.map(_check_chunk, chunks)  # every chunk submitted now
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[Outcome]:
+        if self._serial is not None:
+            yield from self._serial
+            return
+        assert self._parts is not None
+        try:
+            for part in self._parts:
+                yield from part
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def verify_stream(
     jobs: Sequence[Job], keys: Mapping[str, bytes], *, workers: int | None = None
 ) -> Generator[Outcome, None, None]:
@@ -89,15 +130,10 @@ def verify_stream(
 
     `keys` maps key id to DER public key. The caller can work on the first
     outcomes while the workers verify the rest; close the iterator to stop early.
+    The workers start at the first `next`; `Verifying` starts them at once.
     """
-    count = workers if workers is not None else cores()
-    if count <= 1 or len(jobs) < PARALLEL_THRESHOLD:
-        loaded = {k: VerifyingKey.from_der(der) for k, der in keys.items()}
-        for j in jobs:
-            yield check(j, loaded)
-        return
-    size = min(STREAM_CHUNK, max(64, len(jobs) // (count * 8)))
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    with ProcessPoolExecutor(count, initializer=_init_worker, initargs=(dict(keys),)) as pool:
-        for part in pool.map(_check_chunk, chunks):
-            yield from part
+    verifying = Verifying(jobs, keys, workers=workers)
+    try:
+        yield from verifying
+    finally:
+        verifying.close()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from provenance.crypto import signatures
@@ -29,7 +29,7 @@ from provenance.errors import (
     SignatureError,
 )
 from provenance.ledger import tree
-from provenance.ledger.database import in_chunks, utcnow
+from provenance.ledger.database import in_chunks, insert_rows, utcnow
 from provenance.ledger.projections import handlers
 from provenance.ledger.projections.tables import PartyKeyRow, PartyRow, SubjectRow
 from provenance.ledger.tables import CheckpointRow, Entry, TreeNode
@@ -229,9 +229,9 @@ def admit(
         known[digest] = seq
         results.append(Appended(seq, kind, signer.party, digest, False))
     if entries:
-        conn.execute(insert(Entry), entries)
-        conn.execute(insert(TreeNode), nodes)
-        conn.execute(insert(SubjectRow), subjects)
+        insert_rows(conn, Entry, entries)
+        insert_rows(conn, TreeNode, nodes)
+        insert_rows(conn, SubjectRow.__table__, subjects)
     writer.flush()
     return results
 
@@ -256,22 +256,34 @@ def _duplicate(conn: Connection, seq: int, digest: str, pending: list[dict[str, 
 
 @dataclass
 class WorkerBatch:
-    """Envelopes parsed here and verified in worker processes, yielded in order."""
+    """Envelopes parsed here while worker processes verify their signatures; the
+    outcomes are yielded in order."""
 
     statements: list[payloads.Statement]
-    outcomes: Any
+    outcomes: signatures.Verifying
     names: Sequence[str]
+    again: dict[int, int]
+    """Envelopes (by position) signed by a key this batch registers, which the first
+    workers were not given (the statements were parsed while they ran): each is
+    verified again, with those keys too, at this position of `second`."""
+    second: signatures.Verifying | None
 
     def verified(self) -> Iterator[Sequence[str]]:
         """The verified key ids of each envelope, as the workers finish them (appending
         starts while they still verify later envelopes)."""
+        second = iter(self.second) if self.second is not None else None
         for i, outcome in enumerate(self.outcomes):
+            if i in self.again:
+                assert second is not None
+                outcome = next(second)
             if outcome.error:
                 raise SignatureError(f"{self.names[i]}: {outcome.error}")
             yield outcome.verified
 
     def close(self) -> None:
         self.outcomes.close()
+        if self.second is not None:
+            self.second.close()
 
 
 def verify_in_workers(
@@ -281,8 +293,9 @@ def verify_in_workers(
     *,
     workers: int | None = None,
 ) -> WorkerBatch:
-    """Parse every envelope, then start verifying their signatures on every core, with
-    the registered keys their hints name and the keys the statements bring."""
+    """Start verifying every envelope's signatures on every core, with the registered
+    keys their hints name, and parse the envelopes meanwhile. The few envelopes signed
+    by a key the batch itself registers are then verified again with those keys."""
     material: dict[str, bytes] = {}
     hints = {s.keyid for e in envelopes for s in e.signatures}
     for chunk in in_chunks(sorted(hints)):
@@ -290,18 +303,33 @@ def verify_in_workers(
             select(PartyKeyRow.keyid, PartyKeyRow.public_key).where(PartyKeyRow.keyid.in_(chunk))
         )
         material.update({k: bytes(der) for k, der in rows})
-    parsed: list[payloads.Statement] = []
-    for i, envelope in enumerate(envelopes):
-        try:
-            statement = statement_of(envelope)
-        except ProvenanceError as exc:
-            raise type(exc)(f"{names[i]}: {exc.message}", hint=exc.hint) from exc
-        parsed.append(statement)
-        material.update({k.keyid: k.der() for k in keys_registered_by(statement)})
-    outcomes = signatures.verify_stream(
-        [signatures.job(e) for e in envelopes], material, workers=workers
-    )
-    return WorkerBatch(parsed, outcomes, names)
+    jobs = [signatures.job(e) for e in envelopes]
+    outcomes = signatures.Verifying(jobs, material, workers=workers)
+    second: signatures.Verifying | None = None
+    try:
+        parsed: list[payloads.Statement] = []
+        late: dict[str, bytes] = {}
+        for i, envelope in enumerate(envelopes):
+            try:
+                statement = statement_of(envelope)
+            except ProvenanceError as exc:
+                raise type(exc)(f"{names[i]}: {exc.message}", hint=exc.hint) from exc
+            parsed.append(statement)
+            for key in keys_registered_by(statement):
+                if key.keyid in hints and key.keyid not in material:
+                    late[key.keyid] = key.der()
+        again: dict[int, int] = {}
+        if late:
+            for i, envelope in enumerate(envelopes):
+                if any(s.keyid in late for s in envelope.signatures):
+                    again[i] = len(again)
+            second = signatures.Verifying(
+                [jobs[i] for i in again], {**material, **late}, workers=workers
+            )
+    except BaseException:
+        outcomes.close()
+        raise
+    return WorkerBatch(parsed, outcomes, names, again, second)
 
 
 def replay(conn: Connection, progress: Progress | None = None) -> int:
@@ -334,8 +362,7 @@ def replay(conn: Connection, progress: Progress | None = None) -> int:
             handlers.project(writer, accepted, directory)
             subjects.extend(handlers.subject_rows(row.seq, statement))
         writer.flush()
-        if subjects:
-            conn.execute(insert(SubjectRow), subjects)
+        insert_rows(conn, SubjectRow.__table__, subjects)
         replayed += len(rows)
         if progress:
             progress(len(rows))
