@@ -147,6 +147,19 @@ def verify_rate_per_core(envelopes: list[Envelope], key: keys.VerifyingKey) -> f
     return best
 
 
+def verify_cpu_us(envelopes: list[Envelope], key: keys.VerifyingKey) -> float:
+    """CPU microseconds of one verify (process time: what the load does not change)."""
+    sample = [(e.signatures[0].sig, e.pae()) for e in envelopes[:3000]]
+    public = key.public_key
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for sig, message in sample:
+            public.verify(sig, message)  # type: ignore[call-arg, union-attr]
+        best = min(best, (time.process_time() - start) / len(sample) * 1e6)
+    return best
+
+
 # --- child processes: admission and audit, with their peak RSS ---------------------------
 
 
@@ -162,6 +175,7 @@ def _import_child(
     ledger = Ledger.open(db, ledger_key=keys.load_private(Path(key_path)))
     seconds = 0.0
     envelope_bytes = 0
+    main_cpu = workers_cpu = 0.0
     try:
         for lo in range(start, stop, batch):
             hi = min(stop, lo + batch)
@@ -169,13 +183,29 @@ def _import_child(
             envelope_bytes += sum(len(line) for line in lines)
             envelopes = [Envelope.from_bytes(line) for line in lines]
             del lines
-            begin = time.perf_counter()
+            begin, cpu = time.perf_counter(), _cpu()
             ledger.import_envelopes(envelopes, workers=workers)
             seconds += time.perf_counter() - begin
+            after = _cpu()
+            main_cpu += after[0] - cpu[0]
+            workers_cpu += after[1] - cpu[1]
             del envelopes
     finally:
         ledger.close()
-    return {"seconds": seconds, "envelope_bytes": envelope_bytes, "rss": _peak_rss_mib()}
+    return {
+        "seconds": seconds,
+        "envelope_bytes": envelope_bytes,
+        "rss": _peak_rss_mib(),
+        "main_cpu": main_cpu,
+        "workers_cpu": workers_cpu,
+    }
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its finished children (the verifier workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def _audit_child(db: str, workers: int) -> dict[str, Any]:
@@ -416,6 +446,7 @@ def run(
     ends.append(admit)
     seconds = 0.0
     envelope_bytes = 0
+    main_cpu = workers_cpu = 0.0
     rss: list[dict[str, Any]] = []
     stored: list[dict[str, Any]] = []
     previous = 0
@@ -425,6 +456,8 @@ def run(
         )
         seconds += result["seconds"]
         envelope_bytes += result["envelope_bytes"]
+        main_cpu += result["main_cpu"]
+        workers_cpu += result["workers_cpu"]
         rss.append({"at": first + end, **result["rss"]})
         log(f"  {end:,}/{admit:,}  ({end / seconds:,.0f}/s, load {load_now()[0]})")
         previous = end
@@ -436,6 +469,15 @@ def run(
     ledger = Ledger.open(db, ledger_key=keys.load_private(done.checkpoint_key))
     size = ledger.size()
     print(f"admission               {admission_rate:,.0f} entries/s   ({seconds:.1f} s)")
+    verify_us = verify_cpu_us(sample, keys.load_private(done.operator_key).verifying)
+    main_us, workers_us = main_cpu / admit * 1e6, workers_cpu / admit * 1e6
+    cpu_bound = min(1 / main_us, workers / (main_us + workers_us)) * 1e6
+    projected = cpu_bound / (workers / verify_us * 1e6)
+    print(
+        f"admission CPU / entry   main process {main_us:.0f} us, verifier workers "
+        f"{workers_us:.0f} us; one verify {verify_us:.0f} us: on {workers} idle cores "
+        f"{cpu_bound:,.0f}/s = {projected:.2f} x L (load-independent)"
+    )
     print(
         "import peak RSS         "
         + ", ".join(f"{r['process_mib']:.0f} MiB at {r['at']:,}" for r in rss)
@@ -463,9 +505,17 @@ def run(
         )
 
     sizes = sorted({s for s in PROOF_SIZES if s <= n} | {n})
+    grown_tree: dict[str, Any] = {}
     if n > size:
         log(f"growing the tree from {size:,} to {n:,} leaves (bench fast path) ...")
         grow_tree(ledger, n, sizes)
+        parts = storage(ledger)
+        tree_bytes = sum(v for k, v in parts.items() if k.split("/", 1)[0] == "tree_nodes")
+        grown_tree = {"leaves": n, "tree_nodes_bytes_per_leaf": round(tree_bytes / n, 1)}
+        print(
+            f"tree_nodes at {n:>9,}  {tree_bytes / n:.1f} bytes/leaf (table and index; the "
+            "tree grown by the fast path)"
+        )
     log("reading leaf hashes for the reference roots ...")
     hashes = leaf_hashes(ledger, size, n)
     rng = random.Random(7)
@@ -502,9 +552,16 @@ def run(
         "admission_per_s": round(admission_rate),
         "admission_ratio": round(admission_ratio, 3),
         "admission_load": load_at_admission,
+        "admission_cpu_us": {
+            "main": round(main_us, 1),
+            "workers": round(workers_us, 1),
+            "verify": round(verify_us, 1),
+            "projected_ratio": round(projected, 3),
+        },
         "import_rss": rss,
         **audit_figures,
         "storage": stored,
+        "grown_tree": grown_tree,
         "proof_ms": at_n["inclusion_ms"],
         "consistency_proof_ms": at_n["consistency_ms"],
         "proof_growth": growth,

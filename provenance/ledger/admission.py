@@ -12,7 +12,8 @@ reading a ledger needs none of it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,36 +255,97 @@ def _duplicate(conn: Connection, seq: int, digest: str, pending: list[dict[str, 
     return Appended(seq, found.kind, found.signer_party, digest, True)
 
 
-@dataclass
-class WorkerBatch:
-    """Envelopes parsed here while worker processes verify their signatures; the
-    outcomes are yielded in order."""
+@dataclass(frozen=True)
+class _Parsed:
+    """What a worker sends back for one envelope: its statement (or why it has none)
+    and the key ids whose signature verified with the keys the worker was given."""
 
-    statements: list[payloads.Statement]
-    outcomes: signatures.Verifying
-    names: Sequence[str]
-    again: dict[int, int]
-    """Envelopes (by position) signed by a key this batch registers, which the first
-    workers were not given (the statements were parsed while they ran): each is
-    verified again, with those keys too, at this position of `second`."""
-    second: signatures.Verifying | None
+    statement: payloads.Statement | None
+    error: tuple[type[ProvenanceError], str, str | None] | None
+    outcome: signatures.Outcome
+
+
+def _parse_and_check(
+    jobs: Sequence[tuple[Envelope, signatures.Job]], keys: Mapping[str, VerifyingKey]
+) -> list[_Parsed]:
+    """In a worker: validate each envelope's statement (`statement_of`) and check its
+    signatures: the per-entry work that needs nothing of the ledger's state."""
+    out = []
+    for envelope, job in jobs:
+        try:
+            statement: payloads.Statement | None = statement_of(envelope)
+            error = None
+        except ProvenanceError as exc:
+            statement, error = None, (type(exc), exc.message, exc.hint)
+        out.append(_Parsed(statement, error, signatures.check(job, keys)))
+    return out
+
+
+class WorkerBatch:
+    """Envelopes parsed and verified in worker processes, consumed in order.
+
+    `verified()` yields each envelope's verified key ids as the workers finish them
+    (appending starts while they still work on later envelopes) and appends its
+    statement to `statements` as it goes. A signature whose key the workers were not
+    given (the batch itself registers it) is verified here, once every statement that
+    could register it has been read: exactly the keys a whole-batch parse would use."""
+
+    def __init__(
+        self,
+        envelopes: Sequence[Envelope],
+        names: Sequence[str],
+        material: dict[str, bytes],
+        workers: int | None,
+    ) -> None:
+        self.envelopes = envelopes
+        self.names = names
+        self.statements: list[payloads.Statement] = []
+        self.material = material
+        self.unknown = {s.keyid for e in envelopes for s in e.signatures} - material.keys()
+        self.outcomes = signatures.Verifying(
+            [(e, signatures.job(e)) for e in envelopes],
+            material,
+            workers=workers,
+            task=_parse_and_check,
+        )
 
     def verified(self) -> Iterator[Sequence[str]]:
-        """The verified key ids of each envelope, as the workers finish them (appending
-        starts while they still verify later envelopes)."""
-        second = iter(self.second) if self.second is not None else None
-        for i, outcome in enumerate(self.outcomes):
-            if i in self.again:
-                assert second is not None
-                outcome = next(second)
+        results = iter(self.outcomes)
+        buffered: deque[_Parsed] = deque()
+        loaded: dict[str, VerifyingKey] | None = None
+        registered: dict[str, VerifyingKey] = {}
+        complete = False
+        for i, envelope in enumerate(self.envelopes):
+            parsed = buffered.popleft() if buffered else next(results)
+            if parsed.error is not None:
+                cls, message, hint = parsed.error
+                raise cls(f"{self.names[i]}: {message}", hint=hint)
+            assert parsed.statement is not None
+            for key in keys_registered_by(parsed.statement):
+                registered.setdefault(key.keyid, key)
+            outcome = parsed.outcome
+            late = [s.keyid for s in envelope.signatures if s.keyid in self.unknown]
+            if late:
+                if not complete and any(k not in registered for k in late):
+                    # a key a later statement may register: read them all first
+                    for rest in results:
+                        buffered.append(rest)
+                        if rest.statement is not None:
+                            for key in keys_registered_by(rest.statement):
+                                registered.setdefault(key.keyid, key)
+                    complete = True
+                if any(k in registered for k in late):
+                    if loaded is None:
+                        loaded = {k: VerifyingKey.from_der(d) for k, d in self.material.items()}
+                    keys = {**loaded, **registered}
+                    outcome = signatures.check(signatures.job(envelope), keys)
             if outcome.error:
                 raise SignatureError(f"{self.names[i]}: {outcome.error}")
+            self.statements.append(parsed.statement)
             yield outcome.verified
 
     def close(self) -> None:
         self.outcomes.close()
-        if self.second is not None:
-            self.second.close()
 
 
 def verify_in_workers(
@@ -293,9 +355,8 @@ def verify_in_workers(
     *,
     workers: int | None = None,
 ) -> WorkerBatch:
-    """Start verifying every envelope's signatures on every core, with the registered
-    keys their hints name, and parse the envelopes meanwhile. The few envelopes signed
-    by a key the batch itself registers are then verified again with those keys."""
+    """Start parsing and verifying every envelope on every core, with the registered
+    keys their signatures' hints name."""
     material: dict[str, bytes] = {}
     hints = {s.keyid for e in envelopes for s in e.signatures}
     for chunk in in_chunks(sorted(hints)):
@@ -303,33 +364,7 @@ def verify_in_workers(
             select(PartyKeyRow.keyid, PartyKeyRow.public_key).where(PartyKeyRow.keyid.in_(chunk))
         )
         material.update({k: bytes(der) for k, der in rows})
-    jobs = [signatures.job(e) for e in envelopes]
-    outcomes = signatures.Verifying(jobs, material, workers=workers)
-    second: signatures.Verifying | None = None
-    try:
-        parsed: list[payloads.Statement] = []
-        late: dict[str, bytes] = {}
-        for i, envelope in enumerate(envelopes):
-            try:
-                statement = statement_of(envelope)
-            except ProvenanceError as exc:
-                raise type(exc)(f"{names[i]}: {exc.message}", hint=exc.hint) from exc
-            parsed.append(statement)
-            for key in keys_registered_by(statement):
-                if key.keyid in hints and key.keyid not in material:
-                    late[key.keyid] = key.der()
-        again: dict[int, int] = {}
-        if late:
-            for i, envelope in enumerate(envelopes):
-                if any(s.keyid in late for s in envelope.signatures):
-                    again[i] = len(again)
-            second = signatures.Verifying(
-                [jobs[i] for i in again], {**material, **late}, workers=workers
-            )
-    except BaseException:
-        outcomes.close()
-        raise
-    return WorkerBatch(parsed, outcomes, names, again, second)
+    return WorkerBatch(envelopes, names, material, workers)
 
 
 def replay(conn: Connection, progress: Progress | None = None) -> int:
