@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ MAX_ENVELOPE_BYTES = 1024 * 1024
 MAX_PAYLOAD_BYTES = 512 * 1024
 """A payload larger than this is refused: evidence goes in by digest, not inline."""
 MAX_SIGNATURES = 16
+
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9+/=._:;@ -]*")
+"""Characters a JSON string holds as they are (no escape in RFC 8785)."""
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -79,11 +83,36 @@ class Envelope:
         }
 
     def canonical_bytes(self) -> bytes:
-        return canonical.dumps(self.to_json())
+        """The envelope's RFC 8785 JSON, computed once (the envelope is frozen): its
+        digest and the ledger's leaf are both made of it."""
+        cached: bytes | None = self.__dict__.get("_canonical")
+        if cached is None:
+            cached = self._plain_canonical() or canonical.dumps(self.to_json())
+            object.__setattr__(self, "_canonical", cached)
+        return cached
+
+    def _plain_canonical(self) -> bytes | None:
+        """RFC 8785 written out directly when every string needs no escaping (base64,
+        and a payload type and key ids of plain characters): keys in sorted order, no
+        whitespace, exactly what `canonical.dumps` gives for them."""
+        texts = [self.payload_type, *(s.keyid for s in self.signatures)]
+        if not all(_PLAIN_TEXT.fullmatch(t) for t in texts):
+            return None
+        signatures = ",".join(
+            f'{{"keyid":"{s.keyid}","sig":"{b64encode(s.sig)}"}}' for s in self.signatures
+        )
+        return (
+            f'{{"payload":"{b64encode(self.payload)}","payloadType":"{self.payload_type}",'
+            f'"signatures":[{signatures}]}}'
+        ).encode("ascii")
 
     def digest(self) -> str:
-        """Identity of the envelope: SHA-256 of its canonical JSON."""
-        return canonical.sha256_hex(self.canonical_bytes())
+        """Identity of the envelope: SHA-256 of its canonical JSON (computed once)."""
+        cached: str | None = self.__dict__.get("_digest")
+        if cached is None:
+            cached = canonical.sha256_hex(self.canonical_bytes())
+            object.__setattr__(self, "_digest", cached)
+        return cached
 
     def pae(self) -> bytes:
         return pae(self.payload_type, self.payload)

@@ -15,9 +15,10 @@ judgements stay with `authority`, in order.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from provenance.crypto.envelope import Envelope
 from provenance.crypto.keys import VerifyingKey
@@ -70,8 +71,15 @@ def _init_worker(keys: Mapping[str, bytes]) -> None:
     _worker_keys.update({k: VerifyingKey.from_der(der) for k, der in keys.items()})
 
 
-def _check_chunk(jobs: Sequence[Job]) -> list[Outcome]:
-    return [check(j, _worker_keys) for j in jobs]
+def check_all(jobs: Sequence[Job], keys: Mapping[str, VerifyingKey]) -> list[Outcome]:
+    """The default task of `Verifying`: check each job's signatures."""
+    return [check(j, keys) for j in jobs]
+
+
+def _run_chunk(
+    task: Callable[[Sequence[Any], Mapping[str, VerifyingKey]], list[Any]], jobs: Sequence[Any]
+) -> list[Any]:
+    return task(jobs, _worker_keys)
 
 
 def cores() -> int:
@@ -82,6 +90,59 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+class Verifying:
+    """Work on many jobs in worker processes, started at once: iterate for the results
+    in order (as the workers finish them); `close` stops the workers.
+
+    `task(jobs, keys)` runs on each chunk of jobs in a worker, `keys` being the
+    `VerifyingKey`s made once per worker from the DER `keys` given here; it must be a
+    module-level function (it is sent to the workers by name). The default checks the
+    jobs' signatures (`check_all`, giving an `Outcome` each); a caller may do more of
+    its own per-entry work there (admission parses the statements too)."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Any],
+        keys: Mapping[str, bytes],
+        *,
+        workers: int | None = None,
+        task: Callable[[Sequence[Any], Mapping[str, VerifyingKey]], list[Any]] = check_all,
+    ) -> None:
+        count = workers if workers is not None else cores()
+        self._pool: ProcessPoolExecutor | None = None
+        self._parts: Iterator[list[Any]] | None = None
+        self._serial: Iterator[Any] | None = None
+        if count <= 1 or len(jobs) < PARALLEL_THRESHOLD:
+            loaded = {k: VerifyingKey.from_der(der) for k, der in keys.items()}
+            self._serial = (r for i in range(len(jobs)) for r in task(jobs[i : i + 1], loaded))
+            return
+        size = min(STREAM_CHUNK, max(64, len(jobs) // (count * 8)))
+        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        self._pool = ProcessPoolExecutor(count, initializer=_init_worker, initargs=(dict(keys),))
+        try:
+            # every chunk submitted now
+            self._parts = self._pool.map(_run_chunk, [task] * len(chunks), chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._serial is not None:
+            yield from self._serial
+            return
+        assert self._parts is not None
+        try:
+            for part in self._parts:
+                yield from part
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def verify_stream(
     jobs: Sequence[Job], keys: Mapping[str, bytes], *, workers: int | None = None
 ) -> Generator[Outcome, None, None]:
@@ -89,15 +150,10 @@ def verify_stream(
 
     `keys` maps key id to DER public key. The caller can work on the first
     outcomes while the workers verify the rest; close the iterator to stop early.
+    The workers start at the first `next`; `Verifying` starts them at once.
     """
-    count = workers if workers is not None else cores()
-    if count <= 1 or len(jobs) < PARALLEL_THRESHOLD:
-        loaded = {k: VerifyingKey.from_der(der) for k, der in keys.items()}
-        for j in jobs:
-            yield check(j, loaded)
-        return
-    size = min(STREAM_CHUNK, max(64, len(jobs) // (count * 8)))
-    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    with ProcessPoolExecutor(count, initializer=_init_worker, initargs=(dict(keys),)) as pool:
-        for part in pool.map(_check_chunk, chunks):
-            yield from part
+    verifying = Verifying(jobs, keys, workers=workers)
+    try:
+        yield from verifying
+    finally:
+        verifying.close()

@@ -12,11 +12,12 @@ reading a ledger needs none of it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from provenance.crypto import signatures
@@ -29,7 +30,7 @@ from provenance.errors import (
     SignatureError,
 )
 from provenance.ledger import tree
-from provenance.ledger.database import in_chunks, utcnow
+from provenance.ledger.database import in_chunks, insert_rows, utcnow
 from provenance.ledger.projections import handlers
 from provenance.ledger.projections.tables import PartyKeyRow, PartyRow, SubjectRow
 from provenance.ledger.tables import CheckpointRow, Entry, TreeNode
@@ -229,9 +230,9 @@ def admit(
         known[digest] = seq
         results.append(Appended(seq, kind, signer.party, digest, False))
     if entries:
-        conn.execute(insert(Entry), entries)
-        conn.execute(insert(TreeNode), nodes)
-        conn.execute(insert(SubjectRow), subjects)
+        insert_rows(conn, Entry, entries)
+        insert_rows(conn, TreeNode, nodes)
+        insert_rows(conn, SubjectRow.__table__, subjects)
     writer.flush()
     return results
 
@@ -254,20 +255,93 @@ def _duplicate(conn: Connection, seq: int, digest: str, pending: list[dict[str, 
     return Appended(seq, found.kind, found.signer_party, digest, True)
 
 
-@dataclass
-class WorkerBatch:
-    """Envelopes parsed here and verified in worker processes, yielded in order."""
+@dataclass(frozen=True)
+class _Parsed:
+    """What a worker sends back for one envelope: its statement (or why it has none)
+    and the key ids whose signature verified with the keys the worker was given."""
 
-    statements: list[payloads.Statement]
-    outcomes: Any
-    names: Sequence[str]
+    statement: payloads.Statement | None
+    error: tuple[type[ProvenanceError], str, str | None] | None
+    outcome: signatures.Outcome
+
+
+def _parse_and_check(
+    jobs: Sequence[tuple[Envelope, signatures.Job]], keys: Mapping[str, VerifyingKey]
+) -> list[_Parsed]:
+    """In a worker: validate each envelope's statement (`statement_of`) and check its
+    signatures: the per-entry work that needs nothing of the ledger's state."""
+    out = []
+    for envelope, job in jobs:
+        try:
+            statement: payloads.Statement | None = statement_of(envelope)
+            error = None
+        except ProvenanceError as exc:
+            statement, error = None, (type(exc), exc.message, exc.hint)
+        out.append(_Parsed(statement, error, signatures.check(job, keys)))
+    return out
+
+
+class WorkerBatch:
+    """Envelopes parsed and verified in worker processes, consumed in order.
+
+    `verified()` yields each envelope's verified key ids as the workers finish them
+    (appending starts while they still work on later envelopes) and appends its
+    statement to `statements` as it goes. A signature whose key the workers were not
+    given (the batch itself registers it) is verified here, once every statement that
+    could register it has been read: exactly the keys a whole-batch parse would use."""
+
+    def __init__(
+        self,
+        envelopes: Sequence[Envelope],
+        names: Sequence[str],
+        material: dict[str, bytes],
+        workers: int | None,
+    ) -> None:
+        self.envelopes = envelopes
+        self.names = names
+        self.statements: list[payloads.Statement] = []
+        self.material = material
+        self.unknown = {s.keyid for e in envelopes for s in e.signatures} - material.keys()
+        self.outcomes = signatures.Verifying(
+            [(e, signatures.job(e)) for e in envelopes],
+            material,
+            workers=workers,
+            task=_parse_and_check,
+        )
 
     def verified(self) -> Iterator[Sequence[str]]:
-        """The verified key ids of each envelope, as the workers finish them (appending
-        starts while they still verify later envelopes)."""
-        for i, outcome in enumerate(self.outcomes):
+        results = iter(self.outcomes)
+        buffered: deque[_Parsed] = deque()
+        loaded: dict[str, VerifyingKey] | None = None
+        registered: dict[str, VerifyingKey] = {}
+        complete = False
+        for i, envelope in enumerate(self.envelopes):
+            parsed = buffered.popleft() if buffered else next(results)
+            if parsed.error is not None:
+                cls, message, hint = parsed.error
+                raise cls(f"{self.names[i]}: {message}", hint=hint)
+            assert parsed.statement is not None
+            for key in keys_registered_by(parsed.statement):
+                registered.setdefault(key.keyid, key)
+            outcome = parsed.outcome
+            late = [s.keyid for s in envelope.signatures if s.keyid in self.unknown]
+            if late:
+                if not complete and any(k not in registered for k in late):
+                    # a key a later statement may register: read them all first
+                    for rest in results:
+                        buffered.append(rest)
+                        if rest.statement is not None:
+                            for key in keys_registered_by(rest.statement):
+                                registered.setdefault(key.keyid, key)
+                    complete = True
+                if any(k in registered for k in late):
+                    if loaded is None:
+                        loaded = {k: VerifyingKey.from_der(d) for k, d in self.material.items()}
+                    keys = {**loaded, **registered}
+                    outcome = signatures.check(signatures.job(envelope), keys)
             if outcome.error:
                 raise SignatureError(f"{self.names[i]}: {outcome.error}")
+            self.statements.append(parsed.statement)
             yield outcome.verified
 
     def close(self) -> None:
@@ -281,8 +355,8 @@ def verify_in_workers(
     *,
     workers: int | None = None,
 ) -> WorkerBatch:
-    """Parse every envelope, then start verifying their signatures on every core, with
-    the registered keys their hints name and the keys the statements bring."""
+    """Start parsing and verifying every envelope on every core, with the registered
+    keys their signatures' hints name."""
     material: dict[str, bytes] = {}
     hints = {s.keyid for e in envelopes for s in e.signatures}
     for chunk in in_chunks(sorted(hints)):
@@ -290,18 +364,7 @@ def verify_in_workers(
             select(PartyKeyRow.keyid, PartyKeyRow.public_key).where(PartyKeyRow.keyid.in_(chunk))
         )
         material.update({k: bytes(der) for k, der in rows})
-    parsed: list[payloads.Statement] = []
-    for i, envelope in enumerate(envelopes):
-        try:
-            statement = statement_of(envelope)
-        except ProvenanceError as exc:
-            raise type(exc)(f"{names[i]}: {exc.message}", hint=exc.hint) from exc
-        parsed.append(statement)
-        material.update({k.keyid: k.der() for k in keys_registered_by(statement)})
-    outcomes = signatures.verify_stream(
-        [signatures.job(e) for e in envelopes], material, workers=workers
-    )
-    return WorkerBatch(parsed, outcomes, names)
+    return WorkerBatch(envelopes, names, material, workers)
 
 
 def replay(conn: Connection, progress: Progress | None = None) -> int:
@@ -334,8 +397,7 @@ def replay(conn: Connection, progress: Progress | None = None) -> int:
             handlers.project(writer, accepted, directory)
             subjects.extend(handlers.subject_rows(row.seq, statement))
         writer.flush()
-        if subjects:
-            conn.execute(insert(SubjectRow), subjects)
+        insert_rows(conn, SubjectRow.__table__, subjects)
         replayed += len(rows)
         if progress:
             progress(len(rows))

@@ -64,6 +64,8 @@ class Ledger:
         self.key_path = key_path
         self._signers: list[note.Signer] = [signer] if signer is not None else []
         self._verifier_keys: list[str] | None = None
+        self.tiles = tree.TileCache()
+        """The upper tiles of the tree kept for proofs (`tree.CACHE_TILES` at most)."""
 
     @property
     def _signer(self) -> note.Signer | None:
@@ -356,17 +358,31 @@ class Ledger:
         return self._proof(merkle.consistency_nodes(old_size, new_size), new_size)
 
     def _proof(self, groups: list[list[merkle.NodeId]], size: int) -> list[bytes]:
-        """Resolve a proof's nodes in one query; a tree larger than the ledger is not found.
+        """Resolve a proof's nodes: the upper ones from the tile cache, the rest in one
+        query; a tree larger than the ledger is not found.
 
         The size is checked only when nodes are missing: every node of a tree of
         `size` exists once `size` entries do, so the common case is one query.
         """
-        with self.store.read() as conn:
-            try:
-                return tree.resolve(conn, groups)
-            except IntegrityError:
+        try:
+            return self.tiles.resolve(self.store.engine, groups)
+        except IntegrityError:
+            with self.store.read() as conn:
                 self._check_size(conn, size)
-                raise
+            raise
+        except self._driver_errors:
+            # the raw connection's errors are not translated: take the ordinary path,
+            # which turns them into ours
+            with self.store.read() as conn:
+                try:
+                    return tree.resolve(conn, groups)
+                except IntegrityError:
+                    self._check_size(conn, size)
+                    raise
+
+    @property
+    def _driver_errors(self) -> type[Exception]:
+        return self.store.engine.dialect.loaded_dbapi.Error
 
     def _check_size(self, conn: Connection, size: int) -> None:
         current = self._size(conn)

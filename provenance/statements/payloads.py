@@ -12,6 +12,7 @@ Field types shared by many kinds (countries, dates, money) live here too.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -40,16 +41,26 @@ from provenance.tlog.note import Verifier
 # --- shared field types ----------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_country(code: str) -> bool:
+    return pycountry.countries.get(alpha_2=code) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_currency(code: str) -> bool:
+    return pycountry.currencies.get(alpha_3=code) is not None
+
+
 def _country(value: str) -> str:
     code = value.strip().upper()
-    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+    if len(code) != 2 or not _is_country(code):
         raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
     return code
 
 
 def _currency(value: str) -> str:
     code = value.strip().upper()
-    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+    if len(code) != 3 or not _is_currency(code):
         raise ValueError(f"{value!r} is not an ISO 4217 currency code")
     return code
 
@@ -148,9 +159,16 @@ class Statement(BaseModel):
             return
 
         def subjects(self: Statement) -> list[tuple[str, str]]:
-            if self._subjects is None:
-                self._subjects = compute(self)
-            return self._subjects
+            # the private attribute read and written in its dict: pydantic's attribute
+            # access for private attributes costs more than the lookup
+            private = self.__pydantic_private__
+            found: list[tuple[str, str]] | None = (
+                private.get("_subjects") if private is not None else None
+            )
+            if found is None:
+                found = compute(self)
+                self._subjects = found
+            return found
 
         subjects.cached = True  # type: ignore[attr-defined]
         subjects.__doc__ = compute.__doc__

@@ -205,12 +205,14 @@ def range_nodes(lo: int, hi: int) -> list[NodeId]:
     nodes = []
     size = hi - lo
     offset = lo
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
-            if offset % (1 << level):
-                raise ValueError(f"range [{lo}, {hi}) is not RFC 6962 aligned")
-            nodes.append(NodeId(level, offset >> level))
-            offset += 1 << level
+    while size:  # one step per binary digit set, largest first
+        level = size.bit_length() - 1
+        width = 1 << level
+        if offset & (width - 1):
+            raise ValueError(f"range [{lo}, {hi}) is not RFC 6962 aligned")
+        nodes.append(NodeId(level, offset >> level))
+        offset += width
+        size -= width
     return nodes
 
 
@@ -228,19 +230,19 @@ def inclusion_nodes(index: int, size: int) -> list[list[NodeId]]:
     """For each hash of PATH(index, D[size]): the stored nodes it folds from."""
     if not 0 <= index < size:
         raise IndexError(f"leaf index {index} is outside a tree of size {size}")
-    proof: list[list[NodeId]] = []
     lo, hi, m = 0, size, index
     stack: list[list[NodeId]] = []
     while hi - lo > 1:
-        k = _split(hi - lo)
+        level = (hi - lo - 1).bit_length() - 1
+        k = 1 << level  # _split(hi - lo)
         if m < k:
             stack.append(range_nodes(lo + k, hi))
             hi = lo + k
         else:
-            stack.append(range_nodes(lo, lo + k))
+            stack.append([NodeId(level, lo >> level)])  # range_nodes(lo, lo + k)
             lo, m = lo + k, m - k
-    proof.extend(reversed(stack))
-    return proof
+    stack.reverse()
+    return stack
 
 
 def consistency_nodes(old_size: int, new_size: int) -> list[list[NodeId]]:

@@ -132,3 +132,25 @@ def test_bad_statements(payload: bytes) -> None:
 def test_parsing_arbitrary_bytes_raises_only_provenance_errors(data: bytes) -> None:
     with contextlib.suppress(ProvenanceError):
         Envelope.from_bytes(data).statement()
+
+
+@given(
+    payload=st.binary(max_size=200),
+    payload_type=st.one_of(st.just(envelope.INTOTO_PAYLOAD_TYPE), st.text(min_size=1)),
+    keyids=st.lists(st.one_of(st.text(alphabet="0123456789abcdef"), st.text()), min_size=1),
+)
+def test_canonical_bytes_are_rfc8785(payload: bytes, payload_type: str, keyids: list[str]) -> None:
+    """The envelope's canonical JSON (written out directly when its strings need no
+    escaping) is what the canonical encoder gives, and its digest is computed once."""
+    from provenance.crypto import canonical
+
+    sigs = tuple(envelope.Signature(k, bytes([i % 256]) * 64) for i, k in enumerate(keyids))
+    env = Envelope(payload_type, payload, sigs)
+    try:
+        expected = canonical.dumps(env.to_json())
+    except InputError:  # lone surrogates: neither form can encode them
+        with pytest.raises(InputError):
+            env.canonical_bytes()
+        return
+    assert env.canonical_bytes() == expected
+    assert env.digest() == canonical.sha256_hex(expected) == env.digest()

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, insert, inspect, select, update
+from sqlalchemy import Executable, bindparam, inspect, select, update
 from sqlalchemy.engine import Connection, CursorResult, Row
 
 from provenance.errors import InputError
-from provenance.ledger.database import in_chunks
+from provenance.ledger.database import in_chunks, insert_rows
 from provenance.ledger.projections.tables import Base, ChipRow, ShipmentRow
 from provenance.statements.authority import Directory, Signer
 from provenance.statements.payloads import Statement
@@ -81,7 +81,7 @@ class Writer:
         then the pending updates in the order they were queued."""
         pending, self._pending = self._pending, {}
         for model, rows in pending.items():
-            self.conn.execute(insert(model), rows)
+            insert_rows(self.conn, model.__table__, rows)
         updates, self._updates = self._updates, []
         for _, statement, params in updates:
             self.conn.execute(statement, params)
