@@ -17,12 +17,14 @@ The first problem, by entry number, raises `IntegrityError` naming the entry.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
 
 from provenance.crypto.envelope import Envelope
 from provenance.crypto.keys import VerifyingKey
@@ -34,9 +36,11 @@ from provenance.errors import (
     ProvenanceError,
     SignatureError,
 )
+from provenance.ledger import checkpoint_keys, tree
+from provenance.ledger.audit_state import Seen
 from provenance.ledger.database import Store, make_engine
 from provenance.ledger.log import Ledger
-from provenance.ledger.tables import CheckpointRow, Entry
+from provenance.ledger.tables import CheckpointRow, Entry, LedgerInfo, TreeNode
 from provenance.offline.entries import ParsedEntry
 from provenance.statements import kinds
 from provenance.statements.authority import (
@@ -64,6 +68,14 @@ class AuditReport:
     checkpoints: int
     keys: int
     workers: int
+    since: int | None = None
+    """The size the auditor had verified before, when only what came after was audited."""
+    audited: int = 0
+    """How many entries were audited now (all, or those appended since `since`)."""
+    seen: Seen | None = None
+    """What the auditor should remember now (`audit_state`)."""
+    trusted_on_first_use: bool = False
+    """No key was pinned and nothing remembered: the database's own key was trusted."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -75,6 +87,9 @@ class AuditReport:
             "checkpoints": self.checkpoints,
             "keys": self.keys,
             "workers": self.workers,
+            "incremental_from": self.since,
+            "audited": self.audited,
+            "verifier_key": self.seen.pinned if self.seen else None,
         }
 
 
@@ -132,20 +147,28 @@ class _TimelineState:
 @dataclass
 class _Worker:
     store: Store
-    verifier_keys: list[str]
+    origin: str
+    checkpoint_keys: list[tuple[str, int]]
     timeline: Timeline
     verifying: dict[str, VerifyingKey]
+
+    def keys_for(self, size: int) -> list[str]:
+        """The checkpoint keys that may sign the checkpoint of `size`."""
+        return [k for k, valid_from in self.checkpoint_keys if valid_from <= size]
 
 
 _worker: _Worker | None = None
 
 
-def _init(url: str, verifier_keys: list[str], state: _TimelineState) -> None:
+def _init(
+    url: str, origin: str, checkpoint_keys: list[tuple[str, int]], state: _TimelineState
+) -> None:
     global _worker
     timeline = state.restore()
     _worker = _Worker(
         Store(make_engine(url), url),
-        verifier_keys,
+        origin,
+        checkpoint_keys,
         timeline,
         {k: r.verifying for k, r in timeline.keys().items()},
     )
@@ -185,7 +208,7 @@ def _check_range(worker: _Worker, start: int, stop: int, result: _RangeResult) -
         expected = start
         for seq, kind, digest, signer_party, signer_keys, leaf in rows:
             if seq != expected:
-                fail(expected, "the entry is missing (a row was deleted)")
+                fail(expected, "the entry is missing (a row was deleted or renumbered)")
             expected += 1
             leaf = bytes(leaf)
             leaf_hash = merkle.leaf_hash(leaf)
@@ -199,18 +222,35 @@ def _check_range(worker: _Worker, start: int, stop: int, result: _RangeResult) -
             if problem:
                 fail(seq, problem)
         if expected != stop:
-            fail(expected, "the entry is missing (a row was deleted)")
+            fail(expected, "the entry is missing (a row was deleted or renumbered)")
         for size, root, signed in conn.execute(
             text("SELECT size, root, note FROM checkpoints WHERE size > :a AND size <= :b"),
             {"a": start, "b": stop},
         ):
-            try:
-                checkpoint = note.open_checkpoint(signed, worker.verifier_keys)
-            except ProvenanceError as exc:
-                fail(size - 1, f"checkpoint at size {size}: {exc.message}")
-            if checkpoint.size != size or checkpoint.root != bytes(root):
-                fail(size - 1, f"checkpoint at size {size} does not match its row")
-            result.checkpoints[size] = checkpoint.root
+            opened = _check_checkpoint(worker.origin, worker.keys_for(size), size, root, signed)
+            if isinstance(opened, str):
+                fail(size - 1, opened)
+            else:
+                result.checkpoints[size] = opened.root
+
+
+def _check_checkpoint(
+    origin: str, keys: list[str], size: int, root: object, signed: object
+) -> note.Checkpoint | str:
+    """The checkpoint a row holds, or what is wrong with it."""
+    if not isinstance(signed, str):
+        return f"checkpoint at size {size}: its note is not text"
+    try:
+        checkpoint = note.open_checkpoint(signed, keys)
+    except ProvenanceError as exc:
+        return f"checkpoint at size {size}: {exc.message}"
+    if checkpoint.origin != origin:
+        return f"checkpoint at size {size} is for {checkpoint.origin!r}, not {origin!r}"
+    if checkpoint.size != size or not isinstance(root, bytes | memoryview):
+        return f"checkpoint at size {size} does not match its row (its note says {checkpoint.size})"
+    if checkpoint.root != bytes(root):
+        return f"checkpoint at size {size}: its root column does not match its note"
+    return checkpoint
 
 
 def _check_entry(
@@ -266,30 +306,73 @@ def _check_entry(
 # --- the audit ------------------------------------------------------------------------
 
 
-def build_timeline(store: Store) -> Timeline:
-    """Parties and keys from the key-related entries, in order."""
+def build_timeline(store: Store, below: int | None = None) -> Timeline:
+    """Parties and keys from the key-related entries (below tree size `below`), in order."""
+    return _timeline(store, None, below)[0]
+
+
+def _timeline(
+    store: Store, seqs: list[int] | None, below: int | None, proven: int = 0
+) -> tuple[Timeline, list[int]]:
+    """The key history from the key-related entries: those numbered in `seqs`, else every
+    entry of a key kind below `below`. The leaves of entries below `proven` are not audited
+    again by the caller: it proves their inclusion (`_prove_included`)."""
     timeline = Timeline()
     with store.read() as conn:
-        rows = conn.execute(
-            select(Entry.c.seq, Entry.c.leaf)
-            .where(Entry.c.kind.in_(KEY_KINDS))
-            .order_by(Entry.c.seq)
-        )
-        for seq, leaf in rows:
-            try:
-                parsed = ParsedEntry.from_leaf(bytes(leaf))
-                timeline.apply(parsed.model(), seq)
-            except ProvenanceError as exc:
-                raise IntegrityError(
-                    f"entry {seq}: {exc.message}",
-                    hint="the ledger's key history does not replay: the database was altered",
-                ) from exc
-    return timeline
+        if seqs is None:
+            query = select(Entry.c.seq, Entry.c.leaf).where(Entry.c.kind.in_(KEY_KINDS))
+            if below is not None:
+                query = query.where(Entry.c.seq >= 0, Entry.c.seq < below)
+            rows = [(int(s), bytes(leaf)) for s, leaf in conn.execute(query.order_by(Entry.c.seq))]
+        else:
+            found: dict[int, bytes] = {}
+            for chunk in _chunks(sorted(set(seqs)), 500):
+                found.update(
+                    (int(s), bytes(leaf))
+                    for s, leaf in conn.execute(
+                        select(Entry.c.seq, Entry.c.leaf).where(Entry.c.seq.in_(chunk))
+                    )
+                )
+            rows = []
+            for seq in sorted(set(seqs)):
+                if seq not in found:
+                    raise IntegrityError(
+                        f"entry {seq}: the entry is missing (a row was deleted or renumbered)"
+                    )
+                rows.append((seq, found[seq]))
+    for seq, leaf in rows:
+        try:
+            parsed = ParsedEntry.from_leaf(leaf)
+            if parsed.seq != seq:
+                raise IntegrityError(f"its leaf says it is entry {parsed.seq}")
+            if seq < proven and parsed.kind not in KEY_KINDS:
+                raise IntegrityError(f"it holds a {parsed.kind!r} statement, not a key change")
+            timeline.apply(parsed.model(), seq)
+        except ProvenanceError as exc:
+            raise IntegrityError(
+                f"entry {seq}: {exc.message}",
+                hint="the ledger's key history does not replay: the database was altered",
+            ) from exc
+    return timeline, [seq for seq, _ in rows]
 
 
-def _ranges(size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, size, RANGE):
-        yield start, min(size, start + RANGE)
+def _chunks(values: list[int], n: int) -> Iterator[list[int]]:
+    for i in range(0, len(values), n):
+        yield values[i : i + n]
+
+
+def _ranges(start: int, size: int) -> Iterator[tuple[int, int]]:
+    for a in range(start, size, RANGE):
+        yield a, min(size, a + RANGE)
+
+
+@dataclass(frozen=True)
+class _Tip:
+    """The latest checkpoint, verified: the tree the audit checks."""
+
+    size: int
+    root: bytes
+    note: str
 
 
 def audit(
@@ -297,62 +380,389 @@ def audit(
     *,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    pinned: str | None = None,
+    seen: Seen | None = None,
+    full: bool = False,
 ) -> AuditReport:
-    """Verify the whole ledger; raise `IntegrityError` at the first bad entry."""
+    """Verify the ledger; raise `IntegrityError` at the first bad row.
+
+    `pinned` is the checkpoint verifier key to trust (default: what `seen` remembers, else
+    the key the database names, trusted on first use). `seen` is what the auditor verified
+    before (`audit_state`): the ledger must have grown from it, consistently, with no
+    checkpoint below it removed; only the entries appended since are audited, unless
+    `full`. The report's `seen` is what to remember now.
+    """
     store = ledger.store
     with store.read() as conn:
-        count, top = conn.execute(select(func.count(), func.max(Entry.c.seq))).one()
-        latest = int(conn.execute(select(func.max(CheckpointRow.c.size))).scalar() or 0)
+        _check_identity(conn, ledger, pinned, seen)
+        chain = _checkpoint_chain(conn, ledger, seen)
+        trusted = _trusted_from(chain, pinned or (seen.pinned if seen else ledger.verifier_key))
+        tip = _tip(conn, ledger.origin, chain, trusted)
         checkpoint_count = int(
             conn.execute(select(func.count()).select_from(CheckpointRow)).scalar_one()
         )
-    top_seq: int | None = top
-    size = 0 if top_seq is None else top_seq + 1
-    timeline = build_timeline(store)
+        if seen is not None:
+            _check_against_seen(conn, seen, tip)
+        _check_bounds(conn, tip.size)
+    start = seen.size if seen is not None and not full else 0
+    if start:
+        timeline, key_seqs = _timeline(store, _key_seqs(store, seen, tip.size), None, start)
+        _prove_included(store, [s for s in key_seqs if s < start], tip)
+    else:
+        timeline, key_seqs = _timeline(store, None, tip.size)
     state = _TimelineState.of(timeline)
+    ranges = list(_ranges(start, tip.size))
     count_workers = workers if workers is not None else cores()
-    ranges = list(_ranges(max(size, int(latest))))
     results: list[_RangeResult] = []
+    initargs = (store.url, ledger.origin, chain, state)
     if count_workers <= 1 or len(ranges) <= 1:
         count_workers = 1
-        _init(store.url, ledger.verifier_keys, state)
-        for start, stop in ranges:
-            results.append(_audit_range(start, stop))
+        _init(*initargs)
+        for a, b in ranges:
+            results.append(_audit_range(a, b))
             if progress:
-                progress(stop - start)
+                progress(b - a)
     else:
-        with ProcessPoolExecutor(
-            count_workers, initializer=_init, initargs=(store.url, ledger.verifier_keys, state)
-        ) as pool:
+        with ProcessPoolExecutor(count_workers, initializer=_init, initargs=initargs) as pool:
             futures: list[Future[_RangeResult]] = [
                 pool.submit(_audit_range, a, b) for a, b in ranges
             ]
-            for (start, stop), future in zip(ranges, futures, strict=True):
+            for (a, b), future in zip(ranges, futures, strict=True):
                 results.append(future.result())
                 if progress:
-                    progress(stop - start)
+                    progress(b - a)
     findings = [r.finding for r in results if r.finding is not None]
     if findings:
         first = min(findings, key=lambda f: f.seq)
         raise IntegrityError(f"entry {first.seq}: {first.message}")
-    if count != size:
-        raise IntegrityError(f"the ledger holds {count} entries but numbers them up to {size - 1}")
-    if latest != size:
-        raise IntegrityError(
-            f"the latest checkpoint is at size {latest} but the ledger holds {size} entries"
-        )
     leaf_hashes = [h for r in results for h in r.leaf_hashes]
     checkpoints = {s: root for r in results for s, root in r.checkpoints.items()}
-    root = _check_tree(store, leaf_hashes, checkpoints)
+    if start:
+        assert seen is not None
+        root = _extend_tree(store, seen, leaf_hashes, checkpoints, tip)
+    else:
+        root = _check_tree(store, leaf_hashes, checkpoints)
+    if root != tip.root:
+        raise IntegrityError(f"entry {tip.size - 1}: the latest checkpoint does not match the tree")
+    remembered = Seen(
+        ledger.origin,
+        pinned or (seen.pinned if seen else ledger.verifier_key),
+        chain,
+        tip.size,
+        tip.root.hex(),
+        tip.note,
+        checkpoint_count,
+        key_seqs,
+    )
     return AuditReport(
         ledger.origin,
-        size,
-        root,
-        count,
+        tip.size,
+        tip.root,
+        tip.size,
         checkpoint_count,
         len(timeline.keys()),
         count_workers,
+        since=start or None,
+        audited=tip.size - start,
+        seen=remembered,
+        trusted_on_first_use=pinned is None and seen is None,
     )
+
+
+def _check_identity(
+    conn: Connection, ledger: Ledger, pinned: str | None, seen: Seen | None
+) -> None:
+    """The database's idea of the ledger against the key and origin the auditor trusts."""
+    rows = conn.execute(select(LedgerInfo.c.id, LedgerInfo.c.origin)).all()
+    if len(rows) != 1:
+        raise IntegrityError(f"ledger_info holds {len(rows)} rows, want one")
+    if seen is not None:
+        if seen.origin != ledger.origin:
+            raise IntegrityError(
+                f"the database names its ledger {ledger.origin!r}, but the auditor verified "
+                f"{seen.origin!r} here before",
+                hint="a different ledger now sits in this database",
+            )
+        if ledger.verifier_key != seen.keys[0][0]:
+            raise IntegrityError(
+                f"the database names checkpoint key {ledger.verifier_key}, but the ledger the "
+                f"auditor verified here before began with {seen.keys[0][0]}",
+                hint="the ledger was rebuilt with another key",
+            )
+        if pinned is not None and pinned not in [k for k, _ in seen.keys]:
+            raise IntegrityError(
+                f"the key given ({pinned}) is not one the auditor saw this ledger use",
+                hint="check where the key came from, or audit with another --state",
+            )
+    key = pinned or (seen.pinned if seen else ledger.verifier_key)
+    try:
+        name = note.Verifier.parse(key).name
+    except ProvenanceError as exc:
+        raise InputError(f"the pinned ledger key is malformed: {exc.message}") from exc
+    if name != ledger.origin:
+        raise IntegrityError(
+            f"the database names its ledger {ledger.origin!r}, but the pinned key is for {name!r}"
+        )
+
+
+def _rotations(conn: Connection, start: int, below: int) -> list[checkpoint_keys.Rotation]:
+    """The `checkpoint-key` announcements with `start <= seq < below` (the audit of their
+    range checks them as entries)."""
+    found = []
+    rows = conn.execute(
+        select(Entry.c.seq, Entry.c.leaf)
+        .where(Entry.c.kind == "checkpoint-key", Entry.c.seq >= start, Entry.c.seq < below)
+        .order_by(Entry.c.seq)
+    )
+    for seq, leaf in rows:
+        try:
+            predicate = ParsedEntry.from_leaf(bytes(leaf)).statement["predicate"]
+            found.append(
+                checkpoint_keys.Rotation(
+                    int(seq),
+                    str(predicate["verifier_key"]),
+                    str(predicate["replaces"]),
+                    dt.date.fromisoformat(str(predicate["overlap_until"])),
+                )
+            )
+        except (ProvenanceError, KeyError, TypeError, ValueError) as exc:
+            raise IntegrityError(f"entry {seq}: a malformed checkpoint-key entry ({exc})") from exc
+    return found
+
+
+def _checkpoint_chain(conn: Connection, ledger: Ledger, seen: Seen | None) -> list[tuple[str, int]]:
+    """Every checkpoint key with the smallest size it may sign: the first key from size 1;
+    a key announced at entry s, replacing a key of the chain, once the first checkpoint
+    after s (signed by the keys before it) is past."""
+    chain = list(seen.keys) if seen is not None else [(ledger.verifier_key, 1)]
+    top = conn.execute(select(func.max(CheckpointRow.c.size))).scalar()
+    if not isinstance(top, int):
+        raise IntegrityError("the ledger has no checkpoint")
+    for rotation in _rotations(conn, seen.size if seen is not None else 0, top):
+        if rotation.replaces not in [k for k, _ in chain]:
+            continue  # replaces no key of the ledger: it adds none
+        first_after = conn.execute(
+            select(func.min(CheckpointRow.c.size)).where(CheckpointRow.c.size > rotation.seq)
+        ).scalar()
+        if isinstance(first_after, int):
+            chain.append((rotation.verifier_key, first_after + 1))
+    return chain
+
+
+def _trusted_from(chain: list[tuple[str, int]], pinned: str) -> list[tuple[str, int]]:
+    """The pinned key and those announced after it: the keys that may sign the latest
+    checkpoint (which fixes the whole tree)."""
+    keys = [k for k, _ in chain]
+    if pinned not in keys:
+        raise IntegrityError(
+            f"the ledger's checkpoints are not signed by the pinned key {pinned}",
+            hint=f"the database names {keys[0]}: a ledger rebuilt with another key",
+        )
+    return chain[keys.index(pinned) :]
+
+
+def _tip(
+    conn: Connection, origin: str, chain: list[tuple[str, int]], trusted: list[tuple[str, int]]
+) -> _Tip:
+    row = conn.execute(
+        select(CheckpointRow.c.size, CheckpointRow.c.root, CheckpointRow.c.note)
+        .order_by(CheckpointRow.c.size.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise IntegrityError("the ledger has no checkpoint")
+    size = int(row.size)
+    keys = [k for k, valid_from in trusted if valid_from <= size]
+    checked = _check_checkpoint(origin, keys, size, row.root, row.note)
+    if isinstance(checked, str):
+        any_key = _check_checkpoint(origin, [k for k, _ in chain], size, row.root, row.note)
+        if not isinstance(any_key, str):
+            checked = "the latest checkpoint is not signed by the pinned key"
+        raise IntegrityError(f"entry {max(size - 1, 0)}: {checked}")
+    return _Tip(size, checked.root, str(row.note))
+
+
+def _check_against_seen(conn: Connection, seen: Seen, tip: _Tip) -> None:
+    """A rollback, a fork or a removed checkpoint, against what the auditor saw."""
+    if tip.size < seen.size:
+        raise IntegrityError(
+            f"the ledger's latest checkpoint is at size {tip.size}, but the auditor verified "
+            f"size {seen.size} before: {seen.size - tip.size} entries were removed (a rollback)",
+            hint="keep the state file: it and the checkpoint it names are the evidence",
+        )
+    row = conn.execute(
+        select(CheckpointRow.c.root, CheckpointRow.c.note).where(CheckpointRow.c.size == seen.size)
+    ).first()
+    if (
+        row is None
+        or not isinstance(row.root, bytes | memoryview)
+        or bytes(row.root).hex() != seen.root
+    ):
+        raise IntegrityError(
+            f"entry {seen.size - 1}: the checkpoint at size {seen.size} the auditor verified "
+            "is gone or changed"
+        )
+    below = int(
+        conn.execute(
+            select(func.count()).select_from(CheckpointRow).where(CheckpointRow.c.size <= seen.size)
+        ).scalar_one()
+    )
+    if below != seen.checkpoints:
+        raise IntegrityError(
+            f"the ledger holds {below} checkpoints up to size {seen.size}, but the auditor "
+            f"verified {seen.checkpoints}: "
+            + ("a checkpoint was deleted" if below < seen.checkpoints else "one was added")
+        )
+    if tip.size > seen.size:
+        try:
+            proof = tree.resolve(conn, merkle.consistency_nodes(seen.size, tip.size))
+            merkle.verify_consistency(
+                seen.size, tip.size, proof, bytes.fromhex(seen.root), tip.root
+            )
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"the tree of size {tip.size} is not consistent with the checkpoint of size "
+                f"{seen.size} the auditor verified ({exc.message})",
+                hint="two histories of one ledger: keep both checkpoint notes",
+            ) from exc
+
+
+def _check_bounds(conn: Connection, size: int) -> None:
+    """No row outside the signed tree: every structure after this is bounded by `size`."""
+    seq = conn.execute(
+        select(Entry.c.seq).where((Entry.c.seq < 0) | (Entry.c.seq >= size)).limit(1)
+    ).scalar()
+    if seq is not None:
+        raise IntegrityError(
+            f"entry {seq}: numbered outside the signed tree of size {size} "
+            "(a row was added or renumbered)"
+        )
+    stray = conn.execute(
+        select(CheckpointRow.c.size).where(CheckpointRow.c.size < 1).limit(1)
+    ).scalar()
+    if stray is not None:
+        raise IntegrityError(f"checkpoint row at size {stray}: no tree has that size")
+    height = max(size - 1, 0).bit_length()
+    level = conn.execute(
+        select(TreeNode.c.level)
+        .where((TreeNode.c.level < 0) | (TreeNode.c.level > height))
+        .limit(1)
+    ).scalar()
+    if level is not None:
+        raise IntegrityError(f"tree node at level {level}: the tree of size {size} has none")
+    for lvl in range(height + 1):
+        idx = conn.execute(
+            select(TreeNode.c.idx)
+            .where(
+                TreeNode.c.level == lvl,
+                (TreeNode.c.idx < 0) | (TreeNode.c.idx >= size >> lvl),
+            )
+            .limit(1)
+        ).scalar()
+        if idx is not None:
+            first = max(0, min(idx << lvl, size - 1)) if idx >= 0 else 0
+            raise IntegrityError(
+                f"entry {first}: tree node (level {lvl}, index {idx}) lies outside the tree "
+                f"of size {size}"
+            )
+
+
+def _key_seqs(store: Store, seen: Seen | None, size: int) -> list[int]:
+    """The key-related entries: those the auditor remembered, and those appended since."""
+    assert seen is not None
+    with store.read() as conn:
+        new = conn.execute(
+            select(Entry.c.seq).where(
+                Entry.c.kind.in_(KEY_KINDS), Entry.c.seq >= seen.size, Entry.c.seq < size
+            )
+        ).scalars()
+        return sorted({*seen.key_seqs, *(int(s) for s in new)})
+
+
+def _prove_included(store: Store, seqs: list[int], tip: _Tip) -> None:
+    """Each entry's stored leaf is in the signed tree (inclusion proofs from stored nodes)."""
+    with store.read() as conn:
+        for chunk in _chunks(seqs, 200):
+            leaves = dict(
+                conn.execute(select(Entry.c.seq, Entry.c.leaf).where(Entry.c.seq.in_(chunk))).all()
+            )
+            groups = {seq: merkle.inclusion_nodes(seq, tip.size) for seq in chunk}
+            wanted = {node for g in groups.values() for group in g for node in group}
+            stored = tree.nodes(conn, wanted)
+
+            def fetch(
+                _ids: object, found: dict[merkle.NodeId, bytes] = stored
+            ) -> dict[merkle.NodeId, bytes]:
+                return found
+
+            for seq in chunk:
+                try:
+                    proof = merkle.resolve(groups[seq], fetch)
+                    merkle.verify_inclusion(
+                        merkle.leaf_hash(bytes(leaves[seq])), seq, tip.size, proof, tip.root
+                    )
+                except (IntegrityError, KeyError) as exc:
+                    raise IntegrityError(
+                        f"entry {seq}: the stored entry is not in the signed tree "
+                        f"(its bytes were altered): {exc}"
+                    ) from exc
+
+
+def _extend_tree(
+    store: Store,
+    seen: Seen,
+    leaf_hashes: list[bytes],
+    checkpoints: dict[int, bytes],
+    tip: _Tip,
+) -> bytes:
+    """The tree grown from the right edge the auditor verified: every node the new entries
+    complete equals the stored one, every new checkpoint's root is the tree's."""
+    start = seen.size
+    with store.read() as conn:
+        edge_ids = merkle.CompactRange.edge_nodes(start)
+        stored_edge = tree.nodes(conn, edge_ids)
+        try:
+            compact = merkle.CompactRange(start, [stored_edge[n] for n in edge_ids])
+        except KeyError as exc:
+            raise IntegrityError(
+                f"entry {start - 1}: a tree node of size {start} is missing"
+            ) from exc
+        if compact.root().hex() != seen.root:
+            raise IntegrityError(
+                f"entry {start - 1}: the stored tree no longer gives the root of size {start} "
+                "the auditor verified"
+            )
+        created: dict[tuple[int, int], bytes] = {}
+        for leaf_hash in leaf_hashes:
+            for node, value in compact.append(leaf_hash):
+                if node.level:
+                    created[(node.level, node.idx)] = value
+            expected = checkpoints.get(compact.size)
+            if expected is not None and compact.root() != expected:
+                raise IntegrityError(
+                    f"entry {compact.size - 1}: the checkpoint at size {compact.size} does not "
+                    "match the tree"
+                )
+        for level in range(1, max(tip.size - 1, 0).bit_length() + 1):
+            rows = conn.execute(
+                select(TreeNode.c.idx, TreeNode.c.hash)
+                .where(TreeNode.c.level == level, TreeNode.c.idx >= start >> level)
+                .order_by(TreeNode.c.idx)
+            )
+            found = 0
+            for idx, value in rows:
+                found += 1
+                if created.get((level, int(idx))) != bytes(value):
+                    raise IntegrityError(
+                        f"entry {max(start, int(idx) << level)}: stored tree node (level {level}, "
+                        f"index {idx}) does not match the entries below it"
+                    )
+            want = (tip.size >> level) - (start >> level)
+            if found != want:
+                raise IntegrityError(
+                    f"entry {start}: tree level {level} holds {found} new nodes, want {want}"
+                )
+        return compact.root()
 
 
 def _check_tree(store: Store, leaf_hashes: list[bytes], checkpoints: dict[int, bytes]) -> bytes:
@@ -367,18 +777,25 @@ def _check_tree(store: Store, leaf_hashes: list[bytes], checkpoints: dict[int, b
             ]
             stored = conn.execute(
                 text("SELECT idx, hash FROM tree_nodes WHERE level = :l ORDER BY idx"), {"l": level}
-            ).all()
-            if len(stored) != len(computed):
-                raise IntegrityError(
-                    f"tree level {level} holds {len(stored)} nodes, want {len(computed)}"
-                )
-            for (idx, value), expected in zip(stored, computed, strict=True):
-                if bytes(value) != expected:
-                    first_leaf = idx << level
+            )
+            position = 0
+            for idx, value in stored:
+                if idx != position or position >= len(computed):
                     raise IntegrityError(
-                        f"entry {first_leaf}: stored tree node (level {level}, index {idx}) "
-                        "does not match the entries below it"
+                        f"entry {min(position << level, len(leaf_hashes) - 1)}: tree node "
+                        f"(level {level}, index {position}) is missing"
                     )
+                if bytes(value) != computed[position]:
+                    raise IntegrityError(
+                        f"entry {position << level}: stored tree node (level {level}, index "
+                        f"{position}) does not match the entries below it"
+                    )
+                position += 1
+            if position != len(computed):
+                raise IntegrityError(
+                    f"entry {position << level}: tree node (level {level}, index {position}) "
+                    "is missing"
+                )
             levels.append(computed)
             level += 1
 
