@@ -19,11 +19,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import LargeBinary, cast, func, literal, select
 from sqlalchemy.engine import Connection
 
 from provenance.crypto.envelope import Envelope
@@ -36,12 +37,12 @@ from provenance.errors import (
     ProvenanceError,
     SignatureError,
 )
-from provenance.ledger import checkpoint_keys, tree
+from provenance.ledger import checkpoint_keys
 from provenance.ledger.audit_state import Seen
 from provenance.ledger.database import Store, make_engine
 from provenance.ledger.log import Ledger
 from provenance.ledger.tables import CheckpointRow, Entry, LedgerInfo, TreeNode
-from provenance.offline.entries import ParsedEntry
+from provenance.offline.entries import ParsedEntry, timestamp
 from provenance.statements import kinds
 from provenance.statements.authority import (
     Claims,
@@ -57,6 +58,10 @@ from provenance.tlog import merkle, note
 
 RANGE = 5000
 """Entries per unit of work handed to a worker."""
+
+ENTRY_COLUMNS = ("integrated_at", "kind", "envelope_digest", "signer_party", "signer_keys", "leaf")
+ENTRY_TYPES = ("text", "text", "text", "text", "text", "blob")
+"""The columns of an entry row other than `seq`, and the SQLite storage class of each."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,13 @@ def _init(
     )
 
 
+def _dispose() -> None:
+    global _worker
+    if _worker is not None:
+        _worker.store.dispose()
+        _worker = None
+
+
 def _audit_range(start: int, stop: int) -> _RangeResult:
     assert _worker is not None
     result = _RangeResult(start)
@@ -186,48 +198,164 @@ class _Stop(Exception):
     pass
 
 
+def _raw(column: Any, conn: Connection) -> Any:
+    """A column as its stored bytes: SQLite keeps whatever it is given (text that is not
+    UTF-8, text where bytes belong), so the audit reads bytes and judges them itself:
+    damage is a finding, not a crash."""
+    return cast(column, LargeBinary) if conn.dialect.name == "sqlite" else column
+
+
+def _types(conn: Connection, *columns: Any) -> Any:
+    """On SQLite, the storage classes of `columns` joined by spaces (a column holds any
+    type there: text where bytes belong passes a CAST unchanged, but breaks every reader);
+    elsewhere the database enforces the declared types, and this is the constant `TYPED`."""
+    if conn.dialect.name != "sqlite":
+        return literal(TYPED)
+    joined: Any = func.typeof(columns[0])
+    for column in columns[1:]:
+        joined = joined.concat(" ").concat(func.typeof(column))
+    return joined
+
+
+TYPED = "typed"
+
+
+def _typed(found: object, *expected: str) -> bool:
+    return found == TYPED or found == " ".join(expected)
+
+
+def _bytes(value: object) -> bytes | None:
+    """A stored byte string, or None when the database holds something else there."""
+    if isinstance(value, bytes | memoryview):
+        return bytes(value)
+    return None
+
+
+def _nodes(conn: Connection, ids: Iterable[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+    """Stored tree nodes by id (as `tree.nodes`, but reading bytes as stored: a value that is
+    not a byte string counts as missing)."""
+    by_level: dict[int, list[int]] = {}
+    for node in ids:
+        by_level.setdefault(node.level, []).append(node.idx)
+    found: dict[merkle.NodeId, bytes] = {}
+    for level, idxs in by_level.items():
+        for chunk in _chunks(sorted(set(idxs)), 500):
+            for idx, value in conn.execute(
+                select(TreeNode.c.idx, _raw(TreeNode.c.hash, conn)).where(
+                    TreeNode.c.level == level, TreeNode.c.idx.in_(chunk)
+                )
+            ):
+                stored = _bytes(value)
+                if stored is not None and isinstance(idx, int):
+                    found[merkle.NodeId(level, idx)] = stored
+    return found
+
+
+def _text(value: object) -> str | None:
+    """A stored text value, or None when it is not text (damaged bytes, another type)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | memoryview):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _moment(value: object) -> str | None:
+    """A stored timestamp in the leaf's form (`offline.entries.timestamp`), or None."""
+    if not isinstance(value, dt.datetime):
+        stored = _text(value)
+        if stored is None:
+            return None
+        try:
+            value = dt.datetime.fromisoformat(stored)
+        except ValueError:
+            return None
+    assert isinstance(value, dt.datetime)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return timestamp(value)
+
+
 def _check_range(worker: _Worker, start: int, stop: int, result: _RangeResult) -> None:
     def fail(seq: int, message: str) -> None:
         result.finding = _Finding(seq, message)
         raise _Stop
 
-    with worker.store.read() as conn:
-        stored: dict[int, bytes] = dict(
-            conn.execute(
-                text("SELECT idx, hash FROM tree_nodes WHERE level = 0 AND idx >= :a AND idx < :b"),
-                {"a": start, "b": stop},
-            ).all()
-        )
+    store = worker.store
+    with store.read() as conn:
+        stored: dict[int, object] = {
+            idx: value if _typed(types, "integer", "integer", "blob") else None
+            for idx, value, types in conn.execute(
+                select(
+                    TreeNode.c.idx,
+                    _raw(TreeNode.c.hash, conn),
+                    _types(conn, TreeNode.c.level, TreeNode.c.idx, TreeNode.c.hash),
+                ).where(TreeNode.c.level == 0, TreeNode.c.idx >= start, TreeNode.c.idx < stop)
+            )
+        }
+        columns = [_raw(Entry.c[name], conn) for name in ENTRY_COLUMNS[:-1]]
         rows = conn.execute(
-            text(
-                "SELECT seq, kind, envelope_digest, signer_party, signer_keys, leaf FROM entries "
-                "WHERE seq >= :a AND seq < :b ORDER BY seq"
-            ),
-            {"a": start, "b": stop},
+            select(
+                Entry.c.seq,
+                *columns,
+                _raw(Entry.c.leaf, conn),
+                _types(conn, *(Entry.c[n] for n in ENTRY_COLUMNS)),
+            )
+            .where(Entry.c.seq >= start, Entry.c.seq < stop)
+            .order_by(Entry.c.seq)
         )
         expected = start
-        for seq, kind, digest, signer_party, signer_keys, leaf in rows:
+        for row in rows:
+            seq, moment, leaf = row[0], row[1], row[6]
             if seq != expected:
                 fail(expected, "the entry is missing (a row was deleted or renumbered)")
             expected += 1
-            leaf = bytes(leaf)
+            if not _typed(row[7], *ENTRY_TYPES):
+                fail(seq, f"its row holds values of the wrong types ({row[7]})")
+            leaf = _bytes(leaf)
+            if leaf is None:
+                fail(seq, "its leaf is not a byte string (the row was altered)")
+            assert leaf is not None
             leaf_hash = merkle.leaf_hash(leaf)
             node = stored.get(seq)
             if node is None:
                 fail(seq, "its leaf hash is missing from the tree")
-            elif bytes(node) != leaf_hash:
+            elif _bytes(node) != leaf_hash:
                 fail(seq, "the stored entry does not match the tree (its bytes were altered)")
             result.leaf_hashes.append(leaf_hash)
-            problem = _check_entry(worker, seq, kind, digest, signer_party, signer_keys, leaf)
+            kind, digest, signer_party, signer_keys = (_text(v) for v in row[2:6])
+            if kind is None or digest is None or signer_party is None or signer_keys is None:
+                fail(seq, "a column of its row is not text (the row was altered)")
+            problem = _check_entry(
+                worker,
+                seq,
+                _moment(moment),
+                str(kind),
+                str(digest),
+                str(signer_party),
+                str(signer_keys),
+                leaf,
+            )
             if problem:
                 fail(seq, problem)
         if expected != stop:
             fail(expected, "the entry is missing (a row was deleted or renumbered)")
-        for size, root, signed in conn.execute(
-            text("SELECT size, root, note FROM checkpoints WHERE size > :a AND size <= :b"),
-            {"a": start, "b": stop},
+        for size, root, signed, types in conn.execute(
+            select(
+                CheckpointRow.c.size,
+                _raw(CheckpointRow.c.root, conn),
+                _raw(CheckpointRow.c.note, conn),
+                _types(conn, CheckpointRow.c.root, CheckpointRow.c.note),
+            ).where(CheckpointRow.c.size > start, CheckpointRow.c.size <= stop)
         ):
-            opened = _check_checkpoint(worker.origin, worker.keys_for(size), size, root, signed)
+            if not _typed(types, "blob", "text"):
+                fail(size - 1, f"checkpoint at size {size} holds values of the wrong types")
+            opened = _check_checkpoint(
+                worker.origin, worker.keys_for(size), size, root, _text(signed)
+            )
             if isinstance(opened, str):
                 fail(size - 1, opened)
             else:
@@ -246,9 +374,9 @@ def _check_checkpoint(
         return f"checkpoint at size {size}: {exc.message}"
     if checkpoint.origin != origin:
         return f"checkpoint at size {size} is for {checkpoint.origin!r}, not {origin!r}"
-    if checkpoint.size != size or not isinstance(root, bytes | memoryview):
+    if checkpoint.size != size:
         return f"checkpoint at size {size} does not match its row (its note says {checkpoint.size})"
-    if checkpoint.root != bytes(root):
+    if checkpoint.root != _bytes(root):
         return f"checkpoint at size {size}: its root column does not match its note"
     return checkpoint
 
@@ -256,6 +384,7 @@ def _check_checkpoint(
 def _check_entry(
     worker: _Worker,
     seq: int,
+    integrated_at: str | None,
     kind: str,
     digest: str,
     signer_party: str,
@@ -266,6 +395,8 @@ def _check_entry(
         value = json.loads(leaf)
         if value.get("seq") != seq:
             return f"its leaf says it is entry {value.get('seq')}"
+        if value.get("integrated_at") != integrated_at:
+            return "its integrated_at column does not match its leaf"
         envelope = Envelope.from_json(value["envelope"])
         statement = envelope.statement()
         leaf_kind = kinds.kind_of(statement["predicateType"])
@@ -320,17 +451,20 @@ def _timeline(
     timeline = Timeline()
     with store.read() as conn:
         if seqs is None:
-            query = select(Entry.c.seq, Entry.c.leaf).where(Entry.c.kind.in_(KEY_KINDS))
+            query = select(Entry.c.seq, _raw(Entry.c.leaf, conn)).where(Entry.c.kind.in_(KEY_KINDS))
             if below is not None:
                 query = query.where(Entry.c.seq >= 0, Entry.c.seq < below)
-            rows = [(int(s), bytes(leaf)) for s, leaf in conn.execute(query.order_by(Entry.c.seq))]
+            rows = [
+                (int(s), _bytes(leaf) or b"")
+                for s, leaf in conn.execute(query.order_by(Entry.c.seq))
+            ]
         else:
             found: dict[int, bytes] = {}
             for chunk in _chunks(sorted(set(seqs)), 500):
                 found.update(
-                    (int(s), bytes(leaf))
+                    (int(s), _bytes(leaf) or b"")
                     for s, leaf in conn.execute(
-                        select(Entry.c.seq, Entry.c.leaf).where(Entry.c.seq.in_(chunk))
+                        select(Entry.c.seq, _raw(Entry.c.leaf, conn)).where(Entry.c.seq.in_(chunk))
                     )
                 )
             rows = []
@@ -418,10 +552,13 @@ def audit(
     if count_workers <= 1 or len(ranges) <= 1:
         count_workers = 1
         _init(*initargs)
-        for a, b in ranges:
-            results.append(_audit_range(a, b))
-            if progress:
-                progress(b - a)
+        try:
+            for a, b in ranges:
+                results.append(_audit_range(a, b))
+                if progress:
+                    progress(b - a)
+        finally:
+            _dispose()
     else:
         with ProcessPoolExecutor(count_workers, initializer=_init, initargs=initargs) as pool:
             futures: list[Future[_RangeResult]] = [
@@ -473,9 +610,9 @@ def _check_identity(
     conn: Connection, ledger: Ledger, pinned: str | None, seen: Seen | None
 ) -> None:
     """The database's idea of the ledger against the key and origin the auditor trusts."""
-    rows = conn.execute(select(LedgerInfo.c.id, LedgerInfo.c.origin)).all()
-    if len(rows) != 1:
-        raise IntegrityError(f"ledger_info holds {len(rows)} rows, want one")
+    rows = conn.execute(select(LedgerInfo.c.id)).scalars().all()
+    if rows != [1]:
+        raise IntegrityError(f"ledger_info holds rows {rows[:5]}, want the one row 1")
     if seen is not None:
         if seen.origin != ledger.origin:
             raise IntegrityError(
@@ -498,7 +635,9 @@ def _check_identity(
     try:
         name = note.Verifier.parse(key).name
     except ProvenanceError as exc:
-        raise InputError(f"the pinned ledger key is malformed: {exc.message}") from exc
+        if pinned is not None:
+            raise InputError(f"the pinned ledger key is malformed: {exc.message}") from exc
+        raise IntegrityError(f"ledger_info: its verifier key is malformed: {exc.message}") from exc
     if name != ledger.origin:
         raise IntegrityError(
             f"the database names its ledger {ledger.origin!r}, but the pinned key is for {name!r}"
@@ -510,13 +649,13 @@ def _rotations(conn: Connection, start: int, below: int) -> list[checkpoint_keys
     range checks them as entries)."""
     found = []
     rows = conn.execute(
-        select(Entry.c.seq, Entry.c.leaf)
+        select(Entry.c.seq, _raw(Entry.c.leaf, conn))
         .where(Entry.c.kind == "checkpoint-key", Entry.c.seq >= start, Entry.c.seq < below)
         .order_by(Entry.c.seq)
     )
     for seq, leaf in rows:
         try:
-            predicate = ParsedEntry.from_leaf(bytes(leaf)).statement["predicate"]
+            predicate = ParsedEntry.from_leaf(_bytes(leaf) or b"").statement["predicate"]
             found.append(
                 checkpoint_keys.Rotation(
                     int(seq),
@@ -565,21 +704,23 @@ def _tip(
     conn: Connection, origin: str, chain: list[tuple[str, int]], trusted: list[tuple[str, int]]
 ) -> _Tip:
     row = conn.execute(
-        select(CheckpointRow.c.size, CheckpointRow.c.root, CheckpointRow.c.note)
+        select(
+            CheckpointRow.c.size, _raw(CheckpointRow.c.root, conn), _raw(CheckpointRow.c.note, conn)
+        )
         .order_by(CheckpointRow.c.size.desc())
         .limit(1)
     ).first()
     if row is None:
         raise IntegrityError("the ledger has no checkpoint")
-    size = int(row.size)
+    size, signed = int(row[0]), _text(row[2])
     keys = [k for k, valid_from in trusted if valid_from <= size]
-    checked = _check_checkpoint(origin, keys, size, row.root, row.note)
+    checked = _check_checkpoint(origin, keys, size, row[1], signed)
     if isinstance(checked, str):
-        any_key = _check_checkpoint(origin, [k for k, _ in chain], size, row.root, row.note)
+        any_key = _check_checkpoint(origin, [k for k, _ in chain], size, row[1], signed)
         if not isinstance(any_key, str):
             checked = "the latest checkpoint is not signed by the pinned key"
         raise IntegrityError(f"entry {max(size - 1, 0)}: {checked}")
-    return _Tip(size, checked.root, str(row.note))
+    return _Tip(size, checked.root, str(signed))
 
 
 def _check_against_seen(conn: Connection, seen: Seen, tip: _Tip) -> None:
@@ -590,14 +731,11 @@ def _check_against_seen(conn: Connection, seen: Seen, tip: _Tip) -> None:
             f"size {seen.size} before: {seen.size - tip.size} entries were removed (a rollback)",
             hint="keep the state file: it and the checkpoint it names are the evidence",
         )
-    row = conn.execute(
-        select(CheckpointRow.c.root, CheckpointRow.c.note).where(CheckpointRow.c.size == seen.size)
-    ).first()
-    if (
-        row is None
-        or not isinstance(row.root, bytes | memoryview)
-        or bytes(row.root).hex() != seen.root
-    ):
+    root = conn.execute(
+        select(_raw(CheckpointRow.c.root, conn)).where(CheckpointRow.c.size == seen.size)
+    ).scalar()
+    stored = _bytes(root)
+    if stored is None or stored.hex() != seen.root:
         raise IntegrityError(
             f"entry {seen.size - 1}: the checkpoint at size {seen.size} the auditor verified "
             "is gone or changed"
@@ -615,7 +753,9 @@ def _check_against_seen(conn: Connection, seen: Seen, tip: _Tip) -> None:
         )
     if tip.size > seen.size:
         try:
-            proof = tree.resolve(conn, merkle.consistency_nodes(seen.size, tip.size))
+            proof = merkle.resolve(
+                merkle.consistency_nodes(seen.size, tip.size), lambda ids: _nodes(conn, ids)
+            )
             merkle.verify_consistency(
                 seen.size, tip.size, proof, bytes.fromhex(seen.root), tip.root
             )
@@ -660,7 +800,7 @@ def _check_bounds(conn: Connection, size: int) -> None:
             .limit(1)
         ).scalar()
         if idx is not None:
-            first = max(0, min(idx << lvl, size - 1)) if idx >= 0 else 0
+            first = max(0, min(idx << lvl, size - 1)) if isinstance(idx, int) and idx >= 0 else 0
             raise IntegrityError(
                 f"entry {first}: tree node (level {lvl}, index {idx}) lies outside the tree "
                 f"of size {size}"
@@ -683,12 +823,14 @@ def _prove_included(store: Store, seqs: list[int], tip: _Tip) -> None:
     """Each entry's stored leaf is in the signed tree (inclusion proofs from stored nodes)."""
     with store.read() as conn:
         for chunk in _chunks(seqs, 200):
-            leaves = dict(
-                conn.execute(select(Entry.c.seq, Entry.c.leaf).where(Entry.c.seq.in_(chunk))).all()
+            leaves: dict[int, object] = dict(
+                conn.execute(
+                    select(Entry.c.seq, _raw(Entry.c.leaf, conn)).where(Entry.c.seq.in_(chunk))
+                ).all()
             )
             groups = {seq: merkle.inclusion_nodes(seq, tip.size) for seq in chunk}
             wanted = {node for g in groups.values() for group in g for node in group}
-            stored = tree.nodes(conn, wanted)
+            stored = _nodes(conn, wanted)
 
             def fetch(
                 _ids: object, found: dict[merkle.NodeId, bytes] = stored
@@ -699,7 +841,7 @@ def _prove_included(store: Store, seqs: list[int], tip: _Tip) -> None:
                 try:
                     proof = merkle.resolve(groups[seq], fetch)
                     merkle.verify_inclusion(
-                        merkle.leaf_hash(bytes(leaves[seq])), seq, tip.size, proof, tip.root
+                        merkle.leaf_hash(_bytes(leaves[seq]) or b""), seq, tip.size, proof, tip.root
                     )
                 except (IntegrityError, KeyError) as exc:
                     raise IntegrityError(
@@ -720,7 +862,7 @@ def _extend_tree(
     start = seen.size
     with store.read() as conn:
         edge_ids = merkle.CompactRange.edge_nodes(start)
-        stored_edge = tree.nodes(conn, edge_ids)
+        stored_edge = _nodes(conn, edge_ids)
         try:
             compact = merkle.CompactRange(start, [stored_edge[n] for n in edge_ids])
         except KeyError as exc:
@@ -745,14 +887,14 @@ def _extend_tree(
                 )
         for level in range(1, max(tip.size - 1, 0).bit_length() + 1):
             rows = conn.execute(
-                select(TreeNode.c.idx, TreeNode.c.hash)
+                select(TreeNode.c.idx, _raw(TreeNode.c.hash, conn), _types(conn, TreeNode.c.hash))
                 .where(TreeNode.c.level == level, TreeNode.c.idx >= start >> level)
                 .order_by(TreeNode.c.idx)
             )
             found = 0
-            for idx, value in rows:
+            for idx, value, types in rows:
                 found += 1
-                if created.get((level, int(idx))) != bytes(value):
+                if not _typed(types, "blob") or created.get((level, int(idx))) != _bytes(value):
                     raise IntegrityError(
                         f"entry {max(start, int(idx) << level)}: stored tree node (level {level}, "
                         f"index {idx}) does not match the entries below it"
@@ -776,16 +918,18 @@ def _check_tree(store: Store, leaf_hashes: list[bytes], checkpoints: dict[int, b
                 merkle.node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)
             ]
             stored = conn.execute(
-                text("SELECT idx, hash FROM tree_nodes WHERE level = :l ORDER BY idx"), {"l": level}
+                select(TreeNode.c.idx, _raw(TreeNode.c.hash, conn), _types(conn, TreeNode.c.hash))
+                .where(TreeNode.c.level == level)
+                .order_by(TreeNode.c.idx)
             )
             position = 0
-            for idx, value in stored:
+            for idx, value, types in stored:
                 if idx != position or position >= len(computed):
                     raise IntegrityError(
                         f"entry {min(position << level, len(leaf_hashes) - 1)}: tree node "
                         f"(level {level}, index {position}) is missing"
                     )
-                if bytes(value) != computed[position]:
+                if not _typed(types, "blob") or _bytes(value) != computed[position]:
                     raise IntegrityError(
                         f"entry {position << level}: stored tree node (level {level}, index "
                         f"{position}) does not match the entries below it"
