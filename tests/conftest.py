@@ -58,6 +58,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test remembers ledgers (the client's, the auditor's) in a directory of its own."""
+    monkeypatch.setenv("PROVENANCE_STATE_DIR", str(tmp_path / "state"))
+
+
 def tamper(engine: Engine, statement: str, params: dict[str, object] | None = None) -> None:
     """What an attacker with raw database access does: disable the guard, then edit."""
     with engine.connect() as conn:

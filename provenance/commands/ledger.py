@@ -297,20 +297,71 @@ def ledger_export(seqs: tuple[int, ...], output: str, read: Read, as_json: bool)
 
 @ledger_group.command("verify")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: one a core).")
+@click.option(
+    "--ledger-key",
+    "pinned_key",
+    metavar="VKEY",
+    default=None,
+    help="The ledger's checkpoint verifier key, or a file whose last line holds it "
+    "(default: the one remembered in the audit state, else the database's, trusted on "
+    "first use).",
+)
+@click.option(
+    "--state",
+    "state_file",
+    metavar="FILE",
+    default=None,
+    help="The auditor's state file (default $PROVENANCE_STATE_DIR/audits.json, else "
+    "$XDG_STATE_HOME/provenance/audits.json).",
+)
+@click.option("--full", is_flag=True, help="Re-audit every entry, not only those appended since.")
 @common
-def ledger_verify(workers: int | None, db: str | None, as_json: bool) -> None:
-    """Audit the whole ledger: every leaf, node, checkpoint, signature and signer.
+def ledger_verify(
+    workers: int | None,
+    pinned_key: str | None,
+    state_file: str | None,
+    full: bool,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Audit the ledger: every leaf, node, checkpoint, signature and signer.
+
+    The checkpoint key is the one pinned (--ledger-key) or remembered from the last
+    audit; the ledger must have grown from what was verified then, consistently, with
+    no checkpoint removed. Only the entries appended since are audited, unless --full.
+    The state is updated when the audit passes.
 
     Exit 0 when all is well, 4 naming the first bad entry.
     """
     from provenance.ledger.audit import audit
+    from provenance.ledger.audit_state import AuditState
+    from provenance.offline.bundles import verifier_keys
 
-    with Ledger.open(db) as ledger, progress_bar("verifying", ledger.size()) as advance:
-        report = audit(ledger, progress=advance, workers=workers)
+    pinned = verifier_keys(pinned_key)[0] if pinned_key else None
+    state = AuditState(Path(state_file) if state_file else None)
+    with Ledger.open(db) as ledger:
+        seen = state.get(ledger.store.url)
+        with progress_bar("verifying", None) as advance:
+            report = audit(
+                ledger, progress=advance, workers=workers, pinned=pinned, seen=seen, full=full
+            )
+        assert report.seen is not None
+        state.put(ledger.store.url, report.seen)
+    if report.trusted_on_first_use:
+        click.echo(
+            f"pinned the checkpoint key of {report.origin}: {report.seen.pinned} "
+            f"(trusted on first use; remembered in {state.path})",
+            err=True,
+        )
+    since = (
+        f"{report.audited} appended since size {report.since} audited"
+        if report.since is not None
+        else "all audited"
+    )
     emit(
         as_json,
         report.to_json(),
-        f"ledger {report.origin} verified: {report.entries} entries, "
+        f"ledger {report.origin} verified: {report.entries} entries ({since}), "
         f"{report.checkpoints} checkpoints, {report.keys} keys; root {report.root.hex()}",
     )
 

@@ -184,6 +184,11 @@ def _translated(url: str) -> Iterator[None]:
             ) from exc
         if "append-only" in message:
             raise IntegrityError(f"refused by the database: {message}") from exc
+        if "Could not decode to UTF-8" in message:  # SQLite: text bytes altered in the file
+            raise IntegrityError(
+                f"{_display(url)}: a stored text value is not UTF-8 (the database was altered)",
+                hint="provenance ledger verify names the first bad row",
+            ) from exc
         if isinstance(exc, OperationalError):
             raise ConfigError(f"database error on {_display(url)}: {message}") from exc
         raise

@@ -90,8 +90,15 @@ class Ledger:
         """Open an existing ledger; with `ledger_key`, ready to append."""
         store = open_store(db)
         try:
-            with store.read() as conn:
-                row = conn.execute(select(LedgerInfo)).first()
+            with store.read() as conn:  # only what is used: created_at is not trusted
+                row = conn.execute(
+                    select(LedgerInfo.c.origin, LedgerInfo.c.verifier_key, LedgerInfo.c.key_path)
+                ).first()
+                entries = row is None and conn.execute(select(Entry.c.seq).limit(1)).first()
+            if row is None and entries:
+                raise IntegrityError(
+                    "ledger_info is empty but the ledger holds entries: the database was altered"
+                )
             if row is None:
                 raise NotFoundError(
                     "this database has a ledger schema but was never initialised",

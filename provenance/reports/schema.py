@@ -157,6 +157,10 @@ class Verification(_M):
     size: int | None = None
     root: str | None = None
     error: str | None = None
+    incremental_from: int | None = None
+    """The size the auditor had verified before (only the entries since were audited)."""
+    audited: int | None = None
+    verifier_key: str | None = None
 
 
 class PeriodReport(_M):

@@ -170,6 +170,53 @@ def test_ledger_verify_and_replay(ledger: Cli) -> None:
     assert replay == {"replayed": 2}
 
 
+def test_ledger_verify_pins_the_key_and_remembers_what_it_saw(
+    ledger: Cli, tmp_path: Path, db_url: str
+) -> None:
+    """Issue 18 item 10, issue 14 item 2: a pinned key, the auditor's state, a rollback,
+    the incremental audit."""
+    import shutil
+
+    from provenance.crypto import keys as crypto_keys
+    from provenance.tlog import note
+
+    Path("key.txt").write_text(ledger.ok("ledger", "key").stdout)
+    first = ledger("ledger", "verify", "--workers", "1", "--json")
+    assert first.exit_code == 0 and "trusted on first use" in first.stderr
+    assert (tmp_path / "state" / "audits.json").is_file()
+    report = ledger.json(
+        "ledger", "verify", "--workers", "1", "--ledger-key", "key.txt", "--state", "st.json"
+    )
+    assert isinstance(report, dict)
+    assert (report["size"], report["incremental_from"], report["audited"]) == (2, None, 2)
+    sqlite = db_url.startswith("sqlite")
+    path = Path(ledger.db.removeprefix("sqlite:///"))
+    if sqlite:  # the file as it was, with its write-ahead log
+        for suffix in ("", "-wal", "-shm"):
+            if Path(f"{path}{suffix}").exists():
+                shutil.copy(f"{path}{suffix}", f"before.db{suffix}")
+    write_party("later")
+    envelope = ledger.ok("sign", "later.json", "--key", "acme.pem").stdout
+    Path("later.env.json").write_text(envelope)
+    ledger.ok("ledger", "append", "later.env.json")
+    again = ledger.json("ledger", "verify", "--workers", "1", "--state", "st.json")
+    assert isinstance(again, dict)
+    assert (again["size"], again["incremental_from"], again["audited"]) == (3, 2, 1)
+    other = str(note.Signer.from_signing_key("cli.test/ledger", crypto_keys.generate()).verifier())
+    wrong = ledger("ledger", "verify", "--ledger-key", other, "--state", "other.json")
+    assert wrong.exit_code == 4 and wrong.stdout == ""
+    assert wrong.stderr.startswith("error: the ledger's checkpoints are not signed by the pinned")
+    assert not Path("other.json").exists()  # nothing remembered from a failed audit
+    if sqlite:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+            if Path(f"before.db{suffix}").exists():
+                shutil.copy(f"before.db{suffix}", f"{path}{suffix}")
+        rolled = ledger("ledger", "verify", "--workers", "1", "--state", "st.json", "--full")
+        assert rolled.exit_code == 4 and rolled.stdout == ""
+        assert "1 entries were removed (a rollback)" in rolled.stderr
+
+
 def test_import_is_all_or_nothing_with_line_numbers(ledger: Cli) -> None:
     lines = []
     for i in range(4):
