@@ -9,12 +9,12 @@ entry, then every signature judged against the keys as they stood then.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provenance.crypto.envelope import verified_keyids
+from provenance.documents import loads_json
 from provenance.errors import AuthorizationError, InputError, IntegrityError, SignatureError
 from provenance.offline.entries import Receipt
 from provenance.offline.receipts import verify_receipt
@@ -104,9 +104,9 @@ def load(text: str) -> tuple[str, Any]:
     if text.startswith(RECEIPT_HEADER):
         return "receipt", text
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("neither a tlog-proof receipt nor a JSON bundle") from exc
+        value = loads_json(text, "bundle")
+    except InputError as exc:
+        raise InputError(f"neither a tlog-proof receipt nor a JSON bundle ({exc.message})") from exc
     if not isinstance(value, dict):
         raise InputError("a bundle must be a JSON object")
     return "bundle", value

@@ -39,11 +39,8 @@ def sign_report(report: dict[str, Any], signers: list[SigningKey]) -> Envelope:
 def load(path: str) -> tuple[dict[str, Any], Envelope | None]:
     """A report file: the plain JSON report, or a DSSE envelope carrying one."""
     data = documents.read_bytes(path)
-    try:
-        value = json.loads(data)
-    except ValueError as exc:
-        raise InputError(f"{documents.display_name(path)} is not JSON: {exc}") from exc
     name = documents.display_name(path)
+    value = documents.loads_json(data, name)
     envelope = None
     if isinstance(value, dict) and "payloadType" in value:
         envelope = Envelope.from_json(value)
