@@ -449,3 +449,21 @@ def test_json_inputs_that_crashed_are_refused(ledger: Cli) -> None:
         Path("party.json").write_text(text)
         result = ledger("party", "register", "party.json", "--key", "keys/operator.pem")
         assert result.exit_code == 2 and result.stderr.startswith("error: "), result.stderr
+
+
+def test_verify_of_a_bundle_missing_its_requested_entries_fails(ledger: Cli) -> None:
+    ledger.ok("party", "register", write_party("b1"), "--key", "keys/operator.pem")
+    ledger.ok("ledger", "export", "--seq", "2", "-o", "bundle.json")
+    key = verifier_key(ledger)
+    data = json.loads(Path("bundle.json").read_text())
+    data["receipts"] = [r for r in data["receipts"] if "\nindex 2\n" not in r]
+    Path("stripped.json").write_text(json.dumps(data))
+    result = ledger("verify", "stripped.json", "--ledger-key", key, "--json")
+    assert result.exit_code == 4, result.stderr
+    assert '"verified": true' not in result.stdout
+    assert "requested entries 2" in result.stderr
+    whole = json.loads(Path("bundle.json").read_text())
+    for change in ({"receipts": [1]}, {"requested": ["2"]}):
+        Path("bad.json").write_text(json.dumps(whole | change))
+        bad = ledger("verify", "bad.json", "--ledger-key", key)
+        assert bad.exit_code == 2 and bad.stderr.startswith("error: "), bad.stderr
