@@ -12,6 +12,7 @@ Infinity, no duplicate keys, integers of at most `MAX_INT_DIGITS` digits, nestin
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,6 +160,7 @@ def parse(data: bytes, name: str) -> Any:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{name} is not UTF-8 text (byte {exc.start})") from exc
+    _yaml_precheck(text, name)
     try:
         value = yaml.safe_load(text)
     except RecursionError as exc:
@@ -173,6 +175,30 @@ def parse(data: bytes, name: str) -> Any:
         raise InputError(f"{name} holds a value YAML cannot read: {exc}") from exc
     _check_shape(value, name, InputError)
     return value
+
+
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'')
+_DIGIT_RUN = re.compile(r"[0-9_]{256}")
+
+
+def _yaml_precheck(text: str, name: str) -> None:
+    """Refuse, before PyYAML sees them, the inputs it takes quadratic time over: deeply
+    nested flow collections (5,000 `[` take it seconds, 100,000 minutes) and very long runs
+    of digits (its number patterns backtrack)."""
+    if _DIGIT_RUN.search(text):
+        raise InputError(f"{name} holds a number of more than 255 digits")
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = deepest = 0
+    for char in _QUOTED.sub("", text):
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    raise InputError(f"{name} is nested more than {MAX_DEPTH} deep")
+        elif char in "]}":
+            depth = max(depth - 1, 0)
 
 
 def read_document(path: str | Path) -> Any:

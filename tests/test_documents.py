@@ -49,7 +49,8 @@ def test_loads_json_raises_the_error_it_is_given() -> None:
     [
         ("[" * 100_000, "nested more than 64 deep"),
         ("- " * 3000 + "x", "nested more than 64 deep"),
-        ("a: " + "1" * 5000, "YAML cannot read"),
+        ("a: " + "1" * 5000, "a number of more than 255 digits"),
+        ("[" * 5000, "nested more than 64 deep"),  # PyYAML alone takes seconds over it
         ("a: " + "1" * 100, "integer of more than 40 digits"),
         ("a: 2026-13-45", "YAML cannot read"),
     ],
