@@ -395,12 +395,49 @@ def flag_list(
 
 @flag_group.command("resolve")
 @click.argument("flag")
-@click.option("--status", required=True, type=click.Choice(["cleared", "confirmed", "escalated"]))
+@click.option(
+    "--status",
+    required=True,
+    type=click.Choice(["cleared", "confirmed", "escalated", "disputed"]),
+    help="A regulator clears, confirms or escalates; the exporter disputes (with --evidence).",
+)
 @click.option("--reason", required=True, help="Why (kept in the ledger).")
+@click.option(
+    "--evidence",
+    multiple=True,
+    metavar="REF",
+    help="What a dispute rests on: sha256:<hex> of a file, a URL, or entry:<seq> (repeatable).",
+)
+@date_option(
+    "--expires",
+    help="An allow-list clearance of a recurring false positive (regulator only): it holds "
+    "until this date, inclusive.",
+)
 @writes
-def flag_resolve(flag: str, status: str, reason: str, write: Write) -> None:
-    """Resolve FLAG, signed by a regulator or by the exporter whose shipment it is about."""
-    statement = kinds.from_document(
-        {"kind": "resolution", "flag": flag, "status": status, "reason": reason}
-    )
+def flag_resolve(
+    flag: str,
+    status: str,
+    reason: str,
+    evidence: tuple[str, ...],
+    expires: dt.datetime | None,
+    write: Write,
+) -> None:
+    """Resolve FLAG, or answer it, under the flag policy (docs/design.md, who may sign what).
+
+    A regulator clears, confirms or escalates any flag. The exporter of the shipment a
+    flag is about may dispute it with evidence, and clear or confirm an info or warning
+    flag; it may not clear a high or blocking flag, nor change a regulator's decision.
+    Anything else is refused (exit 3) and nothing is written.
+    """
+    document: dict[str, object] = {
+        "kind": "resolution",
+        "flag": flag,
+        "status": status,
+        "reason": reason,
+    }
+    if evidence:
+        document["evidence"] = list(evidence)
+    if expires is not None:
+        document["expires"] = expires.date().isoformat()
+    statement = kinds.from_document(document)
     sign_and_append(statement, write)

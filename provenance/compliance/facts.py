@@ -419,7 +419,8 @@ class ShipmentFacts:
     screening: dict[str, list[Any]] = field(default_factory=dict)
     resolutions: dict[tuple[str, int | None], str] = field(default_factory=dict)
     """(rule, line) -> the signed resolution of that flag raised on this shipment earlier
-    (cleared, confirmed, escalated; flags still open are not listed)."""
+    (cleared, confirmed, escalated, disputed; flags still open, and allow-list clearances past
+    their expiry on the evaluation date, are not listed)."""
 
 
 class Facts:
@@ -650,11 +651,13 @@ class Facts:
                 ):
                     receipt_countries[shipment_id].add(country)
                 subjects = {f"shipment/{s}": s for s in chunk}
-                for subject, rule, line, status in conn.execute(
-                    select(FlagRow.subject, FlagRow.rule, FlagRow.line, FlagRow.status).where(
-                        FlagRow.subject.in_(list(subjects)), FlagRow.status != "open"
-                    )
+                for subject, rule, line, status, expires in conn.execute(
+                    select(
+                        FlagRow.subject, FlagRow.rule, FlagRow.line, FlagRow.status, FlagRow.expires
+                    ).where(FlagRow.subject.in_(list(subjects)), FlagRow.status != "open")
                 ):
+                    if expires is not None and expires < self.as_of:
+                        continue  # an allow-list clearance past its expiry: open again
                     resolutions[subjects[subject]][(rule, line)] = status
             end_users = sorted({r.end_user for r in shipments.values()})
             end_uses: dict[str, list[tuple[Any, set[str], set[str]]]] = defaultdict(list)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 from provenance.crypto import canonical
 from provenance.crypto.keys import SigningKey, VerifyingKey
+from provenance.documents import loads_json
 from provenance.errors import InputError, SignatureError
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -164,11 +164,7 @@ class Envelope:
             raise InputError(
                 f"envelope is {len(data)} bytes, over the {MAX_ENVELOPE_BYTES}-byte limit"
             )
-        try:
-            value = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"envelope is not valid JSON: {exc}") from exc
-        return cls.from_json(value)
+        return cls.from_json(loads_json(data, "envelope"))
 
 
 def sign(payload_type: str, payload: bytes, keys: Sequence[SigningKey]) -> Envelope:
@@ -219,10 +215,7 @@ def statement(
 
 def parse_statement(payload: bytes) -> dict[str, Any]:
     """Parse and shape-check an in-toto Statement v1 payload."""
-    try:
-        value = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"payload is not a JSON in-toto statement: {exc}") from exc
+    value = loads_json(payload, "payload (a JSON in-toto statement)")
     if not isinstance(value, dict):
         raise InputError("payload must be a JSON object (an in-toto Statement)")
     if value.get("_type") != STATEMENT_TYPE:

@@ -8,7 +8,9 @@ A key id is the lowercase hex SHA-256 of the DER SubjectPublicKeyInfo: it binds
 the algorithm and the key, and is what envelopes name in `keyid`.
 
 Private keys are written as PKCS#8 PEM with file mode 0600, encrypted with the
-given passphrase, or with `PROVENANCE_KEY_PASSPHRASE` when that is set.
+given passphrase, or with `PROVENANCE_KEY_PASSPHRASE` when that is set (PBES2:
+PBKDF2-HMAC-SHA256 at 600,000 iterations and AES-256-CBC, `crypto.pkcs8`); public key
+files with mode 0644, whatever the umask.
 """
 
 from __future__ import annotations
@@ -141,13 +143,19 @@ class SigningKey:
         return self.private_key.sign(data, ec.ECDSA(hashes.SHA256()))
 
     def private_pem(self, passphrase: bytes | None = None) -> bytes:
-        encryption: serialization.KeySerializationEncryption
         if passphrase:
-            encryption = serialization.BestAvailableEncryption(passphrase)
-        else:
-            encryption = serialization.NoEncryption()
+            from provenance.crypto import pkcs8
+
+            plain = self.private_key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            return pkcs8.encrypt(plain, passphrase)
         return self.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
 
 
@@ -181,9 +189,17 @@ def save_private(path: Path, key: SigningKey, passphrase: str | bytes | None = N
     os.chmod(path, 0o600)
 
 
+PUBLIC_KEY_MODE = 0o644
+
+
 def save_public(path: Path, key: VerifyingKey) -> None:
+    """Write the public key PEM, mode 0644 whatever the umask (0666 under umask 000 would
+    let anyone replace the key others verify with)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(key.pem(), encoding="ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PUBLIC_KEY_MODE)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        os.fchmod(handle.fileno(), PUBLIC_KEY_MODE)
+        handle.write(key.pem())
 
 
 def load_private(path: Path, passphrase: str | bytes | None = None) -> SigningKey:

@@ -426,8 +426,8 @@ def flags(
 ) -> list[dict[str, Any]]:
     """Red flags, most severe first, then oldest first."""
     query = select(FlagRow.__table__)
-    if only_open:
-        query = query.where(FlagRow.status == "open")
+    if only_open:  # a disputed flag still awaits a regulator's decision
+        query = query.where(FlagRow.status.in_(("open", "disputed")))
     if severity:
         query = query.where(FlagRow.severity.in_(SEVERITIES[SEVERITIES.index(severity) :]))
     if shipment:
@@ -449,6 +449,7 @@ def flags(
             "resolved_seq": r.resolved_seq,
             "resolved_by": r.resolved_by,
             "resolution": r.resolution,
+            "expires": r.expires.isoformat() if r.expires else None,
         }
         for r in rows
     ]

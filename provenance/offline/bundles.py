@@ -9,12 +9,12 @@ entry, then every signature judged against the keys as they stood then.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provenance.crypto.envelope import verified_keyids
+from provenance.documents import loads_json
 from provenance.errors import AuthorizationError, InputError, IntegrityError, SignatureError
 from provenance.offline.entries import Receipt
 from provenance.offline.receipts import verify_receipt
@@ -57,18 +57,57 @@ class BundleReport:
         }
 
 
-def verify_bundle(data: dict[str, Any], verifier_keys: list[str]) -> BundleReport:
-    """Check a bundle offline: every inclusion, then every signature and signer."""
-    if data.get("format") != BUNDLE_FORMAT:
+MAX_RECEIPTS = 1_000_000
+
+
+def _requested(data: dict[str, Any]) -> list[int]:
+    value = data.get("requested", [])
+    if not isinstance(value, list) or len(value) > MAX_RECEIPTS:
+        raise InputError("the bundle's requested must be a list of entry numbers")
+    for i, seq in enumerate(value):
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise InputError(f"the bundle's requested[{i}] is not an entry number: {seq!r:.40}")
+    return list(value)
+
+
+def verify_bundle(data: object, verifier_keys: list[str]) -> BundleReport:
+    """Check a bundle offline: its form; every inclusion, all against one checkpoint of the
+    origin the bundle names; that every entry it says was requested is there; then every
+    signature and signer. Anything short of that raises: a report says verified or nothing."""
+    if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
         raise InputError(f"not a provenance bundle: format must be {BUNDLE_FORMAT}")
+    origin = data.get("origin")
+    if not isinstance(origin, str) or not origin:
+        raise InputError("the bundle names no origin (the ledger it is from)")
+    requested = _requested(data)
     receipts = data.get("receipts")
     if not isinstance(receipts, list) or not receipts:
         raise InputError("the bundle holds no receipts")
+    if len(receipts) > MAX_RECEIPTS:
+        raise InputError(f"the bundle holds more than {MAX_RECEIPTS} receipts")
+    for i, text in enumerate(receipts):
+        if not isinstance(text, str):
+            raise InputError(f"the bundle's receipts[{i}] is not a receipt (a string)")
     verified = [verify_receipt(text, verifier_keys) for text in receipts]
     checkpoints = {(v.checkpoint.size, v.checkpoint.root) for v in verified}
     if len(checkpoints) != 1:
         raise IntegrityError("the bundle's receipts are against different checkpoints")
+    if verified[0].checkpoint.origin != origin:
+        raise IntegrityError(
+            f"the bundle says it is from {origin!r}, but its checkpoint is "
+            f"{verified[0].checkpoint.origin!r}'s"
+        )
     verified.sort(key=lambda v: v.entry.seq)
+    seqs = [v.entry.seq for v in verified]
+    if len(set(seqs)) != len(seqs):
+        raise IntegrityError("the bundle holds two receipts for one entry")
+    missing = sorted(set(requested) - set(seqs))
+    if missing:
+        listed = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        raise IntegrityError(
+            f"the bundle lacks the receipts of requested entries {listed}",
+            hint="an entry asked for and absent is not verified; export the bundle again",
+        )
     timeline = Timeline()
     models: dict[int, payloads.Statement] = {}
     for item in verified:
@@ -95,7 +134,6 @@ def verify_bundle(data: dict[str, Any], verifier_keys: list[str]) -> BundleRepor
         if model is not None:
             timeline.apply(model, entry.seq)
         report.append({**item.to_json(), "signer": signer.party})
-    requested = [int(s) for s in data.get("requested", [])]
     return BundleReport(verified[0].checkpoint, report, requested)
 
 
@@ -104,9 +142,9 @@ def load(text: str) -> tuple[str, Any]:
     if text.startswith(RECEIPT_HEADER):
         return "receipt", text
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError("neither a tlog-proof receipt nor a JSON bundle") from exc
+        value = loads_json(text, "bundle")
+    except InputError as exc:
+        raise InputError(f"neither a tlog-proof receipt nor a JSON bundle ({exc.message})") from exc
     if not isinstance(value, dict):
         raise InputError("a bundle must be a JSON object")
     return "bundle", value

@@ -9,13 +9,13 @@ tlog-proof of one entry that carries the entry's leaf on its `extra` line.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provenance.crypto import canonical
 from provenance.crypto.envelope import Envelope
+from provenance.documents import loads_json
 from provenance.errors import InputError, IntegrityError
 from provenance.tlog import merkle
 from provenance.tlog.note import Checkpoint
@@ -71,7 +71,7 @@ class ParsedEntry:
     @classmethod
     def from_leaf(cls, leaf: bytes) -> ParsedEntry:
         try:
-            value = json.loads(leaf)
+            value = loads_json(leaf, "stored leaf", error=IntegrityError)
             envelope = Envelope.from_json(value["envelope"])
             seq, integrated_at = value["seq"], value["integrated_at"]
         except (ValueError, KeyError, TypeError, InputError) as exc:

@@ -32,6 +32,7 @@ import httpx
 
 from provenance.crypto.envelope import Envelope
 from provenance.crypto.keys import SigningKey
+from provenance.documents import loads_json
 from provenance.errors import (
     AuthorizationError,
     ConfigError,
@@ -98,10 +99,10 @@ class State:
     def load(self) -> dict[str, dict[str, Any]]:
         """Every record (malformed ones dropped)."""
         try:
-            value = json.loads(self.path.read_text(encoding="utf-8"))
+            value = loads_json(self.path.read_bytes(), str(self.path), error=ConfigError)
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             raise ConfigError(f"cannot read the client state {self.path}: {exc}") from exc
         if not isinstance(value, dict):
             return {}
@@ -139,12 +140,12 @@ _ERRORS: dict[int, type[ProvenanceError]] = {
 
 def _error_of(response: httpx.Response) -> ProvenanceError:
     try:
-        problem = response.json()
+        problem = loads_json(response.content, "problem")
         detail = str(problem.get("detail") or problem.get("title"))
         code = int(problem.get("exit_code", 2))
         hint = problem.get("hint")
         slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
-    except (ValueError, AttributeError, TypeError):
+    except (InputError, ValueError, AttributeError, TypeError):
         detail, code, hint, slug = response.text[:200] or response.reason_phrase, 2, None, ""
     if response.status_code == 503:
         return ConfigError(f"the ledger service is unavailable: {detail}")
@@ -236,9 +237,9 @@ class RemoteLedger:
     def json(self, path: str, **kwargs: Any) -> Any:
         response = self.request("GET", path, **kwargs)
         try:
-            return response.json()
-        except ValueError as exc:
-            raise IntegrityError(f"{self.url}{path} did not answer JSON") from exc
+            return loads_json(response.content, f"{self.url}{path}", error=IntegrityError)
+        except IntegrityError as exc:
+            raise IntegrityError(f"{self.url}{path} did not answer JSON: {exc.message}") from exc
 
     # --- the ledger's identity and its checkpoints -----------------------------------
 
@@ -420,7 +421,9 @@ class RemoteLedger:
         """Submit an envelope; the answer with its receipt verified."""
         body = json.dumps(envelope.to_json()).encode()
         response = self.request("POST", "/v1/entries", body=body, signed=self.key is not None)
-        data: dict[str, Any] = response.json()
+        data = loads_json(response.content, f"{self.url}/v1/entries", error=IntegrityError)
+        if not isinstance(data, dict) or not isinstance(data.get("receipt"), str):
+            raise IntegrityError(f"{self.url}/v1/entries answered without a receipt")
         verified = self.verified_receipt(data["receipt"])
         if verified.entry.envelope.digest() != envelope.digest():
             raise IntegrityError(f"the receipt from {self.url} is for another envelope")

@@ -349,7 +349,8 @@ class Figures:
             lambda: {"open": 0, "cleared": 0, "confirmed": 0, "escalated": 0}
         )
         for rule, severity, state, n in by_rule:
-            grouped[(rule, severity)][state] += int(n)
+            # A disputed flag awaits the regulator's decision: it is still open.
+            grouped[(rule, severity)]["open" if state == "disputed" else state] += int(n)
         order = {"blocking": 0, "high": 1, "warning": 2, "info": 3}
         oldest = c.execute(
             select(

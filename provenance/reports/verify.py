@@ -38,12 +38,12 @@ def sign_report(report: dict[str, Any], signers: list[SigningKey]) -> Envelope:
 
 def load(path: str) -> tuple[dict[str, Any], Envelope | None]:
     """A report file: the plain JSON report, or a DSSE envelope carrying one."""
-    data = documents.read_bytes(path)
-    try:
-        value = json.loads(data)
-    except ValueError as exc:
-        raise InputError(f"{documents.display_name(path)} is not JSON: {exc}") from exc
-    name = documents.display_name(path)
+    return loads(documents.read_bytes(path), documents.display_name(path))
+
+
+def loads(data: bytes, name: str = "report") -> tuple[dict[str, Any], Envelope | None]:
+    """A report's bytes: the plain JSON report, or a DSSE envelope carrying one."""
+    value = documents.loads_json(data, name)
     envelope = None
     if isinstance(value, dict) and "payloadType" in value:
         envelope = Envelope.from_json(value)

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from provenance.crypto.canonical import sha256_hex
+from provenance.documents import loads_json
 from provenance.errors import InputError
 from provenance.screening.countries import country_code
 
@@ -499,14 +500,7 @@ def _csv_entry(row: list[str], columns: Mapping[str, int], where: str) -> ListEn
 def _parse_json(
     text: str, source: str
 ) -> tuple[tuple[ListEntry, ...], tuple[SourceFreshness, ...]]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
-        ) from exc
-    except RecursionError as exc:
-        raise InputError(f"{source}: invalid JSON: nested too deeply") from exc
+    document = loads_json(text, source)
     enveloped = isinstance(document, dict)
     freshness: tuple[SourceFreshness, ...] = ()
     if isinstance(document, dict):

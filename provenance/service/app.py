@@ -142,7 +142,9 @@ class Service:
         """The request body, within the size limit and the time limit."""
         limit = self.config.max_body
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and (
+            not declared.isascii() or not declared.isdigit() or int(declared) > limit
+        ):
             raise problems.too_large(limit)
         chunks: list[bytes] = []
         received = 0

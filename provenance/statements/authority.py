@@ -299,3 +299,104 @@ class Timeline:
             return found
 
         return Directory(self.directory.key, party_at)
+
+
+# --- who may do what to a red flag --------------------------------------------------------
+
+SEVERITIES = ("info", "warning", "high", "blocking")
+_ANY = frozenset(SEVERITIES)
+_LOW = frozenset({"info", "warning"})
+
+FLAG_RANK = {"regulator": 2, "exporter": 1}
+"""Whose word on a flag weighs more: a regulator decides; the shipment's exporter answers.
+A resolution by a lower rank than an earlier one on the same flag is refused."""
+
+FLAG_POLICY: dict[tuple[str, str], frozenset[str]] = {
+    ("regulator", "cleared"): _ANY,
+    ("regulator", "confirmed"): _ANY,
+    ("regulator", "escalated"): _ANY,
+    ("exporter", "disputed"): _ANY,
+    ("exporter", "cleared"): _LOW,
+    ("exporter", "confirmed"): _LOW,
+}
+"""(acting role, status) -> the severities of flag it may be given. The exporter acts only
+on a flag about one of its own shipments; no other role resolves a flag. A missing row is a
+refusal."""
+
+ALLOW_LIST_ROLES = frozenset({"regulator"})
+"""Who may sign an allow-list disposition (a clearance with an expiry date)."""
+
+
+@dataclass(frozen=True)
+class PriorResolution:
+    """An earlier resolution of the same flag: its entry, status and the role it acted in."""
+
+    seq: int
+    status: str
+    party: str
+    role: str
+
+
+def flag_role(roles: Iterable[str], owns_subject: bool) -> str | None:
+    """The role a signer resolves a flag in: regulator, else the exporter of the shipment
+    the flag is about, else none."""
+    held = set(roles)
+    if "regulator" in held:
+        return "regulator"
+    if "exporter" in held and owns_subject:
+        return "exporter"
+    return None
+
+
+def authorize_resolution(
+    *,
+    flag: str,
+    subject: str,
+    severity: str,
+    status: str,
+    allow_list: bool,
+    party: str,
+    roles: Iterable[str],
+    owns_subject: bool,
+    prior: Sequence[PriorResolution] = (),
+) -> str:
+    """Decide whether `party` may give `flag` this status; return the role it acts in.
+
+    Raises `AuthorizationError` (exit 3; the append writes nothing) when the signer has no
+    role on the flag, when its role may not give this status to a flag of this severity,
+    when it signs an allow-list disposition without being a regulator, or when an earlier
+    resolution of the flag was by a higher role (a decision is undone only by its peers).
+    """
+    role = flag_role(roles, owns_subject)
+    if role is None:
+        raise AuthorizationError(
+            f"resolution: flag {flag} is about {subject}; only a regulator or that shipment's "
+            f"exporter may resolve it, not {party!r}"
+        )
+    severities = FLAG_POLICY.get((role, status), frozenset())
+    if severity not in severities:
+        if any(r == role and s == status for r, s in FLAG_POLICY):
+            why = f"an {role} may not mark a {severity} flag {status}"
+        else:
+            why = f"an {role} may not mark a flag {status}"
+        raise AuthorizationError(
+            f"resolution: flag {flag}: {why} (signed by {party!r})",
+            hint="a regulator confirms, clears or escalates; the shipment's exporter may "
+            "answer with --status disputed and its evidence, and clear or confirm only an "
+            "info or warning flag",
+        )
+    if allow_list and role not in ALLOW_LIST_ROLES:
+        raise AuthorizationError(
+            f"resolution: flag {flag}: an allow-list disposition (--expires) is signed by a "
+            f"regulator, not by {party!r} ({role})"
+        )
+    rank = FLAG_RANK[role]
+    for earlier in prior:
+        if FLAG_RANK.get(earlier.role, 0) > rank:
+            raise AuthorizationError(
+                f"resolution: flag {flag} was {earlier.status} by {earlier.role} "
+                f"{earlier.party!r} at entry {earlier.seq}; an {role} may not change a "
+                f"{earlier.role}'s decision",
+                hint="answer the regulator outside the ledger, or ask it to reconsider",
+            )
+    return role

@@ -661,7 +661,7 @@ class DeterminedFlag(BaseModel):
     facts: dict[str, Any]
     """Fact name -> the value it had (decimals as strings: no floats in statements)."""
     sources: list[Annotated[str, Field(min_length=1, max_length=128)]]
-    resolution: Literal["cleared", "confirmed", "escalated"] | None = None
+    resolution: Literal["cleared", "confirmed", "escalated", "disputed"] | None = None
     """The signed resolution of this flag (raised on the shipment before) in force when the
     determination was made; None while it is open."""
 
@@ -686,13 +686,44 @@ class DeterminationStatement(Statement):
         return [subject("shipment", {"id": self.shipment}, f"shipment/{self.shipment}")]
 
 
+EvidenceRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        pattern=r"^(sha256:[0-9a-f]{64}|(https?|urn|entry):[^\s]+)$",
+    ),
+]
+"""Evidence an answer points to: `sha256:<hex>` of a file, a URL or URN, or `entry:<seq>`."""
+
+ResolutionStatus = Literal["cleared", "confirmed", "escalated", "disputed"]
+
+
 class ResolutionStatement(Statement):
-    """A person's decision on a red flag: cleared (a false alarm), confirmed, escalated."""
+    """A decision on a red flag (cleared: a false alarm; confirmed; escalated), or the
+    exporter's answer to it (disputed, with evidence). Who may give which status to which
+    flag is `statements.authority.FLAG_POLICY`. A clearance with `expires` is an allow-list
+    disposition (a recurring false positive, signed by a regulator): it clears the flag
+    until that date, inclusive, and no longer."""
 
     kind: ClassVar[str] = "resolution"
     flag: FlagId
-    status: Literal["cleared", "confirmed", "escalated"]
+    status: ResolutionStatus
     reason: Text
+    evidence: list[EvidenceRef] | None = Field(default=None, min_length=1, max_length=50)
+    expires: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResolutionStatement:
+        if self.status == "disputed" and not self.evidence:
+            raise ValueError("a dispute names its evidence (evidence: [sha256:..., URL, ...])")
+        if self.expires is not None and self.status != "cleared":
+            raise ValueError("only a clearance (an allow-list disposition) has an expiry date")
+        return self
+
+    @property
+    def allow_list(self) -> bool:
+        return self.expires is not None
 
     def subjects(self) -> list[tuple[str, str]]:
         return [(f"flag/{self.flag}", canonical.sha256_hex(self.flag.encode()))]

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from provenance.crypto.keys import SigningKey
 from provenance.errors import InputError, IntegrityError
+from provenance.tlog.numbers import decimal, hex32
 
 ED25519_TYPE = 0x01
 SIGNATURE_PREFIX = "\u2014 "  # em dash, space
@@ -74,8 +75,8 @@ class Verifier:
             raise InputError(f"malformed verifier key {text!r}: want name+hash+key")
         name, hash_hex, key_b64 = parts
         _check_name(name)
+        key_hash = hex32(hash_hex, "verifier key hash", InputError)
         try:
-            key_hash = int(hash_hex, 16)
             raw = base64.b64decode(key_b64, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise InputError(f"malformed verifier key {text!r}") from exc
@@ -111,8 +112,8 @@ class Signer:
             raise InputError("malformed signer key: want PRIVATE+KEY+name+hash+key")
         name, hash_hex, key_b64 = parts[2:]
         _check_name(name)
+        key_hash = hex32(hash_hex, "signer key hash", InputError)
         try:
-            key_hash = int(hash_hex, 16)
             raw = base64.b64decode(key_b64, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise InputError("malformed signer key") from exc
@@ -242,15 +243,14 @@ class Checkpoint:
         origin, size_text, root_b64 = lines[0], lines[1], lines[2]
         if not origin:
             raise IntegrityError("malformed checkpoint: empty origin")
-        if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
-            raise IntegrityError(f"malformed checkpoint size {size_text!r}")
+        size = decimal(size_text, "checkpoint size", IntegrityError)
         try:
             root = base64.b64decode(root_b64, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise IntegrityError("malformed checkpoint root hash") from exc
         if len(root) != 32:
             raise IntegrityError("malformed checkpoint: root hash is not 32 bytes")
-        return cls(origin, int(size_text), root)
+        return cls(origin, size, root)
 
     def to_json(self) -> dict[str, object]:
         return {"origin": self.origin, "size": self.size, "root": self.root.hex()}

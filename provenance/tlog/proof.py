@@ -19,6 +19,7 @@ import binascii
 from dataclasses import dataclass
 
 from provenance.errors import InputError
+from provenance.tlog.numbers import decimal
 
 HEADER = "c2sp.org/tlog-proof@v1"
 
@@ -58,10 +59,8 @@ def parse_proof(text: str) -> TlogProof:
             position += 1
         if len(lines) <= position or not lines[position].startswith("index "):
             raise InputError("malformed receipt: missing index line")
-        index_text = lines[position][6:]
-        if not index_text.isdigit() or (index_text != "0" and index_text.startswith("0")):
-            raise InputError(f"malformed receipt index {index_text!r}")
+        index = decimal(lines[position][6:], "receipt index", InputError)
         proof = [base64.b64decode(line, validate=True) for line in lines[position + 1 :]]
     except (binascii.Error, ValueError) as exc:
         raise InputError(f"malformed receipt: bad base64 ({exc})") from exc
-    return TlogProof(extra, int(index_text), proof, signed_note)
+    return TlogProof(extra, index, proof, signed_note)

@@ -439,3 +439,92 @@ def test_flag_list_and_resolve(trade: Trade) -> None:
     )
     assert unknown.exit_code == 2 and "unknown flag 'F-9999-0'" in unknown.stderr
     assert trade.size() == size + 1
+
+
+# --- who may do what to a flag (issue 18 item 1) --------------------------------------------
+
+
+def _resolve(trade: Trade, flag: str, status: str, key: str, *extra: str) -> Result:
+    return trade("flag", "resolve", flag, "--status", status, "--reason", "r", "--key", key, *extra)
+
+
+def _flag(trade: Trade, flag_id: str) -> dict[str, Any]:
+    every = trade.json("flag", "list")
+    assert isinstance(every, list)
+    [found] = [f for f in every if f["id"] == flag_id]
+    return found
+
+
+def test_an_exporter_cannot_overrule_a_regulator(trade: Trade) -> None:
+    _, data = trade.check("SH-BLOCKED")
+    blocking = next(f["id"] for f in data["flags"] if f["severity"] == "blocking")
+    size = trade.size()
+
+    refused = _resolve(trade, blocking, "cleared", "meridian.pem")
+    assert refused.exit_code == 3, refused.stderr
+    assert "may not mark a blocking flag cleared" in refused.stderr
+    assert refused.stdout == "" and trade.size() == size
+    no_evidence = _resolve(trade, blocking, "disputed", "meridian.pem")
+    assert no_evidence.exit_code == 2 and "evidence" in no_evidence.stderr
+
+    evidence = ("--evidence", "sha256:" + "0f" * 32, "--evidence", "https://example.com/rma/1")
+    answered = _resolve(trade, blocking, "disputed", "meridian.pem", *evidence)
+    assert answered.exit_code == 0, answered.stderr
+    assert _flag(trade, blocking)["status"] == "disputed"
+    still_open = trade.json("flag", "list", "--open")
+    assert isinstance(still_open, list) and blocking in {f["id"] for f in still_open}
+
+    assert _resolve(trade, blocking, "confirmed", "bis.pem").exit_code == 0
+    size = trade.size()
+    again = ("--evidence", "https://example.com/rma/2")  # not the same envelope as before
+    for status, extra in (("cleared", ()), ("confirmed", ()), ("disputed", again)):
+        overrule = _resolve(trade, blocking, status, "meridian.pem", *extra)
+        assert overrule.exit_code == 3, (status, overrule.stderr)
+        assert overrule.stdout == ""
+    assert "may not change a regulator's decision" in overrule.stderr
+    assert trade.size() == size
+    flag = _flag(trade, blocking)
+    assert (flag["status"], flag["resolved_by"]) == ("confirmed", "bis")
+    _, data = trade.check("SH-BLOCKED")
+    assert data["verdict"] == "blocked"
+    # A regulator may reconsider its own decision.
+    assert _resolve(trade, blocking, "cleared", "bis.pem").exit_code == 0
+    assert _flag(trade, blocking)["status"] == "cleared"
+
+
+def test_no_other_role_resolves_a_flag_and_nothing_is_written(trade: Trade) -> None:
+    _, data = trade.check("SH-BLOCKED")
+    target = data["flags"][0]["id"]
+    story = trade.story
+    story.keys["rival"] = story.world.register("rival", ["exporter"])
+    story.keys["operator"] = story.world.operator
+    for party in ("nvidia", "lion", "straits", "dragon", "rival", "operator"):
+        write_key(story, party, trade.dir / f"{party}.pem")
+    size = trade.size()
+    for party in ("nvidia", "lion", "straits", "dragon", "rival", "operator"):
+        for status in ("cleared", "confirmed", "escalated"):
+            refused = _resolve(trade, target, status, f"{party}.pem")
+            assert refused.exit_code == 3, (party, status, refused.stderr)
+            assert refused.stderr.startswith("error: ") and refused.stdout == ""
+    assert trade.size() == size
+    assert _flag(trade, target)["status"] == "open"
+
+
+def test_an_allow_list_clearance_is_a_regulators_and_expires(trade: Trade) -> None:
+    trade.story.shipment("SH-HOLD", SERIALS[8:10])
+    _, data = trade.check("SH-HOLD")
+    assert data["verdict"] == "hold"
+    high = [f["id"] for f in data["flags"] if f["severity"] == "high"]
+    size = trade.size()
+    exporter = _resolve(trade, high[0], "cleared", "meridian.pem", "--expires", "2026-06-15")
+    assert exporter.exit_code == 3 and trade.size() == size
+    regulator = _resolve(trade, high[0], "escalated", "bis.pem", "--expires", "2026-06-15")
+    assert regulator.exit_code == 2 and "only a clearance" in regulator.stderr
+    for flag in high:
+        done = _resolve(trade, flag, "cleared", "bis.pem", "--expires", "2026-06-15")
+        assert done.exit_code == 0, done.stderr
+    assert _flag(trade, high[0])["expires"] == "2026-06-15"
+    before = trade("check", "SH-HOLD", "--as-of", "2026-06-15", "--json")
+    assert json.loads(before.stdout)["verdict"] == "clear", before.stdout
+    after = trade("check", "SH-HOLD", "--as-of", "2026-06-16", "--json")
+    assert after.exit_code == 6 and json.loads(after.stdout)["verdict"] == "hold"

@@ -406,3 +406,111 @@ def test_every_command_explains_itself(name: str, command: click.Command) -> Non
     if not isinstance(command, click.Group) and name not in ("schema", "demo", "report schema"):
         options = {opt for p in command.params for opt in getattr(p, "opts", [])}
         assert "--json" in options, f"{name} has no --json"
+
+
+# --- inputs that crashed (issue 18 item 2) ------------------------------------------------
+
+
+def _signed_payload(payload: bytes) -> dict[str, object]:
+    """An envelope whose payload is `payload`, validly signed by acme (acme.pem)."""
+    import base64
+
+    from provenance.crypto import envelope as dsse
+    from provenance.crypto import keys
+
+    key = keys.load_private(Path("acme.pem"))
+    signed = dsse.sign("application/vnd.in-toto+json", payload, [key])
+    return signed.to_json() | {"payload": base64.b64encode(payload).decode()}
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("outer-int", "integer of 5000 digits"),
+        ("outer-deep", "nested more than 64 deep"),
+        ("payload-int", "integer of 5000 digits"),
+        ("payload-deep", "nested more than 64 deep"),
+        ("payload-duplicate", "appears twice"),
+        ("payload-nan", "NaN is not a JSON number"),
+    ],
+)
+def test_envelopes_that_crashed_are_refused_with_exit_2(
+    ledger: Cli, case: str, message: str
+) -> None:
+    size = ledger.json("ledger", "checkpoint")["size"]  # type: ignore[index]
+    statement = b'{"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicate": %s}'
+    if case == "outer-int":
+        text = '{"payloadType": "t", "payload": "", "signatures": [], "n": ' + "7" * 5000 + "}"
+    elif case == "outer-deep":
+        text = '{"payloadType": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    else:
+        body = {
+            "payload-int": b"1" * 5000,
+            "payload-deep": b"[" * 100_000 + b"]" * 100_000,
+            "payload-duplicate": b'{"a": 1, "a": 2}',
+            "payload-nan": b"NaN",
+        }[case]
+        text = json.dumps(_signed_payload(statement % body))
+    Path("bad.env").write_text(text)
+    for command in (("ledger", "append", "bad.env"), ("ledger", "import", "bad.env")):
+        if command[1] == "import" and "deep" in case and case.startswith("outer"):
+            Path("bad.env").write_text(text.replace("\n", ""))
+        result = ledger(*command)
+        assert result.exit_code == 2, (command, result.exit_code, result.stderr[-300:])
+        assert result.stderr.startswith("error: ") and message in result.stderr
+        assert "Traceback" not in result.stderr
+    assert ledger.json("ledger", "checkpoint")["size"] == size  # type: ignore[index]
+
+
+def test_receipts_with_numbers_in_other_digits_are_refused(ledger: Cli) -> None:
+    receipt = ledger.ok("ledger", "proof", "1").stdout
+    assert "\nindex 1\n" in receipt
+    key = verifier_key(ledger)
+    for digits, code in (("²", 2), ("١", 2), ("01", 2), ("1", 0)):
+        Path("r.txt").write_text(receipt.replace("\nindex 1\n", f"\nindex {digits}\n"))
+        result = ledger("verify", "r.txt", "--ledger-key", key)
+        assert result.exit_code == code, (digits, result.stderr)
+        if code:
+            assert "receipt index" in result.stderr
+    head, _, checkpoint = receipt.partition("\n\n")
+    size_line = checkpoint.split("\n")[1]
+    arabic = "".join(chr(0x660 + int(c)) for c in size_line)
+    lines = checkpoint.split("\n")
+    lines[1] = arabic
+    Path("r.txt").write_text(head + "\n\n" + "\n".join(lines))
+    result = ledger("verify", "r.txt", "--ledger-key", key)
+    assert result.exit_code == 4  # the note no longer verifies (its size is checked too)
+
+
+def test_json_inputs_that_crashed_are_refused(ledger: Cli) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    big = '{"checkpoint": ' + "1" * 5000 + "}"
+    key = verifier_key(ledger)
+    for text in (deep, big):
+        Path("bundle.json").write_text(text)
+        result = ledger("verify", "bundle.json", "--ledger-key", key)
+        assert result.exit_code == 2 and result.stderr.startswith("error: "), result.stderr
+        Path("report.json").write_text(text)
+        result = ledger("report", "verify", "report.json")
+        assert result.exit_code == 2 and result.stderr.startswith("error: "), result.stderr
+        Path("party.json").write_text(text)
+        result = ledger("party", "register", "party.json", "--key", "keys/operator.pem")
+        assert result.exit_code == 2 and result.stderr.startswith("error: "), result.stderr
+
+
+def test_verify_of_a_bundle_missing_its_requested_entries_fails(ledger: Cli) -> None:
+    ledger.ok("party", "register", write_party("b1"), "--key", "keys/operator.pem")
+    ledger.ok("ledger", "export", "--seq", "2", "-o", "bundle.json")
+    key = verifier_key(ledger)
+    data = json.loads(Path("bundle.json").read_text())
+    data["receipts"] = [r for r in data["receipts"] if "\nindex 2\n" not in r]
+    Path("stripped.json").write_text(json.dumps(data))
+    result = ledger("verify", "stripped.json", "--ledger-key", key, "--json")
+    assert result.exit_code == 4, result.stderr
+    assert '"verified": true' not in result.stdout
+    assert "requested entries 2" in result.stderr
+    whole = json.loads(Path("bundle.json").read_text())
+    for change in ({"receipts": [1]}, {"requested": ["2"]}):
+        Path("bad.json").write_text(json.dumps(whole | change))
+        bad = ledger("verify", "bad.json", "--ledger-key", key)
+        assert bad.exit_code == 2 and bad.stderr.startswith("error: "), bad.stderr

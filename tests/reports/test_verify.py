@@ -299,7 +299,7 @@ def test_a_report_signed_by_a_key_the_ledger_does_not_know(
 def test_files_that_are_not_reports(trade: Trade, tmp_path: Path) -> None:
     not_json = tmp_path / "notes.txt"
     not_json.write_text("total: 12 shipments\n", encoding="utf-8")
-    with pytest.raises(InputError, match="is not JSON"):
+    with pytest.raises(InputError, match="is not valid JSON"):
         load(str(not_json))
     with pytest.raises(InputError, match="is not a provenance report"):
         load(write(tmp_path / "list.json", [1, 2]))
@@ -329,9 +329,8 @@ def test_files_that_are_not_reports(trade: Trade, tmp_path: Path) -> None:
 
 def test_a_flag_resolved_again_later_does_not_change_an_older_report(fresh: Trade) -> None:
     flag = f"F-{fresh.appended['SH-RELABEL'].seq}-0"
-    fresh.sign_as(
-        "meridian", {"kind": "resolution", "flag": flag, "status": "escalated", "reason": "a"}
-    )
+    # (escalated by the regulator: an exporter may not escalate, issue 18 item 1)
+    fresh.sign_as("bis", {"kind": "resolution", "flag": flag, "status": "escalated", "reason": "a"})
     report = build.regulator(fresh.ledger, Q3, verify=False)
     row = next(r for r in report["flags"]["by_rule"] if r["rule"].startswith("relabel.serial"))
     assert row["escalated"] == 1

@@ -239,7 +239,7 @@ def test_invalid_utf8_names_its_line() -> None:
 
 
 def test_invalid_json_names_line_and_column() -> None:
-    with pytest.raises(InputError, match=r"line 2 column \d+: invalid JSON"):
+    with pytest.raises(InputError, match=r"not valid JSON: line 2 column \d+"):
         parse_list(b'{"results": [\n  {"id": "1",,}\n]}', format="json")
 
 

@@ -190,3 +190,30 @@ def test_ten_thousand_requests_from_one_key_are_held_back_while_others_are_serve
     assert others and set(others) == {200}  # everyone else was served throughout
     assert serving(strict)
     assert signed_get(strict.url, "/v1/entries/0", parties.keys["bis"]).status_code == 200
+
+
+def test_bodies_that_crashed_the_parser_are_refused_with_400(strict: Server) -> None:
+    bodies = [
+        b"[" * 60_000,  # deeper than any parser's stack, within the 64 KiB limit
+        b'{"payloadType": "t", "payload": "", "signatures": [], "n": ' + b"7" * 5000 + b"}",
+        b'{"payloadType": "t", "payloadType": "u"}',
+        b"[NaN]",
+        b"\xff\xfe\x00",
+    ]
+    for body in bodies:
+        answer = httpx.post(strict.url + "/v1/entries", content=body, timeout=10)
+        assert answer.status_code == 400, (body[:40], answer.status_code, answer.text[:200])
+        problem = answer.json()
+        assert problem["exit_code"] == 2 and problem["type"].endswith("/bad-request"), problem
+    for length in ("²", "1²", "-1"):
+        raw = socket.create_connection(("127.0.0.1", strict.port))
+        raw.sendall(
+            b"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + length.encode("latin-1")
+            + b"\r\n\r\n{}"
+        )
+        raw.settimeout(10)
+        status = raw.recv(4096).split(b"\r\n")[0]
+        raw.close()
+        assert b" 500 " not in status, (length, status)
+    assert serving(strict)

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from provenance.errors import AuthorizationError
 from provenance.ledger.database import in_chunks
 from provenance.ledger.projections.tables import (
     DeterminationItemRow,
@@ -29,7 +28,7 @@ from provenance.ledger.projections.writer import (
     refused,
     shipment_row,
 )
-from provenance.statements.authority import Directory
+from provenance.statements.authority import Directory, PriorResolution, authorize_resolution
 from provenance.statements.payloads import (
     DeterminationStatement,
     ResolutionStatement,
@@ -212,29 +211,45 @@ def _determination(writer: Writer, accepted: Accepted, _directory: Directory) ->
 
 @handles("resolution")
 def _resolution(writer: Writer, accepted: Accepted, directory: Directory) -> None:
+    """Who may give a flag which status is `authority.authorize_resolution` (the one policy);
+    a refusal raises before anything of the entry is written."""
     statement = accepted.statement
     assert isinstance(statement, ResolutionStatement)
     found = writer.execute(
-        select(FlagRow.subject, FlagRow.status).where(FlagRow.id == statement.flag)
+        select(FlagRow.subject, FlagRow.severity).where(FlagRow.id == statement.flag)
     ).first()
     if found is None:
         raise refused(
             accepted.kind, "flag", f"unknown flag {statement.flag!r}", hint="provenance flag list"
         )
     signer = directory.party(accepted.signer.party)
-    if signer is None or "regulator" not in signer.roles:
-        owner = None
-        if found.subject.startswith("shipment/"):
-            owner = writer.execute(
-                select(ShipmentRow.exporter).where(
-                    ShipmentRow.id == found.subject.removeprefix("shipment/")
-                )
-            ).scalar()
-        if owner != accepted.signer.party:
-            raise AuthorizationError(
-                f"resolution: flag: {statement.flag} is about {found.subject}; only a regulator "
-                f"or that shipment's exporter may resolve it, not {accepted.signer.party!r}"
+    roles = signer.roles if signer is not None else frozenset()
+    owner = None
+    if found.subject.startswith("shipment/"):
+        owner = writer.execute(
+            select(ShipmentRow.exporter).where(
+                ShipmentRow.id == found.subject.removeprefix("shipment/")
             )
+        ).scalar()
+    prior = [
+        PriorResolution(r.seq, r.status, r.party, r.role or _role_of(directory, r.party))
+        for r in writer.execute(
+            select(ResolutionRow.seq, ResolutionRow.status, ResolutionRow.party, ResolutionRow.role)
+            .where(ResolutionRow.flag_id == statement.flag)
+            .order_by(ResolutionRow.seq)
+        )
+    ]
+    role = authorize_resolution(
+        flag=statement.flag,
+        subject=found.subject,
+        severity=found.severity,
+        status=statement.status,
+        allow_list=statement.allow_list,
+        party=accepted.signer.party,
+        roles=roles,
+        owns_subject=owner is not None and owner == accepted.signer.party,
+        prior=prior,
+    )
     writer.insert(
         ResolutionRow,
         {
@@ -243,6 +258,9 @@ def _resolution(writer: Writer, accepted: Accepted, directory: Directory) -> Non
             "status": statement.status,
             "party": accepted.signer.party,
             "reason": statement.reason,
+            "role": role,
+            "expires": statement.expires,
+            "evidence": json.dumps(statement.evidence) if statement.evidence else None,
         },
     )
     writer.execute(
@@ -253,8 +271,15 @@ def _resolution(writer: Writer, accepted: Accepted, directory: Directory) -> Non
             resolved_seq=accepted.seq,
             resolved_by=accepted.signer.party,
             resolution=statement.reason,
+            expires=statement.expires,
         )
     )
+
+
+def _role_of(directory: Directory, party_id: str) -> str:
+    """The role of a resolution recorded before roles were (a ledger older than 0009)."""
+    party = directory.party(party_id)
+    return "regulator" if party is not None and "regulator" in party.roles else "exporter"
 
 
 @prefetches("determination")

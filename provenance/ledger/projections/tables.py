@@ -320,10 +320,12 @@ class FlagRow(Base):
     line: Mapped[int | None] = mapped_column(Integer)
     """The shipment item it is about (None: the shipment, or a party)."""
     status: Mapped[str] = mapped_column(String(16), index=True)
-    """open, cleared, confirmed or escalated."""
+    """open, cleared, confirmed, escalated or disputed."""
     resolved_seq: Mapped[int | None] = mapped_column(BigInt)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     resolution: Mapped[str | None] = mapped_column(Text)
+    expires: Mapped[dt.date | None] = mapped_column(Date)
+    """The last day an allow-list clearance holds (None: no expiry)."""
 
 
 class ResolutionRow(Base):
@@ -335,6 +337,11 @@ class ResolutionRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     party: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(String(16))
+    """The role the party acted in (`authority.FLAG_RANK`): regulator or exporter."""
+    expires: Mapped[dt.date | None] = mapped_column(Date)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    """JSON list of the evidence a dispute names."""
 
 
 class DeterminationRow(Base):
