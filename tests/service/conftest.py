@@ -51,7 +51,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def start(self, timeout: float = 120.0) -> Server:
         self.port = self.port or free_port()
         log = open(self.dir / f"server-{self.port}.log", "ab")  # noqa: SIM115
         env = {**os.environ, **self.env}

@@ -42,7 +42,7 @@ class WitnessServer:
     def cosigner_key(self) -> cosignature.CosignerKey:
         return cosignature.CosignerKey.parse(self.vkey)
 
-    def start(self, timeout: float = 30.0) -> WitnessServer:
+    def start(self, timeout: float = 120.0) -> WitnessServer:
         self.port = self.port or free_port()
         log = open(self.dir / f"witness-{self.port}.log", "ab")  # noqa: SIM115
         args = [sys.executable, "-m", "provenance", "witness", "serve", "--db", str(self.db)]
