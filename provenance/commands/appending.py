@@ -34,7 +34,7 @@ def statement_from(path: str, kind: str | None = None) -> payloads.Statement:
         declared = document.setdefault("kind", kind)
         if declared != kind:
             raise InputError(f"{documents.display_name(path)} is a {declared!r}, not a {kind!r}")
-    return kinds.from_document(document)
+    return kinds.from_document(document, documents.display_name(path))
 
 
 def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None) -> None:

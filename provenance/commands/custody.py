@@ -187,7 +187,7 @@ def attest_inspection(file: str, smi_files: tuple[str, ...], write: Write) -> No
             for path in smi_files
         ]
         document["evidence"] = [*document.get("evidence", []), *found]
-    statement = kinds.from_document(document)
+    statement = kinds.from_document(document, documents.display_name(file))
     if not isinstance(statement, payloads.InspectionStatement):
         raise InputError(f"{documents.display_name(file)} is a {statement.kind}, not an inspection")
     sign_and_append(statement, write)

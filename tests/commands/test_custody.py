@@ -822,3 +822,143 @@ def test_bad_statements_are_refused_and_append_nothing(shipped: Trade) -> None:
     assert not failures, "\n\n".join(failures)
     assert shipped.size() == size
     assert shipped.obj("ledger", "verify", "--workers", "1")["size"] == size
+
+
+# --- documents as people write them: YAML's own types ----------------------------------------
+
+README_SHIPMENT = """\
+id: MX-2026-0042
+exporter: meridian
+consignee: lion
+end_user: lion
+ship_date: 2026-02-01
+destination: SG
+route: [US, SG]
+license: LIC-1
+items:
+  - product: nvidia-h100-sxm5
+    description: NVIDIA H100 SXM5 80GB HBM3 GPU module
+    hs_code: "8473.30.1180"
+    quantity: 3
+    serials: [1654923000101, 0012, 1654923000103]
+    unit_value: {amount: "30000.00", currency: USD}
+"""
+"""The README's shipment, serials written as numbers (`0012` is octal 10 to YAML 1.1)."""
+
+
+def test_serials_written_as_numbers_are_the_digits_written(trade: Trade) -> None:
+    Path("serials.yaml").write_text(
+        "product: nvidia-h100-sxm5\nserials: [1654923000101, 0012, 1654923000103]\n"
+        "date: 2026-01-15\nsite: TW\n"
+    )
+    made = trade.ok("attest", "manufacture", "serials.yaml", "--key", "nvidia.pem")
+    assert made.stdout.startswith("appended entry ") and made.stderr == ""
+    Path("shipment.yaml").write_text(README_SHIPMENT)
+    shipped = trade.ok(
+        "shipment", "register", "shipment.yaml", "--no-check", "--key", "meridian.pem"
+    )
+    assert ": shipment, signed by meridian" in shipped.stdout.splitlines()[0]
+    assert shipped.stderr == ""
+    shown = trade.obj("shipment", "show", "MX-2026-0042")
+    serials = [s["serial"] for s in shown["items"][0]["serials"]]
+    assert sorted(serials) == ["0012", "1654923000101", "1654923000103"]
+    assert trade.chip("0012")["state"] == "shipped"
+    assert trade("chip", "10").exit_code == 5  # not the octal reading
+
+
+@pytest.mark.parametrize(
+    ("serials", "fragments"),
+    [
+        ("[1654923000101.5]", ("serials[0]", "1654923000101.5 is a decimal number", "quote them")),
+        ("[1.6e+12]", ("serials[0]", "is a decimal number, not a serial", '["1654923000101"]')),
+        ("[yes]", ("serials[0]", "true is a boolean, not a serial", "serials are strings")),
+        ("[0x1F]", ("serials[0]", "0x1F is read as the number 31", "quote them")),
+        ("[-5]", ("serials[0]", "-5 is a negative number", "quote them")),
+    ],
+)
+def test_serials_that_are_not_integers_are_refused_saying_how_to_quote_them(
+    trade: Trade, serials: str, fragments: tuple[str, ...]
+) -> None:
+    Path("serials.yaml").write_text(
+        f"product: nvidia-h100-sxm5\nserials: {serials}\ndate: 2026-01-15\nsite: TW\n"
+    )
+    args = ("attest", "manufacture", "serials.yaml", "--key", "nvidia.pem")
+    error = trade.refused(args, 2, "serials.yaml: invalid manufacture: ", *fragments)
+    assert error.startswith("error: serials.yaml: ")
+
+
+@pytest.mark.parametrize(
+    ("command", "signer", "text", "fragments"),
+    [
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace("2026-02-01", "2026-13-01"),
+            ("ship_date", "2026-13-01 is not a date", "month must be in 1..12"),
+        ),
+        (
+            "attest manufacture",
+            "nvidia",
+            "product: nvidia-h100-sxm5\nserials: [N-1]\ndate: 2026-02-30\nsite: TW\n",
+            ("date", "2026-02-30 is not a date", "day is out of range for month"),
+        ),
+        (
+            "attest manufacture",
+            "nvidia",
+            "product: nvidia-h100-sxm5\nserials: [N-1]\ndate: 0\nsite: TW\n",
+            ("date", "0 is a number, not a date", "YYYY-MM-DD"),
+        ),
+        (
+            "attest manufacture",
+            "nvidia",
+            "product: nvidia-h100-sxm5\nserials: [N-1]\ndate: 2026-01-15\nsite: NO\n",
+            ("site", "YAML reads this as the boolean false", "quote it"),
+        ),
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace('"8473.30.1180"', "8473.30"),
+            ("items[0].hs_code", "YAML reads 8473.3 as a number", "quote it"),
+        ),
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace("quantity: 3", "quantity: true"),
+            ("items[0].quantity", "a whole number is needed, not a boolean"),
+        ),
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace("quantity: 3", "quantity: 03"),
+            ("items[0].quantity", "03 has a leading zero", "octal"),
+        ),
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace("consignee: lion", "consignee:"),
+            ("consignee", "the value is empty (null)"),
+        ),
+        (
+            "attest receipt",
+            "lion",
+            "shipment: SHP-1\nserials: [N-1]\ndate: 2026-02-31 10:00\ncountry: SG\nsite: DC\n",
+            ("date",),
+        ),
+        (
+            "license issue",
+            "bis",
+            "id: LIC-9\nexporter: meridian\ndestination: SG\neccns: [3A090.a]\n"
+            "valid_from: 2026-01-01\nvalid_until: 2026-04-31\n",
+            ("valid_until", "2026-04-31 is not a date"),
+        ),
+    ],
+)
+def test_yaml_types_that_do_not_fit_are_bad_input_naming_file_and_field(
+    shipped: Trade, command: str, signer: str, text: str, fragments: tuple[str, ...]
+) -> None:
+    Path("doc.yaml").write_text(text)
+    args = (*command.split(), "doc.yaml", "--key", f"{signer}.pem")
+    kind = {"shipment register": "shipment", "license issue": "license"}.get(
+        command, command.split()[-1]
+    )
+    shipped.refused(args, 2, f"error: doc.yaml: invalid {kind}: ", *fragments)
