@@ -152,6 +152,56 @@ def display_name(path: str | Path) -> str:
     return "standard input" if str(path) == "-" else str(path)
 
 
+class WrittenInt(int):
+    """An integer YAML read from digits it writes differently (`0123` is octal 83 to
+    YAML 1.1, `0x1F`, `1_000`): `written` keeps the text, so a field that wants a
+    string (a serial) can take the digits as they were written, or refuse them."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> WrittenInt:
+        self = super().__new__(cls, value)
+        self.written = written
+        return self
+
+
+class NotADate(str):
+    """A scalar YAML resolves as a timestamp that is no date (`2026-13-01`): kept as the
+    text written, so the model that reads it names the field."""
+
+
+_loader: Any = None
+
+
+def _yaml_loader() -> Any:
+    """PyYAML's SafeLoader, with the two changes above: an impossible date is the text
+    written (validation names its field) and an integer keeps its written digits when
+    YAML reads them as something else."""
+    global _loader
+    if _loader is not None:
+        return _loader
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def timestamp(loader: Any, node: Any) -> Any:
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        except (ValueError, OverflowError):
+            return NotADate(node.value)
+
+    def integer(loader: Any, node: Any) -> Any:
+        value = yaml.SafeLoader.construct_yaml_int(loader, node)
+        text = str(node.value)
+        return value if text == str(value) else WrittenInt(value, text)
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", timestamp)
+    Loader.add_constructor("tag:yaml.org,2002:int", integer)
+    _loader = Loader
+    return Loader
+
+
 def parse(data: bytes, name: str) -> Any:
     """Parse YAML (which includes JSON); errors name the line and column."""
     import yaml  # here, not at the top: commands that read no document start faster
@@ -162,7 +212,7 @@ def parse(data: bytes, name: str) -> Any:
         raise InputError(f"{name} is not UTF-8 text (byte {exc.start})") from exc
     _yaml_precheck(text, name)
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
     except RecursionError as exc:
         raise InputError(f"{name} is nested more than {MAX_DEPTH} deep") from exc
     except yaml.MarkedYAMLError as exc:

@@ -13,7 +13,6 @@ from provenance.commands.options import Write, emit, progress_bar
 from provenance.crypto import keys
 from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError
-from provenance.ledger.setup import open_for_append
 from provenance.offline.entries import Appended, Receipt, SignedCheckpoint
 from provenance.offline.receipts import VerifiedEntry
 from provenance.statements import kinds, payloads
@@ -34,7 +33,7 @@ def statement_from(path: str, kind: str | None = None) -> payloads.Statement:
         declared = document.setdefault("kind", kind)
         if declared != kind:
             raise InputError(f"{documents.display_name(path)} is a {declared!r}, not a {kind!r}")
-    return kinds.from_document(document)
+    return kinds.from_document(document, documents.display_name(path))
 
 
 def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None) -> None:
@@ -50,15 +49,29 @@ def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None)
         click.echo(receipt.text(), nl=False)
 
 
+def dry_run_lines(results: list[Appended]) -> None:
+    """What a `--dry-run` would have appended (no receipt: nothing was)."""
+    for result in results:
+        state = "already in the ledger as" if result.duplicate else "would append as"
+        click.echo(f"dry run: {state} entry {result.seq}: {result.kind}, signed by {result.signer}")
+    click.echo("dry run: nothing written")
+
+
 def append_and_report(write: Write, envelope: Envelope) -> Appended:
     """Append an envelope and print the entry and its receipt (the receipt to a file with
     `--receipt`): to the database, or (`--ledger URL`) to the served ledger, whose
-    receipt is verified before it is shown."""
+    receipt is verified before it is shown. With `--dry-run`, what would be appended."""
     if write.ledger:
         result, receipt, _ = append_remote(write, envelope)
     else:
-        with open_for_append(write.db, write.checkpoint_key) as ledger:
+        with write.open() as ledger:
             result, receipt = ledger.append(envelope)
+    if write.dry_run:
+        if write.as_json:
+            emit(True, {"dry_run": True, "entry": result.__dict__}, "")
+        else:
+            dry_run_lines([result])
+        return result
     if write.as_json:
         emit(True, {"entry": result.__dict__, "receipt": receipt.to_json()}, "")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,6 +23,7 @@ from provenance.commands.options import (
     checkpoint_key_option,
     common,
     date_option,
+    dry_run_option,
     emit,
     ledger_key_option,
     ledger_url_option,
@@ -36,7 +38,6 @@ from provenance.crypto.envelope import Envelope
 from provenance.errors import InputError, ProvenanceError
 from provenance.ledger import queries
 from provenance.ledger.log import Ledger
-from provenance.ledger.setup import open_for_append
 from provenance.statements import inspection, kinds, payloads, products, shipment_csv
 from provenance.statements.signing import sign
 
@@ -62,22 +63,28 @@ def product_import(file: str, write: Write) -> None:
     if write.ledger:
         results, size = append_many_remote(write, envelopes, labels)
     else:
-        with open_for_append(write.db, write.checkpoint_key) as ledger:
+        with write.open() as ledger:
             results = ledger.append_many(envelopes, labels=labels)
             size = ledger.size()
-    data = {
+    data: dict[str, Any] = {
         "products": [
             {"id": s.id, "seq": r.seq, "duplicate": r.duplicate}
             for s, r in zip(statements, results, strict=True)
         ],
         "size": size,
     }
+    if write.dry_run:
+        data["dry_run"] = True
 
     def human() -> None:
+        new = "would be entry" if write.dry_run else "entry"
         for s, r in zip(statements, results, strict=True):
-            state = "unchanged, already entry" if r.duplicate else "entry"
+            state = "unchanged, already entry" if r.duplicate else new
             click.echo(f"{s.id}: {state} {r.seq} (TPP {s.tpp})")
-        click.echo(f"tree size {size}")
+        if write.dry_run:
+            click.echo(f"dry run: nothing written (the tree would be of size {size})")
+        else:
+            click.echo(f"tree size {size}")
 
     emit(write.as_json, data, human)
 
@@ -188,7 +195,7 @@ def attest_inspection(file: str, smi_files: tuple[str, ...], write: Write) -> No
             for path in smi_files
         ]
         document["evidence"] = [*document.get("evidence", []), *found]
-    statement = kinds.from_document(document)
+    statement = kinds.from_document(document, documents.display_name(file))
     if not isinstance(statement, payloads.InspectionStatement):
         raise InputError(f"{documents.display_name(file)} is a {statement.kind}, not an inspection")
     sign_and_append(statement, write)
@@ -226,6 +233,8 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
 
     statement = statement_from(file, "shipment")
     envelope = sign(statement, load_signers(write.key_paths))
+    if not write.ledger:
+        _note_unknown_products(statement, write.db)
     if write.ledger:
         # the service checks each shipment it appends, with the operator key it holds
         result, receipt, determination = append_remote(write, envelope)
@@ -236,29 +245,59 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
             check=not no_check,
             operator_key=operator_key,
             checkpoint_key=write.checkpoint_key,
+            dry_run=write.dry_run,
         )
         result, receipt, determination = (
             registered.appended,
             registered.receipt,
             registered.determination,
         )
-    if write.receipt_file:
+    if write.receipt_file and not write.dry_run:
         Path(write.receipt_file).write_text(receipt.text(), encoding="utf-8")
     if write.as_json:
-        data = {"entry": result.__dict__, "receipt": receipt.to_json()}
+        data: dict[str, Any] = {"entry": result.__dict__}
+        if write.dry_run:
+            data["dry_run"] = True
+        else:
+            data["receipt"] = receipt.to_json()
         if determination is not None:
             data["determination"] = determination
         emit(True, data, "")
     else:
-        appended_lines(result, receipt, write.receipt_file)
+        if write.dry_run:
+            state = "already in the ledger as" if result.duplicate else "would append as"
+            click.echo(f"dry run: {state} entry {result.seq}: shipment, signed by {result.signer}")
+        else:
+            appended_lines(result, receipt, write.receipt_file)
         if determination is not None:
             show_determination(determination, False)
             if "seq" in determination:
-                click.echo(f"determination appended as entry {determination['seq']}")
+                would = "would be appended" if write.dry_run else "appended"
+                click.echo(f"determination {would} as entry {determination['seq']}")
             else:
                 click.echo("(no operator key here: the determination was not appended)")
+        if write.dry_run:
+            click.echo("dry run: nothing written")
     if determination is not None:
         verdict_exit([determination])
+
+
+def _note_unknown_products(statement: payloads.Statement, db: str | None) -> None:
+    """On stderr: each declared product the catalog does not know, with a "did you mean"
+    (the shipment is not refused: the rules judge unknown products)."""
+    from provenance.statements.catalog import did_you_mean
+
+    assert isinstance(statement, payloads.ShipmentStatement)
+    known = {p["id"] for p in query(db, queries.products)}
+    for i, item in enumerate(statement.items):
+        if item.product not in known:
+            guess = did_you_mean(item.product, known)
+            click.echo(
+                f"note: items[{i}].product {item.product!r} is not in the catalog"
+                + (f" ({guess})" if guess else "")
+                + "; the rules judge it as an unknown product",
+                err=True,
+            )
 
 
 @shipment_group.command("import")
@@ -268,6 +307,7 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
 @ledger_url_option
 @ledger_key_option
 @witness_policy_option
+@dry_run_option
 @common
 def shipment_import(
     file: str,
@@ -276,6 +316,7 @@ def shipment_import(
     ledger_url: str | None,
     ledger_key: str | None,
     witness_policy: str | None,
+    dry_run: bool,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -301,20 +342,25 @@ def shipment_import(
                 raise type(exc)(f"{label}: {exc.message}", hint=exc.hint) from exc
             envelopes.append(sign(statement, signers))
             advance(1)
+    write = Write(
+        key_paths,
+        None,
+        checkpoint_key,
+        db,
+        as_json,
+        ledger_url,
+        ledger_key,
+        witness_policy=witness_policy,
+        dry_run=dry_run,
+    )
     if ledger_url:
-        write = Write(
-            key_paths, None, checkpoint_key, db, as_json, ledger_url, ledger_key, witness_policy
-        )
         results, size = append_many_remote(write, envelopes, labels)
     else:
-        with (
-            open_for_append(db, checkpoint_key) as ledger,
-            progress_bar("appending", len(envelopes)) as advance,
-        ):
+        with write.open() as ledger, progress_bar("appending", len(envelopes)) as advance:
             results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
             size = ledger.size()
     added = [r for r in results if not r.duplicate]
-    data = {
+    data: dict[str, Any] = {
         "shipments": len(results),
         "appended": len(added),
         "duplicates": len(results) - len(added),
@@ -322,12 +368,16 @@ def shipment_import(
         "last": results[-1].seq,
         "size": size,
     }
+    if dry_run:
+        data["dry_run"] = True
+    would = "would be appended" if dry_run else "appended"
     emit(
         as_json,
         data,
-        f"imported {len(results)} shipments from {source}: {len(added)} appended "
-        f"(entries {results[0].seq}-{results[-1].seq}), {data['duplicates']} already present; "
-        f"tree size {size}",
+        f"{'dry run: ' if dry_run else ''}imported {len(results)} shipments from {source}: "
+        f"{len(added)} {would} (entries {results[0].seq}-{results[-1].seq}), "
+        f"{data['duplicates']} already present; "
+        + ("nothing written" if dry_run else f"tree size {size}"),
     )
 
 
@@ -490,6 +540,9 @@ def chip(serial: str, read: Read, as_json: bool) -> None:
         with Ledger.open(read.db) as ledger:
             data = queries.chip(ledger, serial)
             data["observed"] = queries.devices_seen(ledger, serial)
+            data["flags"] = [
+                f for s in data["shipments"] for f in queries.flags(ledger, shipment=s)
+            ]
 
     def human() -> None:
         where = f", in {data['country']}" if data["country"] else ""
@@ -509,6 +562,14 @@ def chip(serial: str, read: Read, as_json: bool) -> None:
             click.echo(
                 f"  {h['date'] or '':<10}  entry {h['seq']:<6} {h['kind']:<11} "
                 f"{h['signer']:<18} {h['summary']}"
+            )
+        flags = data.get("flags", [])
+        if flags:
+            click.echo(f"red flags on its shipments ({len(flags)}):")
+        for f in flags:
+            click.echo(
+                f"  {f['severity'].upper():<8} {f['rule']} [{f['id']}] {f['status']}, "
+                f"{f['subject'].removeprefix('shipment/')}: {f['message']}"
             )
 
     emit(as_json, data, human)

@@ -18,6 +18,7 @@ from provenance.commands.options import (
     Write,
     checkpoint_key_option,
     common,
+    dry_run_option,
     emit,
     ledger_key_option,
     ledger_url_option,
@@ -52,6 +53,7 @@ def ledger_key(db: str | None, as_json: bool) -> None:
 @ledger_url_option
 @ledger_key_option
 @witness_policy_option
+@dry_run_option
 @common
 def ledger_append(
     envelope_file: str,
@@ -60,6 +62,7 @@ def ledger_append(
     ledger_url: str | None,
     ledger_key: str | None,
     witness_policy: str | None,
+    dry_run: bool,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -72,7 +75,15 @@ def ledger_append(
 
     envelope = Envelope.from_bytes(documents.read_bytes(envelope_file))
     write = Write(
-        (), receipt_file, checkpoint_key, db, as_json, ledger_url, ledger_key, witness_policy
+        (),
+        receipt_file,
+        checkpoint_key,
+        db,
+        as_json,
+        ledger_url,
+        ledger_key,
+        witness_policy=witness_policy,
+        dry_run=dry_run,
     )
     append_and_report(write, envelope)
 
@@ -83,6 +94,7 @@ def ledger_append(
 @ledger_url_option
 @ledger_key_option
 @witness_policy_option
+@dry_run_option
 @common
 def ledger_import(
     file: str,
@@ -90,6 +102,7 @@ def ledger_import(
     ledger_url: str | None,
     ledger_key: str | None,
     witness_policy: str | None,
+    dry_run: bool,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -100,8 +113,6 @@ def ledger_import(
     submitted concurrently, each receipt verified: not all or nothing, but an import
     run again appends only what is missing.
     """
-    from provenance.ledger.setup import open_for_append
-
     envelopes: list[Envelope] = []
     labels: list[str] = []
     for number, line in documents.json_lines(file):
@@ -112,31 +123,42 @@ def ledger_import(
         labels.append(f"line {number}")
     if not envelopes:
         raise InputError(f"{documents.display_name(file)} holds no envelopes")
+    write = Write(
+        (),
+        None,
+        checkpoint_key,
+        db,
+        as_json,
+        ledger_url,
+        ledger_key,
+        witness_policy=witness_policy,
+        dry_run=dry_run,
+    )
     if ledger_url:
         from provenance.commands.appending import append_many_remote
 
-        write = Write((), None, checkpoint_key, db, as_json, ledger_url, ledger_key, witness_policy)
         results, size = append_many_remote(write, envelopes, labels)
     else:
-        with (
-            open_for_append(db, checkpoint_key) as ledger,
-            progress_bar("appending", len(envelopes)) as advance,
-        ):
+        with write.open() as ledger, progress_bar("appending", len(envelopes)) as advance:
             results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
             size = ledger.size()
     added = sum(1 for r in results if not r.duplicate)
-    data = {
+    data: dict[str, object] = {
         "appended": added,
         "duplicates": len(results) - added,
         "size": size,
         "first": results[0].seq,
         "last": results[-1].seq,
     }
-    emit(
-        as_json,
-        data,
-        f"appended {added} entries ({data['duplicates']} already present); tree size {size}",
-    )
+    if dry_run:
+        data["dry_run"] = True
+        text = (
+            f"dry run: {added} entries would be appended ({data['duplicates']} already "
+            "present); nothing written"
+        )
+    else:
+        text = f"appended {added} entries ({data['duplicates']} already present); tree size {size}"
+    emit(as_json, data, text)
 
 
 @ledger_group.command("show")

@@ -135,10 +135,28 @@ class Write:
     ledger: str | None = None
     ledger_key: str | None = None
     witness_policy: str | None = None
+    dry_run: bool = False
+    """`--dry-run`: validate, authorise and judge as the write would, write nothing."""
+
+    def __post_init__(self) -> None:
+        if self.dry_run and self.ledger:
+            from provenance.errors import InputError
+
+            raise InputError(
+                "--dry-run works on a database (--db), not on a served ledger",
+                hint="the service validates what it is sent; try the write on a copy",
+            )
 
     def remote(self) -> Any:
         """The served ledger (`RemoteLedger`), requests signed with the first --key."""
         return remote_ledger(self.ledger, self.ledger_key, self.key_paths[:1], self.witness_policy)
+
+    def open(self) -> Any:
+        """The ledger to append to (`Ledger`): with --dry-run, one whose appends are
+        rolled back when it is closed."""
+        from provenance.ledger.setup import open_for_append
+
+        return open_for_append(self.db, self.checkpoint_key, dry_run=self.dry_run)
 
     def local_only(self, what: str) -> None:
         """Refuse `--ledger` for what only a database can do."""
@@ -190,6 +208,7 @@ def writes(func: Callable[..., None]) -> Callable[..., None]:
         ledger_url: str | None,
         ledger_key: str | None,
         witness_policy: str | None,
+        dry_run: bool,
         **kwargs: Any,
     ) -> None:
         write = Write(
@@ -200,13 +219,24 @@ def writes(func: Callable[..., None]) -> Callable[..., None]:
             as_json,
             ledger_url,
             ledger_key,
-            witness_policy,
+            witness_policy=witness_policy,
+            dry_run=dry_run,
         )
         func(*args, write=write, **kwargs)
 
-    return witness_policy_option(
-        ledger_key_option(ledger_url_option(signing_options(common(command))))
+    return dry_run_option(
+        witness_policy_option(
+            ledger_key_option(ledger_url_option(signing_options(common(command))))
+        )
     )
+
+
+dry_run_option = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate, authorise and judge exactly as the write would, in a transaction that "
+    "is rolled back: nothing is written.",
+)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def party_register(file: str, public_keys: tuple[str, ...], write: Write) -> Non
     document.setdefault("kind", "party")
     document.setdefault("keys", [])
     document["keys"] = [*document["keys"], *(keys.load_public(Path(p)).pem() for p in public_keys)]
-    statement = kinds.from_document(document)
+    statement = kinds.from_document(document, documents.display_name(file))
     sign_and_append(statement, write)
 
 

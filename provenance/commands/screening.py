@@ -20,7 +20,6 @@ from provenance.commands.options import (
 )
 from provenance.errors import InputError
 from provenance.ledger.log import Ledger
-from provenance.ledger.setup import open_for_append
 
 # --- restricted-party screening ------------------------------------------------------------
 
@@ -71,7 +70,7 @@ def screening_import(
     data = documents.read_bytes(file, limit=snapshots.MAX_LIST_BYTES)
     screening = snapshots.load_screening(policy_file)
     signers = load_signers(write.key_paths)
-    with open_for_append(write.db, write.checkpoint_key) as ledger:
+    with write.open() as ledger:
         done = snapshots.import_list(
             ledger,
             data,
@@ -81,12 +80,16 @@ def screening_import(
             date=list_date.date() if list_date else None,
             screening=screening,
         )
-        receipt = ledger.receipt(done.seq) if done.appended else None
+        receipt = ledger.receipt(done.seq) if done.appended and not write.dry_run else None
     if receipt and write.receipt_file:
         Path(write.receipt_file).write_text(receipt.text(), encoding="utf-8")
     data_out = done.to_json()
+    if write.dry_run:
+        data_out["dry_run"] = True
 
     def human() -> None:
+        if write.dry_run:
+            click.echo("dry run: nothing written; the import would give:")
         if done.duplicate:
             click.echo(
                 f"this list ({done.digest[:16]}) is already snapshot entry {done.seq}; "

@@ -337,17 +337,35 @@ def register_shipment(
     check: bool = True,
     operator_key: str | None = None,
     checkpoint_key: str | None = None,
+    dry_run: bool = False,
 ) -> Registered:
     """Append a signed shipment, then check it against the pack in force. The determination
-    is appended too when the operator key is at hand; otherwise the check is a dry run."""
+    is appended too when the operator key is at hand; otherwise the check is a dry run.
+
+    With `dry_run` all of it (the shipment, the check, the determination signed by the
+    operator key) happens in one transaction that is rolled back: what the real
+    registration would do and say, and nothing written."""
+    from provenance.crypto import keys
     from provenance.ledger.setup import open_for_append, operator_key_path
 
+    shipment_id = envelope.statement()["predicate"]["id"]
+    if dry_run:
+        with open_for_append(db, checkpoint_key, dry_run=True) as ledger:
+            appended, receipt = ledger.append(envelope)
+            if not check:
+                return Registered(appended, receipt, None)
+            path = operator_key_path(ledger, operator_key)
+            checker = Checker.open(ledger)
+            determinations = checker.determine([shipment_id])
+            if not path.exists():
+                return Registered(appended, receipt, determinations[0].to_json())
+            recorded = checker.record(determinations, [keys.load_private(path)])
+            return Registered(appended, receipt, checker.described(determinations, recorded)[0])
     with open_for_append(db, checkpoint_key) as ledger:
         appended, receipt = ledger.append(envelope)
         signer = operator_key_path(ledger, operator_key) if check else None
     if signer is None:
         return Registered(appended, receipt, None)
-    shipment_id = envelope.statement()["predicate"]["id"]
     determination = check_shipments(
         db,
         [shipment_id],

@@ -397,6 +397,26 @@ class ProductInfo:
     names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """The nvidia-smi evidence of the inspections (those with evidence files) that name
+    a batch's serials: which inspections name each serial, which claim it seen, and
+    the serials each inspection's evidence shows."""
+
+    naming: dict[str, set[int]]
+    claiming: dict[str, set[int]]
+    shown: dict[int, set[str]]
+
+    def unshown(self, serial: str) -> bool:
+        """Claimed seen by an inspection whose evidence does not show it."""
+        return any(serial not in self.shown.get(q, set()) for q in self.claiming.get(serial, ()))
+
+    def shown_with(self, serials: Iterable[str]) -> set[str]:
+        """Every serial the evidence shows, of the inspections that name these serials."""
+        seqs = {seq for s in serials for seq in self.naming.get(s, ())}
+        return {s for seq in seqs for s in self.shown.get(seq, set())}
+
+
 @dataclass
 class ItemFacts:
     """One item's facts (the engine adds its ECCN and license requirement to them)."""
@@ -575,6 +595,8 @@ class Facts:
             missing_at: dict[str, int] = defaultdict(int)
             sightings: dict[str, set[tuple[dt.date, str]]] = defaultdict(set)
             devices: dict[str, list[Any]] = defaultdict(list)
+            evidenced: dict[str, set[int]] = defaultdict(set)
+            claimed: dict[str, set[int]] = defaultdict(set)
             for chunk in in_chunks(all_serials):
                 rows = conn.execute(
                     select(ChipRow.serial, ChipRow.product_id).where(ChipRow.serial.in_(chunk))
@@ -633,6 +655,39 @@ class Facts:
                     ).where(InspectionDeviceRow.serial.in_(chunk))
                 ):
                     devices[r.serial].append(r)
+                for serial, seq, status in conn.execute(
+                    select(
+                        InspectionSerialRow.serial,
+                        InspectionSerialRow.seq,
+                        InspectionSerialRow.status,
+                    )
+                    .join(InspectionRow, InspectionRow.seq == InspectionSerialRow.seq)
+                    .where(InspectionSerialRow.serial.in_(chunk), InspectionRow.evidence_files > 0)
+                ):
+                    evidenced[serial].add(seq)
+                    if status == "seen":
+                        claimed[serial].add(seq)
+            # What the evidence of those inspections shows, and which of its serials no
+            # manufacturer registered.
+            shown: dict[int, set[str]] = defaultdict(set)
+            for seqs in in_chunks(sorted({str(q) for qs in evidenced.values() for q in qs})):
+                for inspection_seq, board in conn.execute(
+                    select(InspectionDeviceRow.seq, InspectionDeviceRow.serial).where(
+                        InspectionDeviceRow.seq.in_([int(q) for q in seqs]),
+                        InspectionDeviceRow.serial.is_not(None),
+                    )
+                ):
+                    if board is not None:
+                        shown[inspection_seq].add(board)
+            unknown = sorted({s for group in shown.values() for s in group} - set(registered))
+            for chunk in in_chunks(unknown):
+                registered.update(
+                    (r.serial, r.product_id)
+                    for r in conn.execute(
+                        select(ChipRow.serial, ChipRow.product_id).where(ChipRow.serial.in_(chunk))
+                    )
+                )
+            evidence = _Evidence(evidenced, claimed, shown)
             foreign: dict[str, int] = defaultdict(int)
             receipt_countries: dict[str, set[str]] = defaultdict(set)
             resolutions: dict[str, dict[tuple[str, int | None], str]] = defaultdict(dict)
@@ -736,6 +791,7 @@ class Facts:
                     receipts_of,
                     missing_at,
                     devices,
+                    evidence,
                     sightings,
                     foreign[shipment_id],
                     end_uses.get(row.end_user, []),
@@ -802,6 +858,7 @@ class Facts:
         receipts_of: dict[str, list[tuple[str, dt.date]]],
         missing_at: dict[str, int],
         devices: dict[str, list[Any]],
+        evidence: _Evidence,
         sightings: dict[str, set[tuple[dt.date, str]]],
         foreign: int,
         end_uses: list[tuple[Any, set[str], set[str]]],
@@ -919,6 +976,7 @@ class Facts:
                 "observed": len(observed),
                 "observed_other_product": other_product,
                 "observed_products": sorted(observed_products),
+                "seen_without_evidence": sum(1 for s in listed if evidence.unshown(s)),
                 "eccn": "",
                 "license_required": False,
                 "policy": "",
@@ -964,6 +1022,7 @@ class Facts:
             "not_received": len(carried - received),
             "foreign_receipts": foreign,
             "missing_at_inspection": sum(1 for s in all_serials if missing_at.get(s)),
+            "evidence_unregistered": len(evidence.shown_with(all_serials) - set(registered)),
             "receipt_countries": receipt_countries,
             "receipts_elsewhere": [c for c in receipt_countries if c != row.destination],
         }

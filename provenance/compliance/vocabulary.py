@@ -82,6 +82,10 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
             "int",
             "serials of this shipment reported missing at an inspection",
         ),
+        "evidence_unregistered": (
+            "int",
+            "serials that the nvidia-smi evidence of an inspection naming this shipment's serials shows and no manufacturer registered",
+        ),
         "receipt_countries": (
             "list(string)",
             "countries where receipts against this shipment were signed",
@@ -163,6 +167,10 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
             "of those, devices whose PCI id or name says another product than declared",
         ),
         "observed_products": ("list(string)", "catalog products the evidence identifies"),
+        "seen_without_evidence": (
+            "int",
+            "serials an inspection with nvidia-smi evidence claims seen that its evidence does not show",
+        ),
         "eccn": (
             "string",
             "ECCN chosen by the classification rules (set before licensing and flags)",

@@ -142,6 +142,8 @@ class Store:
 
     engine: Engine
     url: str
+    _pinned: Connection | None = None
+    """While `rolled_back` runs: the one connection every read and write uses."""
 
     @property
     def dialect(self) -> str:
@@ -150,18 +152,46 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction."""
+        if self._pinned is not None:
+            with _translated(self.url):
+                yield self._pinned
+            return
         with _translated(self.url), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A serialised write transaction: one writer at a time, all or nothing."""
+        if self._pinned is not None:
+            # Inside `rolled_back`: a savepoint, so a refused write undoes only itself.
+            with _translated(self.url), self._pinned.begin_nested():
+                yield self._pinned
+            return
         with _translated(self.url), self.engine.connect() as conn:
             conn = conn.execution_options(ledger_write=True)
             with conn.begin():
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
                 yield conn
+
+    @contextmanager
+    def rolled_back(self) -> Iterator[None]:
+        """One serialised write transaction that every read and write inside uses, rolled
+        back at the end: `--dry-run` does exactly what the real write does (validation,
+        authorisation, projections, the rules, a determination) and writes nothing."""
+        if self._pinned is not None:
+            raise RuntimeError("already inside a rolled-back transaction")
+        with _translated(self.url), self.engine.connect() as conn:
+            conn = conn.execution_options(ledger_write=True)
+            transaction = conn.begin()
+            try:
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
+                self._pinned = conn
+                yield
+            finally:
+                self._pinned = None
+                transaction.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -18,7 +18,8 @@ projections.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,9 +67,12 @@ class Ledger:
         self._verifier_keys: list[str] | None = None
         self.tiles = tree.TileCache()
         """The upper tiles of the tree kept for proofs (`tree.CACHE_TILES` at most)."""
+        self._dry: note.Signer | None = None
 
     @property
     def _signer(self) -> note.Signer | None:
+        if self._dry is not None:
+            return self._dry
         return self._signers[0] if self._signers else None
 
     @property
@@ -81,7 +85,32 @@ class Ledger:
             with self.store.read() as conn:
                 announced = checkpoint_keys.rotations(conn)
             self._verifier_keys = checkpoint_keys.all_keys(self.verifier_key, announced)
+        if self._dry is not None:
+            return [*self._verifier_keys, str(self._dry.verifier())]
         return self._verifier_keys
+
+    @contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Everything inside runs in one write transaction that is rolled back at the end
+        (`--dry-run`): each append is validated, authorised, projected and judged exactly
+        as for real, and nothing is written. Checkpoints inside are signed with a key
+        made for the occasion and thrown away, never with the ledger's: no signature of
+        the ledger's vouches for a tree that will not exist. The ledger's checkpoint key
+        is not needed."""
+        from provenance.crypto import keys
+
+        self._dry = note.Signer.from_signing_key(self.origin, keys.generate())
+        try:
+            with self.store.rolled_back():
+                yield
+        finally:
+            self._dry = None
+            self._verifier_keys = None
+
+    @property
+    def dry(self) -> bool:
+        """Inside `dry_run`."""
+        return self._dry is not None
 
     # --- opening --------------------------------------------------------------------
 
@@ -288,8 +317,8 @@ class Ledger:
             proof = tree.resolve(conn, merkle.consistency_nodes(previous.size, size))
             merkle.verify_consistency(previous.size, size, proof, previous.root, root)
         checkpoint = Checkpoint(self.origin, size, root)
-        signed = note.sign(checkpoint.body(), self._signers[0])
-        for other in self._signers[1:]:
+        signed = note.sign(checkpoint.body(), self._signer)
+        for other in self._signers[1:] if self._dry is None else []:
             signed += note.signature_line(checkpoint.body(), other)
         conn.execute(
             insert(CheckpointRow),

@@ -35,6 +35,7 @@ from provenance.ledger.projections.tables import (
 from provenance.ledger.tables import Entry
 from provenance.offline.entries import ParsedEntry, Receipt
 from provenance.statements import kinds
+from provenance.statements.catalog import did_you_mean
 
 
 def _party_dict(row: Any) -> dict[str, Any]:
@@ -350,7 +351,12 @@ def product(ledger: Ledger, product_id: str) -> dict[str, Any]:
             .all()
         )
     if row is None:
-        raise NotFoundError(f"no product {product_id!r}", hint="provenance product list")
+        with ledger.store.read() as conn:
+            guess = did_you_mean(product_id, conn.execute(select(ProductRow.id)).scalars())
+        raise NotFoundError(
+            f"no product {product_id!r}",
+            hint=(f"{guess}; " if guess else "") + "provenance product list",
+        )
     data = _product_dict(row)
     data["registered_serials"] = len(units)
     return data

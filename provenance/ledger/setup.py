@@ -112,8 +112,12 @@ def checkpoint_key_path(ledger: Ledger, explicit: str | None) -> Path:
     return Path(value)
 
 
-def open_for_append(db: str | None, checkpoint_key: str | None) -> Ledger:
-    """Open a ledger with its checkpoint key loaded, ready to append."""
+def open_for_append(db: str | None, checkpoint_key: str | None, *, dry_run: bool = False) -> Ledger:
+    """Open a ledger with its checkpoint key loaded, ready to append; with `dry_run`, a
+    ledger whose appends, until it is closed, are validated, judged and rolled back
+    (`Ledger.dry_run`: no checkpoint key needed)."""
+    if dry_run:
+        return _DryLedger.open(db)
     ledger = Ledger.open(db)
     try:
         path = checkpoint_key_path(ledger, checkpoint_key)
@@ -129,6 +133,22 @@ def open_for_append(db: str | None, checkpoint_key: str | None) -> Ledger:
         ledger.close()
         raise
     return ledger
+
+
+class _DryLedger(Ledger):
+    """A ledger opened for `--dry-run`: everything done with it, until it is closed, is
+    one transaction that is rolled back."""
+
+    def __enter__(self) -> Ledger:
+        self._rollback = self.dry_run()
+        self._rollback.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._rollback.__exit__(None, None, None)
+        finally:
+            self.close()
 
 
 OPERATOR_KEY_ENV = "PROVENANCE_OPERATOR_KEY"

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Rounded
 from enum import StrEnum
@@ -447,9 +447,11 @@ class Catalog(_Model):
         """The product with this id; NotFoundError when the catalog has none."""
         product = self._by_id.get(product_id)
         if product is None:
+            guess = did_you_mean(product_id, self._by_id)
             raise NotFoundError(
                 f"product {product_id!r} is not in the catalog",
-                hint="`provenance product list` shows the known ids",
+                hint=(f"{guess}; " if guess else "")
+                + "`provenance product list` shows the known ids",
             )
         return product
 
@@ -762,3 +764,23 @@ def _same_decimal(stated: object, computed: Decimal | None) -> bool:
 
 def _show(value: Decimal | None) -> str:
     return "null" if value is None else _decimal_text(value)
+
+
+def did_you_mean(product_id: str, known: Iterable[str]) -> str | None:
+    """`did you mean 'nvidia-h100-sxm5'?` for an id close to known ones (at most three),
+    else None."""
+    from rapidfuzz import fuzz, process
+
+    choices = list(known)
+    found = process.extract(
+        product_id.casefold(),
+        {c: c.casefold() for c in choices},
+        scorer=fuzz.ratio,
+        limit=3,
+        score_cutoff=70,
+    )
+    if not found:
+        return None
+    best = found[0][1]
+    names = " or ".join(repr(key) for _, score, key in found if score >= best - 2)
+    return f"did you mean {names}?"

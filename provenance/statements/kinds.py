@@ -13,6 +13,7 @@ right kind, and print each kind's JSON Schema.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from provenance.crypto import canonical
 from provenance.errors import InputError
 from provenance.statements.payloads import (
+    DOCUMENT,
     CheckpointKeyStatement,
     DeterminationStatement,
     EndUseStatement,
@@ -252,33 +254,71 @@ def model_for(kind: str) -> type[Statement]:
     return get(kind).model
 
 
-def describe_validation_error(kind: str, exc: ValidationError) -> str:
-    """One line naming the fields that failed, e.g. `shipment: items[0].quantity: ...`."""
+def _read_as(value: Any) -> str | None:
+    """What YAML made of a value a person meant as text, and how to write it instead."""
+    from provenance.documents import WrittenInt
+
+    if isinstance(value, bool):
+        return (
+            f"YAML reads this as the boolean {str(value).lower()} (yes, no, on, off, true "
+            "and false are booleans): quote it"
+        )
+    if isinstance(value, WrittenInt):
+        return f"YAML reads {value.written} as the number {int(value)}: quote it"
+    if isinstance(value, int | float):
+        return f'YAML reads {value!r} as a number: quote it ("{value}")'
+    if isinstance(value, dt.date):
+        return f"YAML reads {value.isoformat()} as a date: quote it"
+    if value is None:
+        return "the value is empty (null)"
+    return None
+
+
+def describe_validation_error(
+    kind: str, exc: ValidationError, source: str | None = None, *, document: bool = False
+) -> str:
+    """One line naming the fields that failed, e.g. `shipment: items[0].quantity: ...`
+    (prefixed with the file it came from, when given; for a person's document, saying
+    what YAML made of a value that should have been text)."""
     parts = []
     for error in exc.errors()[:3]:
         loc = ""
         for item in error["loc"]:
             loc += f"[{item}]" if isinstance(item, int) else (f".{item}" if loc else str(item))
         message = error["msg"].removeprefix("Value error, ")
+        if document and error["type"] == "string_type":
+            read_as = _read_as(error.get("input"))
+            if read_as:
+                message = f"text is needed: {read_as}"
         parts.append(f"{loc}: {message}" if loc else message)
     more = len(exc.errors()) - 3
     suffix = f" (and {more} more)" if more > 0 else ""
-    return f"invalid {kind}: " + "; ".join(parts) + suffix
+    where = f"{source}: " if source else ""
+    return f"{where}invalid {kind}: " + "; ".join(parts) + suffix
 
 
-def from_document(document: Any) -> Statement:
-    """Build a statement from a user's document: a mapping with `kind` and fields."""
+def from_document(document: Any, source: str | None = None) -> Statement:
+    """Build a statement from a user's document: a mapping with `kind` and fields.
+
+    `source` (the file's name) prefixes any error. The document's values are what YAML
+    or JSON made of them: dates, integers (serials written as numbers are taken as the
+    digits written), decimals for amounts; anything else that does not fit is exit 2,
+    naming the field.
+    """
+    where = f"{source}: " if source else ""
     if not isinstance(document, dict):
-        raise InputError("a statement document must be a mapping with a 'kind' field")
+        raise InputError(f"{where}a statement document must be a mapping with a 'kind' field")
     fields = dict(document)
     kind = fields.pop("kind", None)
     if not isinstance(kind, str):
-        raise InputError("the document has no 'kind' field", hint=f"one of: {', '.join(KINDS)}")
+        raise InputError(
+            f"{where}the document has no 'kind' field", hint=f"one of: {', '.join(KINDS)}"
+        )
     model = model_for(kind)
     try:
-        return model.model_validate(fields)
+        return model.model_validate(fields, context={DOCUMENT: True})
     except ValidationError as exc:
-        raise InputError(describe_validation_error(kind, exc)) from exc
+        raise InputError(describe_validation_error(kind, exc, source, document=True)) from exc
 
 
 def from_predicate(kind: str, predicate: dict[str, Any]) -> Statement:

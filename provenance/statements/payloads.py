@@ -28,10 +28,12 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     StrictBool,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from provenance import documents
 from provenance.crypto import canonical
 from provenance.crypto.keys import VerifyingKey
 from provenance.errors import InputError
@@ -88,6 +90,36 @@ def _finite_non_negative(value: Decimal) -> Decimal:
 def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date_in(value: Any) -> Any:
+    if isinstance(value, bool | int | float | Decimal):
+        raise ValueError(f"{value!r} is a number, not a date: write it as YYYY-MM-DD")
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        # Here, not by pydantic: a signed predicate's dates are validated strictly, and
+        # after this validator pydantic would see a Python str, which strict mode refuses.
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"{value} is not a date: {exc}") from None
+    return value
+
+
+def _count_in(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a whole number is needed, not a boolean")
+    if isinstance(value, documents.WrittenInt) and value.written.lstrip("+-").isdigit():
+        raise ValueError(
+            f"{value.written} has a leading zero, which YAML reads as the octal number "
+            f"{int(value)}: write it without the zero"
+        )
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_date_in)]
+"""A date: YYYY-MM-DD (never a number YAML or JSON could read as a timestamp)."""
 
 Country = Annotated[str, AfterValidator(_country)]
 Currency = Annotated[str, AfterValidator(_currency)]
@@ -254,11 +286,40 @@ class KeyRevocationStatement(Statement):
 
 # --- products, chips and their movements ----------------------------------------------
 
+DOCUMENT = "document"
+"""The validation context key `kinds.from_document` sets: the fields come from a person's
+YAML or JSON document, not from a signed predicate (which is validated strictly)."""
+
+_QUOTE_SERIALS = 'serials are strings: quote them, e.g. serials: ["1654923000101"]'
+
+
+def _serial_in(value: Any, info: ValidationInfo) -> Any:
+    """A serial YAML or JSON read as a number: the digits as written, when they are an
+    integer's (only in a person's document; a signed predicate holds strings)."""
+    if not (info.context and info.context.get(DOCUMENT)) or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is a boolean, not a serial: {_QUOTE_SERIALS}")
+    if isinstance(value, documents.WrittenInt):
+        if value.written.isdigit():
+            return value.written
+        raise ValueError(f"{value.written} is read as the number {int(value)}: {_QUOTE_SERIALS}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"{value} is a negative number, not a serial: {_QUOTE_SERIALS}")
+        return str(value)
+    if isinstance(value, float | Decimal):
+        raise ValueError(f"{value!r} is a decimal number, not a serial: {_QUOTE_SERIALS}")
+    return value
+
+
 Serial = Annotated[
     str,
     Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
+    BeforeValidator(_serial_in),
 ]
-"""A chip's serial number as its manufacturer prints it (and nvidia-smi reports it)."""
+"""A chip's serial number as its manufacturer prints it (and nvidia-smi reports it). In a
+document a serial written as an integer (`1654923000101`) is taken as the digits written."""
 
 HsCode = Annotated[str, Field(pattern=r"^[0-9]{4}(?:\.?[0-9]{2}){0,4}$")]
 """A tariff code as declared: "8473.30.1180", "847330", "8542.31"."""
@@ -347,7 +408,7 @@ class ManufactureStatement(Statement):
     kind: ClassVar[str] = "manufacture"
     product: Identifier
     serials: Annotated[Serials, Field(min_length=1)]
-    date: dt.date
+    date: Date
     site: Country
     """Country where the chips were made (or packaged)."""
 
@@ -363,7 +424,7 @@ class ShipmentItem(BaseModel):
     """The product as declared (a catalog id, or whatever the papers say)."""
     description: Text
     hs_code: HsCode
-    quantity: Annotated[int, Field(ge=1)]
+    quantity: Annotated[int, Field(ge=1), BeforeValidator(_count_in)]
     serials: Annotated[Serials, Field(min_length=1)]
     unit_value: Money
 
@@ -385,7 +446,7 @@ class ShipmentStatement(Statement):
     consignee: Identifier
     end_user: Identifier
     forwarder: Identifier | None = None
-    ship_date: dt.date
+    ship_date: Date
     destination: Country
     """The final destination country."""
     route: Annotated[list[Country], Field(min_length=1, max_length=20)]
@@ -427,7 +488,7 @@ class ReceiptStatement(Statement):
     kind: ClassVar[str] = "receipt"
     shipment: Identifier
     serials: Annotated[Serials, Field(min_length=1)]
-    date: dt.date
+    date: Date
     country: Country
     site: Text
 
@@ -458,14 +519,14 @@ class EndUseStatement(Statement):
     kind: ClassVar[str] = "end-use"
     shipments: Annotated[list[Identifier], AfterValidator(_unique)] = Field(default_factory=list)
     serials: Serials = Field(default_factory=list)
-    date: dt.date
+    date: Date
     """When the statement was signed."""
     end_use: Text
     sector: Text
     site: Site
     facility_power_mw: DecimalStr
     certifications: Certifications
-    valid_until: dt.date
+    valid_until: Date
 
     @model_validator(mode="after")
     def _consistent(self) -> EndUseStatement:
@@ -509,7 +570,7 @@ class InspectionStatement(Statement):
 
     kind: ClassVar[str] = "inspection"
     site: Site
-    date: dt.date
+    date: Date
     serials_seen: Serials = Field(default_factory=list)
     serials_missing: Serials = Field(default_factory=list)
     findings: list[Text] = Field(default_factory=list)
@@ -550,12 +611,12 @@ class LicenseStatement(Statement):
     eccns: Annotated[list[Eccn], Field(min_length=1), AfterValidator(_unique)]
     products: Annotated[list[Identifier], AfterValidator(_unique)] = Field(default_factory=list)
     """Product ids the license covers (empty: any product of those ECCNs)."""
-    max_quantity: Annotated[int, Field(ge=1)] | None = None
+    max_quantity: Annotated[int, Field(ge=1), BeforeValidator(_count_in)] | None = None
     max_value: Money | None = None
     max_tpp: DecimalStr | None = None
     """Cap on the TPP summed over every unit shipped under the license."""
-    valid_from: dt.date
-    valid_until: dt.date
+    valid_from: Date
+    valid_until: Date
     conditions: list[Text] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -608,14 +669,17 @@ class ScreeningListStatement(Statement):
     """SHA-256 of the list file's exact bytes."""
     file: Text
     format: Literal["csv", "json"]
-    date: dt.date
+    date: Date
     """When the list was downloaded (or published)."""
-    counts: dict[Annotated[str, Field(pattern=r"^[A-Z-]{2,8}$")], Annotated[int, Field(ge=0)]]
+    counts: dict[
+        Annotated[str, Field(pattern=r"^[A-Z-]{2,8}$")],
+        Annotated[int, Field(ge=0), BeforeValidator(_count_in)],
+    ]
     """Rows per source list."""
-    total: Annotated[int, Field(ge=0)]
+    total: Annotated[int, Field(ge=0), BeforeValidator(_count_in)]
     policy: dict[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")], DecimalStr]
     """The threshold and weights parties were screened with."""
-    parties_screened: Annotated[int, Field(ge=0)]
+    parties_screened: Annotated[int, Field(ge=0), BeforeValidator(_count_in)]
     hits: list[ScreeningHit] = Field(default_factory=list, max_length=MAX_SERIALS)
 
     @model_validator(mode="after")
@@ -656,7 +720,7 @@ class DeterminedFlag(BaseModel):
     category: Annotated[str, Field(min_length=1, max_length=32)]
     severity: Severity
     scope: Literal["item", "shipment"]
-    line: Annotated[int, Field(ge=0)] | None = None
+    line: Annotated[int, Field(ge=0), BeforeValidator(_count_in)] | None = None
     message: Text
     facts: dict[str, Any]
     """Fact name -> the value it had (decimals as strings: no floats in statements)."""
@@ -672,8 +736,8 @@ class DeterminationStatement(Statement):
 
     kind: ClassVar[str] = "determination"
     shipment: Identifier
-    shipment_seq: Annotated[int, Field(ge=0)]
-    evaluated_on: dt.date
+    shipment_seq: Annotated[int, Field(ge=0), BeforeValidator(_count_in)]
+    evaluated_on: Date
     pack: PackRef
     screening_list: Sha256Hex | None = None
     items: list[dict[str, Any]] = Field(max_length=500)
@@ -745,7 +809,7 @@ class CheckpointKeyStatement(Statement):
     kind: ClassVar[str] = "checkpoint-key"
     verifier_key: NoteVerifierKey
     replaces: NoteVerifierKey
-    overlap_until: dt.date
+    overlap_until: Date
     reason: Text | None = None
 
     @field_validator("verifier_key", "replaces")

@@ -38,11 +38,8 @@ def read_products(path: str | Path) -> list[ProductStatement]:
     for i, item in enumerate(items):
         if isinstance(item, dict):
             item = {"kind": "product", **item}
-        try:
-            statement = kinds.from_document(item)
-        except InputError as exc:
-            where = f"{name}, product {i + 1}" if len(items) > 1 else name
-            raise InputError(f"{where}: {exc.message}", hint=exc.hint) from exc
+        where = f"{name}, product {i + 1}" if len(items) > 1 else name
+        statement = kinds.from_document(item, where)
         if not isinstance(statement, ProductStatement):
             raise InputError(f"{name}: product {i + 1} is a {statement.kind}, not a product")
         statements.append(statement)

@@ -438,7 +438,22 @@ def test_shipment_register_and_show(shipped: Trade) -> None:
 
 def test_a_product_unknown_to_the_catalog_is_declared_not_refused(trade: Trade) -> None:
     doc = shipment_doc("SHP-X", item(["X-1"], product="acme-x1"))
-    trade.append("shipment register", doc, "meridian")
+    path = trade.write("shipment register", doc)
+    result = trade.ok("shipment", "register", path, "--no-check", "--key", "meridian.pem")
+    assert result.stdout.startswith("appended entry 29: shipment, signed by meridian\n")
+    assert result.stderr == (
+        "note: items[0].product 'acme-x1' is not in the catalog; the rules judge it as an "
+        "unknown product\n"
+    )
+    typo = shipment_doc("SHP-Y", item(["Y-1"], product="nvidia-h100-sxm"))
+    result = trade.ok(
+        "shipment", "register", trade.write("shipment register", typo), "--no-check",
+        "--key", "meridian.pem",
+    )  # fmt: skip
+    assert result.stderr == (
+        "note: items[0].product 'nvidia-h100-sxm' is not in the catalog (did you mean "
+        "'nvidia-h100-sxm5'?); the rules judge it as an unknown product\n"
+    )
     line = trade.obj("shipment", "show", "SHP-X")["items"][0]
     assert line["product"] == "acme-x1"
     assert line["serials"] == [
@@ -822,3 +837,296 @@ def test_bad_statements_are_refused_and_append_nothing(shipped: Trade) -> None:
     assert not failures, "\n\n".join(failures)
     assert shipped.size() == size
     assert shipped.obj("ledger", "verify", "--workers", "1")["size"] == size
+
+
+# --- documents as people write them: YAML's own types ----------------------------------------
+
+README_SHIPMENT = """\
+id: MX-2026-0042
+exporter: meridian
+consignee: lion
+end_user: lion
+ship_date: 2026-02-01
+destination: SG
+route: [US, SG]
+license: LIC-1
+items:
+  - product: nvidia-h100-sxm5
+    description: NVIDIA H100 SXM5 80GB HBM3 GPU module
+    hs_code: "8473.30.1180"
+    quantity: 3
+    serials: [1654923000101, 0012, 1654923000103]
+    unit_value: {amount: "30000.00", currency: USD}
+"""
+"""The README's shipment, serials written as numbers (`0012` is octal 10 to YAML 1.1)."""
+
+
+def test_serials_written_as_numbers_are_the_digits_written(trade: Trade) -> None:
+    Path("serials.yaml").write_text(
+        "product: nvidia-h100-sxm5\nserials: [1654923000101, 0012, 1654923000103]\n"
+        "date: 2026-01-15\nsite: TW\n"
+    )
+    made = trade.ok("attest", "manufacture", "serials.yaml", "--key", "nvidia.pem")
+    assert made.stdout.startswith("appended entry ") and made.stderr == ""
+    Path("shipment.yaml").write_text(README_SHIPMENT)
+    shipped = trade.ok(
+        "shipment", "register", "shipment.yaml", "--no-check", "--key", "meridian.pem"
+    )
+    assert ": shipment, signed by meridian" in shipped.stdout.splitlines()[0]
+    assert shipped.stderr == ""
+    shown = trade.obj("shipment", "show", "MX-2026-0042")
+    serials = [s["serial"] for s in shown["items"][0]["serials"]]
+    assert sorted(serials) == ["0012", "1654923000101", "1654923000103"]
+    assert trade.chip("0012")["state"] == "shipped"
+    assert trade("chip", "10").exit_code == 5  # not the octal reading
+
+
+@pytest.mark.parametrize(
+    ("serials", "fragments"),
+    [
+        ("[1654923000101.5]", ("serials[0]", "1654923000101.5 is a decimal number", "quote them")),
+        ("[1.6e+12]", ("serials[0]", "is a decimal number, not a serial", '["1654923000101"]')),
+        ("[yes]", ("serials[0]", "true is a boolean, not a serial", "serials are strings")),
+        ("[0x1F]", ("serials[0]", "0x1F is read as the number 31", "quote them")),
+        ("[-5]", ("serials[0]", "-5 is a negative number", "quote them")),
+    ],
+)
+def test_serials_that_are_not_integers_are_refused_saying_how_to_quote_them(
+    trade: Trade, serials: str, fragments: tuple[str, ...]
+) -> None:
+    Path("serials.yaml").write_text(
+        f"product: nvidia-h100-sxm5\nserials: {serials}\ndate: 2026-01-15\nsite: TW\n"
+    )
+    args = ("attest", "manufacture", "serials.yaml", "--key", "nvidia.pem")
+    error = trade.refused(args, 2, "serials.yaml: invalid manufacture: ", *fragments)
+    assert error.startswith("error: serials.yaml: ")
+
+
+@pytest.mark.parametrize(
+    ("command", "signer", "text", "fragments"),
+    [
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace("2026-02-01", "2026-13-01"),
+            ("ship_date", "2026-13-01 is not a date", "month must be in 1..12"),
+        ),
+        (
+            "attest manufacture",
+            "nvidia",
+            "product: nvidia-h100-sxm5\nserials: [N-1]\ndate: 2026-02-30\nsite: TW\n",
+            ("date", "2026-02-30 is not a date", "day is out of range for month"),
+        ),
+        (
+            "attest manufacture",
+            "nvidia",
+            "product: nvidia-h100-sxm5\nserials: [N-1]\ndate: 0\nsite: TW\n",
+            ("date", "0 is a number, not a date", "YYYY-MM-DD"),
+        ),
+        (
+            "attest manufacture",
+            "nvidia",
+            "product: nvidia-h100-sxm5\nserials: [N-1]\ndate: 2026-01-15\nsite: NO\n",
+            ("site", "YAML reads this as the boolean false", "quote it"),
+        ),
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace('"8473.30.1180"', "8473.30"),
+            ("items[0].hs_code", "YAML reads 8473.3 as a number", "quote it"),
+        ),
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace("quantity: 3", "quantity: true"),
+            ("items[0].quantity", "a whole number is needed, not a boolean"),
+        ),
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace("quantity: 3", "quantity: 03"),
+            ("items[0].quantity", "03 has a leading zero", "octal"),
+        ),
+        (
+            "shipment register",
+            "meridian",
+            README_SHIPMENT.replace("consignee: lion", "consignee:"),
+            ("consignee", "the value is empty (null)"),
+        ),
+        (
+            "attest receipt",
+            "lion",
+            "shipment: SHP-1\nserials: [N-1]\ndate: 2026-02-31 10:00\ncountry: SG\nsite: DC\n",
+            ("date",),
+        ),
+        (
+            "license issue",
+            "bis",
+            "id: LIC-9\nexporter: meridian\ndestination: SG\neccns: [3A090.a]\n"
+            "valid_from: 2026-01-01\nvalid_until: 2026-04-31\n",
+            ("valid_until", "2026-04-31 is not a date"),
+        ),
+    ],
+)
+def test_yaml_types_that_do_not_fit_are_bad_input_naming_file_and_field(
+    shipped: Trade, command: str, signer: str, text: str, fragments: tuple[str, ...]
+) -> None:
+    Path("doc.yaml").write_text(text)
+    args = (*command.split(), "doc.yaml", "--key", f"{signer}.pem")
+    kind = {"shipment register": "shipment", "license issue": "license"}.get(
+        command, command.split()[-1]
+    )
+    shipped.refused(args, 2, f"error: doc.yaml: invalid {kind}: ", *fragments)
+
+
+def test_an_inspection_claiming_serials_its_evidence_does_not_show_is_flagged(
+    shipped: Trade,
+) -> None:
+    """Issue 17 item 4: the auditor claims SERIALS[2] seen, but the nvidia-smi file shows
+    SERIALS[0], SERIALS[1] and six boards no manufacturer registered."""
+    doc = inspection_doc(serials_seen=[SERIALS[2]], serials_missing=[], findings=[])
+    shipped.append("attest inspection", doc, "straits", "--nvidia-smi", str(SMI))
+    checked = shipped("check", "SHP-1", "--as-of", "2026-03-02", "--json")
+    assert checked.exit_code == 1, checked.stderr  # LIC-1 is cited but never issued
+    assert checked.stderr == ""
+    flags = {f["rule"]: f for f in json.loads(checked.stdout)["flags"]}
+    unseen = flags["diversion.seen-not-in-evidence"]
+    assert unseen["severity"] == "high" and unseen["line"] == 0
+    assert unseen["message"].startswith("1 serial(s) an inspection claims seen are not in")
+    unregistered = flags["relabel.evidence-shows-unregistered-serial"]
+    assert "shows 6 serial(s) no manufacturer registered" in unregistered["message"]
+
+    chip = shipped.ok("chip", SERIALS[2])
+    assert chip.stderr == ""
+    lines = chip.stdout.splitlines()
+    assert lines[0] == f"chip {SERIALS[2]}: {H100}, state inspected, in SG"
+    at = lines.index(f"red flags on its shipments ({len(flags)}):")
+    shown = "\n".join(lines[at:])
+    rule = f"diversion.seen-not-in-evidence [{unseen['id']}]"
+    assert f"HIGH     {rule} open, SHP-1: 1 serial(s)" in shown
+    as_json = shipped.chip(SERIALS[2])
+    assert {f["rule"] for f in as_json["flags"]} == set(flags)
+
+
+# --- --dry-run and "did you mean" ----------------------------------------------------------
+
+
+def ledger_state(trade: Trade) -> tuple[int, str]:
+    """The tree size and a digest of every table (SQLite: the file's dump; PostgreSQL:
+    the checkpoint and the row counts of the tables the commands touch)."""
+    import sqlite3
+
+    size = trade.size()
+    if trade.db.startswith("sqlite"):
+        conn = sqlite3.connect(trade.db.removeprefix("sqlite:///"))
+        try:
+            dump = "\n".join(conn.iterdump())
+        finally:
+            conn.close()
+        return size, hashlib.sha256(dump.encode()).hexdigest()
+    counts = [
+        len(trade.json("shipment", "list")),  # type: ignore[arg-type]
+        len(trade.json("flag", "list")),  # type: ignore[arg-type]
+        len(trade.json("party", "list")),  # type: ignore[arg-type]
+    ]
+    return size, json.dumps([trade.obj("ledger", "checkpoint")["root"], counts])
+
+
+def test_dry_run_judges_as_the_write_would_and_writes_nothing(shipped: Trade) -> None:
+    Path("lion.yaml").write_text("id: lion\nname: Lion Ltd.\nroles: [consignee]\ncountry: SG\n"
+                                 "headquarters: SG\n")  # fmt: skip
+    runs: list[tuple[str, tuple[str, ...], int, str]] = [
+        ("attest manufacture", (shipped.write("m", manufacture_doc(["DR-1", "DR-2"])), "--key",
+         "nvidia.pem"), 0, "dry run: would append as entry 31: manufacture, signed by nvidia"),
+        ("attest receipt", (shipped.write("r", receipt_doc()), "--key", "lion.pem"), 0,
+         "dry run: would append as entry 31: receipt, signed by lion"),
+        ("license issue", (shipped.write("l", license_doc()), "--key", "bis.pem"), 0,
+         "dry run: would append as entry 31: license, signed by bis"),
+        ("party register", ("lion.yaml", "--key", OPERATOR_KEY), 0,
+         "dry run: would append as entry 31: party, signed by operator"),
+        ("product import", (write_yaml("h100.yaml", product_doc()), "--key", OPERATOR_KEY), 0,
+         f"{H100}: would be entry 31 (TPP 15832)"),
+        # refused as the real write is refused: same exit code, same error
+        ("shipment register", (shipped.write("s", shipment_doc("SHP-9", item(["N-1"]))),
+         "--key", "nvidia.pem"), 3, ""),
+    ]  # fmt: skip
+    before = ledger_state(shipped)
+    for command, args, code, first in runs:
+        result = shipped(*command.split(), *args, "--dry-run")
+        assert result.exit_code == code, (command, result.stderr + result.stdout)
+        if code == 0:
+            assert result.stdout.splitlines()[0] == first, (command, result.stdout)
+            assert "nothing written" in result.stdout.splitlines()[-1]
+            assert "tlog-proof" not in result.stdout  # no receipt: nothing was appended
+            assert result.stderr == ""
+        else:
+            real = shipped(*command.split(), *args)
+            assert (real.exit_code, real.stderr) == (code, result.stderr)
+            assert result.stderr.startswith("error: ") and result.stdout == ""
+        assert ledger_state(shipped) == before, f"{command} --dry-run wrote something"
+    assert shipped("chip", "DR-1").exit_code == 5
+
+
+def test_shipment_register_dry_run_shows_the_determination(shipped: Trade) -> None:
+    shipped.append("attest manufacture", manufacture_doc(["N-1", "N-2"]), "nvidia")
+    path = shipped.write("s", shipment_doc("SHP-2", item(["N-1", "N-2"]), license="NLR"))
+    before = ledger_state(shipped)
+    dry = shipped("shipment", "register", path, "--key", "meridian.pem", "--dry-run",
+                  "--receipt", "r.proof")  # fmt: skip
+    assert dry.exit_code == 6, dry.stderr  # hold: no end-use statement, not received
+    assert dry.stderr == ""
+    lines = dry.stdout.splitlines()
+    assert lines[0] == "dry run: would append as entry 32: shipment, signed by meridian"
+    assert "diversion.no-end-use-statement [F-33-0]" in dry.stdout
+    assert "determination would be appended as entry 33" in lines
+    assert lines[-1] == "dry run: nothing written"
+    assert not Path("r.proof").exists()
+    assert ledger_state(shipped) == before
+    as_json = json.loads(
+        shipped("shipment", "register", path, "--key", "meridian.pem", "--dry-run", "--json").stdout
+    )
+    assert as_json["dry_run"] is True and "receipt" not in as_json
+    assert as_json["determination"]["verdict"] == "hold"
+    real = shipped("shipment", "register", path, "--key", "meridian.pem")
+    assert real.exit_code == 6 and real.stdout.startswith("appended entry 32: shipment")
+    assert "determination appended as entry 33" in real.stdout
+    assert shipped.size() == 34
+
+
+def test_bulk_dry_runs_write_nothing(trade: Trade) -> None:
+    Path("ship.csv").write_text(CSV_HEADER + "\n" + csv_line("CSV-1", ["C-1", "C-2"]) + "\n")
+    envelope = trade.write("m", {"kind": "manufacture", **manufacture_doc(["E-1"])})
+    trade.ok("sign", envelope, "--key", "nvidia.pem", "--out", "m.env.json")
+    Path("m.jsonl").write_text(Path("m.env.json").read_text().replace("\n", "") + "\n")
+    before = ledger_state(trade)
+    imported = trade("shipment", "import", "ship.csv", "--key", "meridian.pem", "--dry-run")
+    assert imported.exit_code == 0 and imported.stderr == ""
+    assert imported.stdout == (
+        "dry run: imported 1 shipments from ship.csv: 1 would be appended (entries 29-29), "
+        "0 already present; nothing written\n"
+    )
+    appended = trade("ledger", "append", "m.env.json", "--dry-run")
+    assert appended.exit_code == 0 and appended.stderr == ""
+    assert appended.stdout.startswith("dry run: would append as entry 29: manufacture")
+    lines = trade("ledger", "import", "m.jsonl", "--dry-run")
+    assert lines.exit_code == 0 and lines.stderr == ""
+    assert lines.stdout == (
+        "dry run: 1 entries would be appended (0 already present); nothing written\n"
+    )
+    assert ledger_state(trade) == before
+    assert trade("chip", "E-1").exit_code == 5
+
+
+def test_an_unknown_product_id_gets_a_did_you_mean(trade: Trade) -> None:
+    shown = trade("product", "show", "nvidia-h100-sxm")
+    assert shown.exit_code == 5 and shown.stdout == ""
+    assert shown.stderr == (
+        "error: no product 'nvidia-h100-sxm'\n"
+        "hint: did you mean 'nvidia-h100-sxm5'?; provenance product list\n"
+    )
+    path = trade.write("m", manufacture_doc(["N-1"], product="nvidia-h100-sxm"))
+    made = trade("attest", "manufacture", path, "--key", "nvidia.pem", "--dry-run")
+    assert made.exit_code == 2 and made.stdout == ""
+    assert made.stderr.splitlines()[1].startswith("hint: did you mean 'nvidia-h100-sxm5'?")
+    far = trade("product", "show", "zzzz")
+    assert far.stderr.splitlines()[1] == "hint: provenance product list"

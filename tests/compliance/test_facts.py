@@ -721,3 +721,44 @@ def test_entity_list_policy_text(text: str | None, policy: str) -> None:
 )
 def test_parse_citation(cited: str | None, parsed: tuple[str, str, str]) -> None:
     assert parse_citation(cited) == parsed
+
+
+def test_inspection_evidence_against_the_serials_claimed(story: Story, library: Library) -> None:
+    """Issue 17 item 4: serials claimed seen that the evidence does not show, and serials
+    the evidence shows that no manufacturer registered."""
+    story.manufacture(SMI_SERIALS[:2])
+    story.manufacture(SERIALS[:2])
+    ship(story, "SH-1", item([*SMI_SERIALS[:2], *SERIALS[:2]]))
+    ship(story, "SH-2", item(SERIALS[2:3]), ship_date="2026-02-02")  # inspected by no one
+    story.manufacture(SERIALS[2:3])
+    # The evidence shows the eight boards of the file: two registered, six not. SERIALS[0]
+    # is claimed seen but is in no evidence file; SERIALS[1] is listed missing.
+    inspect(
+        story,
+        serials_seen=[SMI_SERIALS[0], SERIALS[0]],
+        serials_missing=[SERIALS[1]],
+        evidence=[evidence(read_nvidia_smi(SMI), SMI.name)],
+    )
+    found = gather(story, library, "SH-1", "SH-2")
+    assert found["SH-1"].items[0].facts["seen_without_evidence"] == 1
+    assert found["SH-1"].facts["shipment"]["evidence_unregistered"] == 6
+    assert found["SH-2"].items[0].facts["seen_without_evidence"] == 0
+    assert found["SH-2"].facts["shipment"]["evidence_unregistered"] == 0
+
+    [determination] = Checker.open(story.ledger, as_of=AS_OF).determine(["SH-1"])
+    raised = {f["rule"]: f for f in determination.flags}
+    assert raised["diversion.seen-not-in-evidence"]["line"] == 0
+    assert (
+        "1 serial(s) an inspection claims seen"
+        in raised["diversion.seen-not-in-evidence"]["message"]
+    )
+    assert raised["relabel.evidence-shows-unregistered-serial"]["severity"] == "high"
+
+
+def test_an_inspection_without_evidence_is_not_held_to_it(story: Story, library: Library) -> None:
+    story.manufacture(SERIALS[:2])
+    ship(story, "SH-1", item(SERIALS[:2]))
+    inspect(story, serials_seen=SERIALS[:2])
+    [found] = gather(story, library, "SH-1").values()
+    assert found.items[0].facts["seen_without_evidence"] == 0
+    assert found.facts["shipment"]["evidence_unregistered"] == 0

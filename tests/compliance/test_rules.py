@@ -405,6 +405,8 @@ CASES: dict[str, Case] = {
     ),
     "diversion.not-received": Case({"shipment.received_units": 0, "shipment.not_received": 8}),
     "diversion.missing-at-inspection": Case({"shipment.missing_at_inspection": 2}),
+    "diversion.seen-not-in-evidence": Case({"item.seen_without_evidence": 1}),
+    "relabel.evidence-shows-unregistered-serial": Case({"shipment.evidence_unregistered": 3}),
     "diversion.receipt-of-serials-not-shipped": Case({"shipment.foreign_receipts": 1}),
     "diversion.receipt-elsewhere": Case(
         {"shipment.receipt_countries": ["MY"], "shipment.receipts_elsewhere": ["MY"]},

@@ -37,6 +37,7 @@ from provenance.ledger.projections.writer import (
     shipment_row,
 )
 from provenance.statements.authority import Directory
+from provenance.statements.catalog import did_you_mean
 from provenance.statements.payloads import (
     EndUseStatement,
     InspectionStatement,
@@ -92,11 +93,12 @@ def _manufacture(writer: Writer, accepted: Accepted, _directory: Directory) -> N
     kind = accepted.kind
     product = writer.execute(select(ProductRow.id).where(ProductRow.id == statement.product))
     if product.first() is None:
+        guess = did_you_mean(statement.product, writer.execute(select(ProductRow.id)).scalars())
         raise refused(
             kind,
             "product",
             f"{statement.product!r} is not in the catalog",
-            hint="`provenance product list` shows the known ids; "
+            hint=(f"{guess}; " if guess else "") + "`provenance product list` shows the known ids; "
             "`provenance product import` adds one",
         )
     position = {serial: i for i, serial in enumerate(statement.serials)}
