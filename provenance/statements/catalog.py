@@ -35,6 +35,7 @@ naming the file, the product id and the field. Nothing here prints or exits.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import re
@@ -275,6 +276,9 @@ class Product(_Model):
     pci_device_ids: list[PciDeviceId]
     hs_codes: list[HsCode]
     reference_price: Money | None
+    us_available_from: dt.date | None = None
+    """When the product became commercially available in the US (the 2026 rule covers
+    only chips available at its publication); None when not recorded."""
     notes: str = ""
     sources: dict[str, FieldSource] = Field(default_factory=dict)
     """Per figure (a field name of this model), where it comes from."""
