@@ -3,6 +3,8 @@ tests, KYC attestations and landmarks' location measurements."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from provenance.errors import AuthorizationError
@@ -101,7 +103,7 @@ def _location(writer: Writer, accepted: Accepted, _directory: Directory) -> None
             "serial": statement.serial,
             "nonce": statement.nonce,
             "rtt_ms": format(statement.rtt_ms, "f"),
-            "measured_at": statement.measured_at,
+            "measured_at": statement.measured_at.astimezone(dt.UTC),
             "latitude": where.latitude,
             "longitude": where.longitude,
             "product_name": statement.answer.product_name,
