@@ -76,7 +76,10 @@ def summaries_source() -> str:
 
 # [[[cog from provenance.commands import summaries_source; cog.out(summaries_source())]]]
 SUMMARIES: dict[str, str] = {
-    "attest": "Sign and append what a party attests: manufacture, receipt, end use, inspection.",
+    "attest": (
+        "Sign and append what a party attests: manufacture, receipt, end use, inspection,"
+        " lab tests, KYC, location measurements."
+    ),
     "check": "Evaluate SHIPMENT_ID against the rule pack in force on its ship date.",
     "chip": "A chip's custody state and whole history, every entry verified.",
     "classify": "The ECCN of a chip, and why: from its catalog figures (--product) or given ones.",

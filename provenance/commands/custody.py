@@ -146,7 +146,8 @@ def product_show(product_id: str, db: str | None, as_json: bool) -> None:
 
 @click.group("attest")
 def attest_group() -> None:
-    """Sign and append what a party attests: manufacture, receipt, end use, inspection."""
+    """Sign and append what a party attests: manufacture, receipt, end use, inspection, lab
+    tests, KYC, location measurements."""
 
 
 def _attest_command(kind: str, attest: kinds.Attest) -> None:
@@ -199,6 +200,108 @@ def attest_inspection(file: str, smi_files: tuple[str, ...], write: Write) -> No
     if not isinstance(statement, payloads.InspectionStatement):
         raise InputError(f"{documents.display_name(file)} is a {statement.kind}, not an inspection")
     sign_and_append(statement, write)
+
+
+def _evidence_documents(kind: str, file: str, smi_files: tuple[str, ...] = ()) -> list[object]:
+    """The statement documents of FILE: a CSV file (one or more statements) or a YAML/JSON
+    document (a lab test completed from its nvidia-smi files)."""
+    from provenance.statements import evidence_input
+
+    if file.lower().endswith(".csv"):
+        if smi_files:
+            raise InputError("--nvidia-smi goes with a YAML/JSON lab test, not with a CSV file")
+        try:
+            text = documents.read_bytes(file).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{documents.display_name(file)} is not UTF-8 text: {exc}") from None
+        return list(evidence_input.parse_csv(kind, text, source=documents.display_name(file)))
+    document = documents.read_mapping(file)
+    declared = document.setdefault("kind", kind)
+    if declared != kind:
+        raise InputError(f"{documents.display_name(file)} is a {declared!r}, not a {kind!r}")
+    if kind == "lab-test":
+        reports = [(Path(p).name, inspection.read_nvidia_smi(p)) for p in smi_files]
+        document = evidence_input.lab_test_document(document, reports)
+    return [document]
+
+
+def _append_evidence(kind: str, docs: list[object], write: Write) -> None:
+    statements = [kinds.from_document(d) for d in docs]
+    if len(statements) == 1:
+        sign_and_append(statements[0], write)
+        return
+    signers = load_signers(write.key_paths)
+    envelopes = [sign(s, signers) for s in statements]
+    labels = [f"{kind} {i + 1}" for i in range(len(statements))]
+    if write.ledger:
+        results, size = append_many_remote(write, envelopes, labels)
+    else:
+        with write.open() as ledger:
+            results = ledger.append_many(envelopes, labels=labels)
+            size = ledger.size()
+    data = {"entries": [r.__dict__ for r in results], "size": size}
+
+    def human() -> None:
+        for label, r in zip(labels, results, strict=True):
+            state = "already in the ledger as entry" if r.duplicate else "appended entry"
+            click.echo(f"{label}: {state} {r.seq}, signed by {r.signer}")
+        click.echo(f"tree size {size}")
+
+    emit(write.as_json, data, human)
+
+
+@attest_group.command("lab-test")
+@click.argument("file")
+@click.option(
+    "--nvidia-smi",
+    "smi_files",
+    multiple=True,
+    metavar="XML",
+    help="`nvidia-smi -q -x` output the lab recorded (repeat for several hosts): each GPU "
+    "it lists, by serial, is a tested chip with the identity its driver reported.",
+)
+@writes
+def attest_lab_test(file: str, smi_files: tuple[str, ...], write: Write) -> None:
+    """Append a lab test from FILE, signed by the testing lab (role lab).
+
+    FILE is YAML/JSON: product (the catalog id the chips were declared as), date, country
+    (where tested), facility, and either results [{serial, identity {product_name,
+    pci_device_id, uuid}, performance [{dtype, bits, tops}], memory_bandwidth_gbps}] or,
+    with --nvidia-smi, measured {performance, memory_bandwidth_gbps} for every GPU the
+    files list. Or a CSV file (.csv): product, date, country, facility, serial,
+    product_name, pci_device_id, uuid, dtype, bits, tops, memory_bandwidth_gbps.
+    `provenance schema lab-test` prints the JSON Schema.
+    """
+    _append_evidence("lab-test", _evidence_documents("lab-test", file, smi_files), write)
+
+
+@attest_group.command("kyc")
+@click.argument("file")
+@writes
+def attest_kyc(file: str, write: Write) -> None:
+    """Append a KYC attestation from FILE, signed by the consignee or end user it speaks for.
+
+    Fields: party (the signer), date, valid_from, valid_until, authorised_users (who may
+    use the chips), remote_access (how it is authenticated), controls {users_identified,
+    remote_access_authenticated, access_logged, no_d5_hq_training}. A CSV file (.csv)
+    holds one attestation a row, the controls as columns (true/false).
+    """
+    _append_evidence("kyc", _evidence_documents("kyc", file), write)
+
+
+@attest_group.command("location")
+@click.argument("file")
+@writes
+def attest_location(file: str, write: Write) -> None:
+    """Append location measurements from FILE, signed by the landmark that made them.
+
+    Fields: landmark (the signer, whose coordinates the ledger holds), serial, nonce
+    (hex), rtt_ms (the round trip, milliseconds), measured_at (with its offset), answer
+    {product_name, serial, pci_device_id, uuid} (the chip's identity from its driver).
+    A CSV file (.csv) holds one measurement a row: landmark, serial, nonce, rtt_ms,
+    measured_at, product_name, pci_device_id, uuid. All or nothing.
+    """
+    _append_evidence("location", _evidence_documents("location", file), write)
 
 
 @click.group("shipment")

@@ -23,6 +23,7 @@ A case file::
       items: [{eccn: 3A090.a, license_required: false}]
       flags: [diversion.no-end-use-statement]      # must all be raised
       absent: [relabel.undervalued]                # must not be raised
+      messages: {diversion.no-end-use-statement: "by acme"}  # the flag's message holds it
 
 Each case runs in a fresh SQLite ledger in a temporary folder. A resolution names the
 flag by its rule (and `line` for an item's flag); its signer must be one the ledger
@@ -208,4 +209,8 @@ def compare(expect: dict[str, Any], data: dict[str, Any]) -> list[str]:
         for rule in expect.get("absent", [])
         if rule in raised
     )
+    for rule, fragment in (expect.get("messages") or {}).items():
+        said = [f["message"] for f in data["flags"] if f["rule"] == rule]
+        if not any(str(fragment) in message for message in said):
+            problems.append(f"flag {rule}: no message holds {fragment!r} (messages: {said})")
     return problems

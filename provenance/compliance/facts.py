@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import json
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from provenance.compliance import geodesy
 from provenance.errors import InputError, NotFoundError
 from provenance.ledger.database import in_chunks
 from provenance.ledger.log import Ledger
@@ -36,7 +37,11 @@ from provenance.ledger.projections.tables import (
     InspectionDeviceRow,
     InspectionRow,
     InspectionSerialRow,
+    KycRow,
+    LabResultRow,
+    LabTestRow,
     LicenseRow,
+    LocationRow,
     PartyRow,
     ProductRow,
     ReceiptRow,
@@ -69,6 +74,10 @@ EXCEPTION_CODES = frozenset(
 )
 """Codes a shipment may cite in `license` that are not license ids: No License Required
 and the EAR's license exceptions (15 CFR 740)."""
+
+CHINA_MACAU = frozenset({"CN", "HK", "MO"})
+"""Destinations of the 2026 case-by-case path and its 50% cap (Hong Kong as China, as the
+packs treat it)."""
 
 
 def parse_citation(text: str | None) -> tuple[str, str, str]:
@@ -395,10 +404,61 @@ class ProductInfo:
     currency: str | None
     pci_ids: tuple[str, ...]
     names: tuple[str, ...]
+    us_available_from: dt.date | None = None
 
 
 @dataclass(frozen=True)
-class _Evidence:
+class LabResult:
+    """One serial as a lab measured it (the facts read the latest valid one)."""
+
+    seq: int
+    date: dt.date
+    lab_country: str
+    """Where the lab is registered (its party's country)."""
+    tested_in: str
+    tpp: float
+    bandwidth: int
+    pci_device_id: str | None
+    product_name: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A landmark's measurement of a serial."""
+
+    landmark: str
+    at: dt.datetime
+    rtt_ms: float
+    landmark_at: tuple[float, float]
+
+
+LISTED = 20
+"""Serials a fact lists by name (the counts give the rest)."""
+
+
+def _listed(values: list[str]) -> list[str]:
+    if len(values) <= LISTED:
+        return values
+    return [*values[:LISTED], f"and {len(values) - LISTED} more"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The lab tests and location measurements of a batch's serials, and the KYC
+    attestations of its consignees and end users."""
+
+    lab: dict[str, list[LabResult]]
+    located: dict[str, list[Measurement]]
+    kyc: dict[str, list[Any]]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite gives back naive datetimes (stored in UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Inspected:
     """The nvidia-smi evidence of the inspections (those with evidence files) that name
     a batch's serials: which inspections name each serial, which claim it seen, and
     the serials each inspection's evidence shows."""
@@ -443,6 +503,15 @@ class ShipmentFacts:
     their expiry on the evaluation date, are not listed)."""
 
 
+def _kyc_on(rows: list[Any], on: dt.date) -> str:
+    """'valid' when a KYC attestation signed by `on` covers `on` with every control stated
+    true; 'incomplete' when one covers it but not every control holds; else 'none'."""
+    covering = [r for r in rows if r.date <= on and r.valid_from <= on <= r.valid_until]
+    if any(r.complete for r in covering):
+        return "valid"
+    return "incomplete" if covering else "none"
+
+
 class Facts:
     """Gathers facts from one ledger, caching what every shipment shares."""
 
@@ -460,6 +529,7 @@ class Facts:
         self._screening: dict[str, list[Any]] = {}
         self._timeline: dict[str, Any] | None = None
         self._party_facts: dict[tuple[str | None, dt.date], dict[str, Any]] = {}
+        self._cap: dict[str, dict[str, tuple[list[tuple[dt.date, int]], list[int]]]] = {}
 
     # --- shared, loaded once ------------------------------------------------------------
 
@@ -483,6 +553,7 @@ class Facts:
                     currency=r.reference_currency,
                     pci_ids=tuple(r.pci_device_ids.split()),
                     names=tuple(json.loads(r.names)),
+                    us_available_from=r.us_available_from,
                 )
                 self._products[r.id] = info
                 for pci in info.pci_ids:
@@ -515,6 +586,8 @@ class Facts:
                         ShipmentRow.ship_date,
                         ShipmentRow.destination,
                         ShipmentRow.end_user,
+                        ShipmentRow.consignee,
+                        ShipmentRow.route,
                         ShipmentItemRow.line,
                         ShipmentItemRow.product,
                         ShipmentItemRow.quantity,
@@ -522,17 +595,49 @@ class Facts:
                 ).all()
                 effective = _effective_products(conn)
             per_shipment: dict[str, list[Any]] = {}
+            cap: dict[str, dict[str, list[tuple[tuple[dt.date, int], int]]]] = {}
+            cap_from = _date(self.params.get("china_cap_from"), "params.china_cap_from")
             for r in rows:
                 entry = per_shipment.setdefault(
-                    r.id, [(r.ship_date, r.seq), r.destination, r.end_user, 0.0, 0]
+                    r.id, [(r.ship_date, r.seq), r.destination, r.end_user, r.consignee, 0.0, 0]
                 )
-                info = products.get(effective.get((r.id, r.line), r.product))
-                entry[3] += r.quantity * (info.tpp if info else 0.0)
-                entry[4] += r.quantity
-            keyed: dict[str, dict[str, list[Any]]] = {"destination": {}, "end_user": {}}
-            for order, destination, end_user, tpp, units in per_shipment.values():
+                product = effective.get((r.id, r.line), r.product)
+                info = products.get(product)
+                entry[4] += r.quantity * (info.tpp if info else 0.0)
+                entry[5] += r.quantity
+                if cap_from is not None and r.ship_date >= cap_from:
+                    origin = r.route.split()[0] if r.route else ""
+                    side = (
+                        "china"
+                        if r.destination in CHINA_MACAU and origin == "US"
+                        else "us"
+                        if r.destination == "US"
+                        else None
+                    )
+                    if side is not None:
+                        sides = cap.setdefault(product, {"china": [], "us": []})
+                        sides[side].append(((r.ship_date, r.seq), r.quantity))
+            keyed: dict[str, dict[str, list[Any]]] = {
+                "destination": {},
+                "end_user": {},
+                "consignee": {},
+            }
+            for order, destination, end_user, consignee, tpp, units in per_shipment.values():
                 keyed["destination"].setdefault(destination, []).append((order, tpp, units))
                 keyed["end_user"].setdefault(end_user, []).append((order, tpp, units))
+                keyed["consignee"].setdefault(consignee, []).append((order, tpp, units))
+            self._cap = {}
+            for product, sides in cap.items():
+                built_sides = {}
+                for side, side_entries in sides.items():
+                    side_entries.sort()
+                    total = 0
+                    sums = []
+                    for _, units in side_entries:
+                        total += units
+                        sums.append(total)
+                    built_sides[side] = ([o for o, _ in side_entries], sums)
+                self._cap[product] = built_sides
             self._timeline = {}
             for kind, groups in keyed.items():
                 built = {}
@@ -549,6 +654,25 @@ class Facts:
                     built[key] = (orders, tpp_sums, unit_sums)
                 self._timeline[kind] = built
         return self._timeline
+
+    def _earlier(self, kind: str, key: str, order: tuple[dt.date, int]) -> int:
+        """How many shipments of the timeline `kind` for `key` came before `order`."""
+        found = self.timeline()[kind].get(key)
+        return bisect_left(found[0], order) if found else 0
+
+    def cap_units(self, product: str, order: tuple[dt.date, int]) -> tuple[int, int]:
+        """Units of `product` shipped from the US to China/Macau, and to US end users,
+        from `params.china_cap_from` up to and including `order`, by every exporter."""
+        self.timeline()
+        sides = self._cap.get(product)
+        if not sides:
+            return 0, 0
+        out = []
+        for side in ("china", "us"):
+            orders, sums = sides[side]
+            at = bisect_right(orders, order)
+            out.append(sums[at - 1] if at else 0)
+        return out[0], out[1]
 
     def _cumulative(self, kind: str, key: str, order: tuple[dt.date, int]) -> tuple[float, int]:
         found = self.timeline()[kind].get(key)
@@ -597,6 +721,8 @@ class Facts:
             devices: dict[str, list[Any]] = defaultdict(list)
             evidenced: dict[str, set[int]] = defaultdict(set)
             claimed: dict[str, set[int]] = defaultdict(set)
+            lab: dict[str, list[LabResult]] = defaultdict(list)
+            located: dict[str, list[Measurement]] = defaultdict(list)
             for chunk in in_chunks(all_serials):
                 rows = conn.execute(
                     select(ChipRow.serial, ChipRow.product_id).where(ChipRow.serial.in_(chunk))
@@ -655,6 +781,45 @@ class Facts:
                     ).where(InspectionDeviceRow.serial.in_(chunk))
                 ):
                     devices[r.serial].append(r)
+                for r in conn.execute(
+                    select(
+                        LabResultRow.serial,
+                        LabResultRow.seq,
+                        LabTestRow.date,
+                        PartyRow.country,
+                        LabTestRow.country.label("tested_in"),
+                        LabResultRow.tpp,
+                        LabResultRow.memory_bandwidth_gbps,
+                        LabResultRow.pci_device_id,
+                        LabResultRow.product_name,
+                    )
+                    .join(LabTestRow, LabTestRow.seq == LabResultRow.seq)
+                    .join(PartyRow, PartyRow.id == LabTestRow.lab)
+                    .where(LabResultRow.serial.in_(chunk))
+                ):
+                    lab[r.serial].append(
+                        LabResult(
+                            r.seq,
+                            r.date,
+                            r.country,
+                            r.tested_in,
+                            float(r.tpp),
+                            r.memory_bandwidth_gbps,
+                            r.pci_device_id,
+                            r.product_name,
+                        )
+                    )
+                for r in conn.execute(
+                    select(LocationRow.__table__).where(LocationRow.serial.in_(chunk))
+                ):
+                    located[r.serial].append(
+                        Measurement(
+                            r.landmark,
+                            _aware(r.measured_at),
+                            float(r.rtt_ms),
+                            (float(r.latitude), float(r.longitude)),
+                        )
+                    )
                 for serial, seq, status in conn.execute(
                     select(
                         InspectionSerialRow.serial,
@@ -687,7 +852,7 @@ class Facts:
                         select(ChipRow.serial, ChipRow.product_id).where(ChipRow.serial.in_(chunk))
                     )
                 )
-            evidence = _Evidence(evidenced, claimed, shown)
+            inspected = Inspected(evidenced, claimed, shown)
             foreign: dict[str, int] = defaultdict(int)
             receipt_countries: dict[str, set[str]] = defaultdict(set)
             resolutions: dict[str, dict[tuple[str, int | None], str]] = defaultdict(dict)
@@ -736,6 +901,11 @@ class Facts:
                 for seq, row in statements.items():
                     covered_shipments, covered_serials = scopes[seq]
                     end_uses[row.party].append((row, covered_shipments, covered_serials))
+            kyc_parties = sorted({p for r in shipments.values() for p in (r.consignee, r.end_user)})
+            kyc: dict[str, list[Any]] = defaultdict(list)
+            for chunk in in_chunks(kyc_parties):
+                for r in conn.execute(select(KycRow.__table__).where(KycRow.party.in_(chunk))):
+                    kyc[r.party].append(r)
             license_ids = sorted(
                 {r.license for r in shipments.values() if parse_citation(r.license)[0] == "license"}
             )
@@ -791,7 +961,7 @@ class Facts:
                     receipts_of,
                     missing_at,
                     devices,
-                    evidence,
+                    inspected,
                     sightings,
                     foreign[shipment_id],
                     end_uses.get(row.end_user, []),
@@ -801,6 +971,7 @@ class Facts:
                     products,
                     sorted(receipt_countries.get(shipment_id, set())),
                     resolutions.get(shipment_id, {}),
+                    Evidence(lab, located, kyc),
                 )
             )
         return out
@@ -858,7 +1029,7 @@ class Facts:
         receipts_of: dict[str, list[tuple[str, dt.date]]],
         missing_at: dict[str, int],
         devices: dict[str, list[Any]],
-        evidence: _Evidence,
+        inspected: Inspected,
         sightings: dict[str, set[tuple[dt.date, str]]],
         foreign: int,
         end_uses: list[tuple[Any, set[str], set[str]]],
@@ -868,6 +1039,7 @@ class Facts:
         products: dict[str, ProductInfo],
         receipt_countries: list[str],
         resolutions: dict[tuple[str, int | None], str],
+        evidence: Evidence,
     ) -> ShipmentFacts:
         ref = self.reference
         route = row.route.split()
@@ -892,6 +1064,8 @@ class Facts:
         ]
         all_serials: list[str] = []
         items: list[ItemFacts] = []
+        carried_all = {s for item in item_rows for s in serials.get((row.id, item.line), [])}
+        end_use, site = self._end_use(row, end_uses, carried_all)
         currencies = set()
         value_total = 0.0
         tpp_total = 0.0
@@ -976,7 +1150,7 @@ class Facts:
                 "observed": len(observed),
                 "observed_other_product": other_product,
                 "observed_products": sorted(observed_products),
-                "seen_without_evidence": sum(1 for s in listed if evidence.unshown(s)),
+                "seen_without_evidence": sum(1 for s in listed if inspected.unshown(s)),
                 "eccn": "",
                 "license_required": False,
                 "policy": "",
@@ -986,12 +1160,26 @@ class Facts:
                 "exception_covers": False,
                 "exception_reference_missing": False,
             }
+            facts.update(self._lab(listed, item.product, row.ship_date, evidence.lab))
+            facts.update(self._located(listed, row.ship_date, site, evidence.located))
+            china_units, us_units = self.cap_units(effective, order)
+            facts.update(
+                {
+                    "cap_china_units": china_units,
+                    "cap_us_units": us_units,
+                    "cap_ratio": china_units / us_units if us_units else 0.0,
+                    "us_available_from": (
+                        info.us_available_from.isoformat()
+                        if info and info.us_available_from
+                        else ""
+                    ),
+                }
+            )
             items.append(ItemFacts(facts))
         carried = set(all_serials)
         received = {
             s for s in all_serials if any(sid == row.id for sid, _ in receipts_of.get(s, []))
         }
-        end_use = self._end_use(row, end_uses, carried)
         tpp_destination, _ = self._cumulative("destination", row.destination, order)
         tpp_end_user, units_end_user = self._cumulative("end_user", row.end_user, order)
         kw = float(self.params.get("kw_per_accelerator", 0) or 0)
@@ -1022,12 +1210,30 @@ class Facts:
             "not_received": len(carried - received),
             "foreign_receipts": foreign,
             "missing_at_inspection": sum(1 for s in all_serials if missing_at.get(s)),
-            "evidence_unregistered": len(evidence.shown_with(all_serials) - set(registered)),
+            "evidence_unregistered": len(inspected.shown_with(all_serials) - set(registered)),
             "receipt_countries": receipt_countries,
             "receipts_elsewhere": [c for c in receipt_countries if c != row.destination],
         }
+        shipment.update(
+            {
+                "payer": row.payer or "",
+                "payer_not_consignee": bool(row.payer) and row.payer != row.consignee,
+                "delivery_address": row.delivery_address or "",
+                "consignee_prior_shipments": self._earlier("consignee", row.consignee, order),
+            }
+        )
+        consignee_kyc = _kyc_on(evidence.kyc.get(row.consignee, []), on)
+        end_user_kyc = _kyc_on(evidence.kyc.get(row.end_user, []), on)
+        kyc = {
+            "consignee_valid": consignee_kyc == "valid",
+            "end_user_valid": end_user_kyc == "valid",
+            "covers_ship_date": "valid" in (consignee_kyc, end_user_kyc),
+            "incomplete": "incomplete" in (consignee_kyc, end_user_kyc)
+            and "valid" not in (consignee_kyc, end_user_kyc),
+        }
         facts = {
             "shipment": shipment,
+            "kyc": kyc,
             "exporter": exporter,
             "consignee": consignee,
             "end_user": end_user,
@@ -1059,7 +1265,7 @@ class Facts:
 
     def _end_use(
         self, row: Any, end_uses: list[tuple[Any, set[str], set[str]]], carried: set[str]
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], tuple[float, float] | None]:
         covering = [
             (eu, shipments, serials)
             for eu, shipments, serials in end_uses
@@ -1067,6 +1273,8 @@ class Facts:
         ]
         valid = [eu for eu, _, _ in covering if eu.date <= row.ship_date <= eu.valid_until]
         best = valid[-1] if valid else (covering[-1][0] if covering else None)
+        located = [eu for eu in (valid or [c[0] for c in covering]) if eu.latitude is not None]
+        site = (float(located[-1].latitude), float(located[-1].longitude)) if located else None
         return {
             "present": bool(covering),
             "valid_on_ship_date": bool(valid),
@@ -1081,6 +1289,81 @@ class Facts:
             ),
             "units_at_end_user": 0,
             "power_needed_mw": 0.0,
+            "site_located": site is not None,
+        }, site
+
+    def _lab(
+        self, listed: list[str], declared: str, ship_date: dt.date, lab: dict[str, list[LabResult]]
+    ) -> dict[str, Any]:
+        """The lab-test facts of an item's serials: which have a test by a US lab dated on or
+        before the ship date, and of those (the latest test of each) which measured outside
+        the envelope or as another product than declared."""
+        envelope_tpp = float(self.params.get("china_envelope_tpp", 0) or 0)
+        envelope_bw = float(self.params.get("china_envelope_bandwidth_gbps", 0) or 0)
+        untested: list[str] = []
+        outside: list[str] = []
+        mismatch: list[str] = []
+        tested = 0
+        for serial in listed:
+            valid = [
+                t
+                for t in lab.get(serial, [])
+                if t.date <= ship_date and t.lab_country == "US" and t.tested_in == "US"
+            ]
+            if not valid:
+                untested.append(serial)
+                continue
+            tested += 1
+            latest = max(valid, key=lambda t: (t.date, t.seq))
+            if (envelope_tpp and latest.tpp >= envelope_tpp) or (
+                envelope_bw and latest.bandwidth >= envelope_bw
+            ):
+                outside.append(f"{serial} (TPP {latest.tpp:,.0f}, {latest.bandwidth:,} GB/s)")
+            found = set(self._pci.get((latest.pci_device_id or "").upper(), set()))
+            if not found:
+                found = set(self._names.get(latest.product_name.casefold(), set()))
+            if declared not in found:
+                says = ", ".join(sorted(found)) or "no catalog product"
+                mismatch.append(f"{serial} ({latest.product_name}: {says})")
+        return {
+            "lab_tested": tested,
+            "lab_untested_count": len(untested),
+            "lab_untested": _listed(untested),
+            "lab_outside_envelope": _listed(outside),
+            "lab_identity_mismatch": _listed(mismatch),
+        }
+
+    def _located(
+        self,
+        listed: list[str],
+        ship_date: dt.date,
+        site: tuple[float, float] | None,
+        located: dict[str, list[Measurement]],
+    ) -> dict[str, Any]:
+        """The location facts of an item's serials: measurements from the ship date to the
+        evaluation date, each landmark's reach against the declared site."""
+        km_per_ms = float(self.params.get("km_per_ms_fibre", geodesy.KM_PER_MS_IN_FIBRE))
+        measured = 0
+        no_site = 0
+        outside: list[str] = []
+        for serial in listed:
+            found = [m for m in located.get(serial, []) if ship_date <= m.at.date() <= self.as_of]
+            if not found:
+                continue
+            measured += 1
+            if site is None:
+                no_site += 1
+                continue
+            bounds = [geodesy.bound(m.landmark, m.landmark_at, site, m.rtt_ms, km_per_ms)
+                      for m in found]  # fmt: skip
+            wrong = [b for b in bounds if not b.consistent]
+            if wrong:
+                outside.append(f"{serial}: " + "; ".join(b.describe() for b in wrong))
+        return {
+            "location_measured": measured,
+            "location_no_site": no_site,
+            "location_outside_count": len(outside),
+            "location_outside": _listed(outside),
         }
 
     def _license(

@@ -94,6 +94,19 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
             "list(string)",
             "of those, the countries other than the destination",
         ),
+        "payer": (
+            "string",
+            "who pays for the goods, as the exporter declares ('' when not declared)",
+        ),
+        "payer_not_consignee": ("bool", "a payer is declared and it is not the consignee"),
+        "delivery_address": (
+            "string",
+            "the delivery address as the exporter found it: commercial, residential, unknown ('' when not declared)",
+        ),
+        "consignee_prior_shipments": (
+            "int",
+            "shipments to this consignee registered before this one (0: a first-time buyer)",
+        ),
     },
     "item": {
         "line": ("int", "item number in the shipment, from 0"),
@@ -197,6 +210,49 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
             "bool",
             "the exception cited is available but its citation lacks the reference a rule asks for (NAC without its confirmation number)",
         ),
+        "lab_tested": (
+            "int",
+            "serials with a lab test by a US lab (registered and testing in the US) dated on or before the ship date",
+        ),
+        "lab_untested_count": ("int", "serials with no such test"),
+        "lab_untested": ("list(string)", "those serials (the first 20)"),
+        "lab_outside_envelope": (
+            "list(string)",
+            "serials whose latest such test measured TPP >= params.china_envelope_tpp or DRAM bandwidth >= params.china_envelope_bandwidth_gbps, with the figures",
+        ),
+        "lab_identity_mismatch": (
+            "list(string)",
+            "serials whose latest such test identifies (PCI id, else name) another product than declared, or none of the catalog",
+        ),
+        "location_measured": (
+            "int",
+            "serials measured by a landmark between the ship date and the evaluation date",
+        ),
+        "location_no_site": (
+            "int",
+            "of those, serials whose declared site (the end-use statement) has no coordinates",
+        ),
+        "location_outside_count": (
+            "int",
+            "serials a landmark's round trip (half of it at params.km_per_ms_fibre) cannot reach from the declared site",
+        ),
+        "location_outside": (
+            "list(string)",
+            "those serials with each landmark, its distance to the site and the reach it allowed",
+        ),
+        "cap_china_units": (
+            "int",
+            "units of `product` exported from the US to China/Macau (HK as China) from params.china_cap_from up to this shipment, this one included, all exporters",
+        ),
+        "cap_us_units": (
+            "int",
+            "units of `product` shipped to US end users (destination US) from params.china_cap_from up to this shipment",
+        ),
+        "cap_ratio": ("double", "cap_china_units / cap_us_units (0 when no US units)"),
+        "us_available_from": (
+            "string",
+            "when `product` became commercially available in the US, per the catalog ('' when not recorded)",
+        ),
     },
     "exporter": PARTY_FACTS,
     "consignee": PARTY_FACTS,
@@ -219,6 +275,19 @@ FACTS: dict[str, dict[str, tuple[str, str]]] = {
             "units shipped to this end user so far, this shipment included",
         ),
         "power_needed_mw": ("double", "units_at_end_user x params.kw_per_accelerator / 1000"),
+        "site_located": ("bool", "the declared site has coordinates (what location checks need)"),
+    },
+    "kyc": {
+        "consignee_valid": (
+            "bool",
+            "the consignee signed, by the ship date, a KYC attestation covering it with every control stated true",
+        ),
+        "end_user_valid": ("bool", "the same of the end user"),
+        "covers_ship_date": ("bool", "either of them holds"),
+        "incomplete": (
+            "bool",
+            "an attestation covers the ship date but states a control false, and none is complete",
+        ),
     },
     "license": {
         "cited": ("bool", "the shipment cites a license id (not an exception)"),

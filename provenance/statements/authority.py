@@ -256,6 +256,16 @@ def authorize(
     return Signer(authorizing, tuple(verified_ids))
 
 
+def require_signer(kind: str, field: str, named: str, signer: Signer) -> None:
+    """A statement that speaks for a party (`field` names it) must be signed by that party:
+    a landmark signs its own measurements, a consignee its own KYC attestation."""
+    if named != signer.party:
+        raise AuthorizationError(
+            f"{kind}: {field}: the statement names {named!r} but is signed by {signer.party!r}",
+            hint=f"{named} signs its own {kind} statements",
+        )
+
+
 class Timeline:
     """Parties and keys across the whole history, to judge any entry after the fact.
 

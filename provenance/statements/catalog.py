@@ -35,6 +35,7 @@ naming the file, the product id and the field. Nothing here prints or exits.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import re
@@ -164,6 +165,16 @@ def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
+def _iso_date(value: object) -> object:
+    """An ISO date string (as JSON carries it) as a date; anything else as it is."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    return value
+
+
 def _positive(value: Decimal) -> Decimal:
     if value <= 0:
         raise ValueError(f"{value} must be greater than zero")
@@ -275,6 +286,11 @@ class Product(_Model):
     pci_device_ids: list[PciDeviceId]
     hs_codes: list[HsCode]
     reference_price: Money | None
+    us_available_from: Annotated[dt.date, BeforeValidator(_iso_date)] | None = None
+    """When the product became commercially available in the US (the 2026 rule covers
+    only chips available at its publication); None when not recorded. Not strict: the
+    signed predicate carries it as an ISO string, which the wrap validator below hands
+    on as Python data, so the string is read before the type is checked."""
     notes: str = ""
     sources: dict[str, FieldSource] = Field(default_factory=dict)
     """Per figure (a field name of this model), where it comes from."""

@@ -32,7 +32,10 @@ from provenance.statements.payloads import (
     KeyRevocationStatement,
     KeyRotationStatement,
     KeyStatement,
+    KycStatement,
+    LabTestStatement,
     LicenseStatement,
+    LocationStatement,
     ManufactureStatement,
     PartyStatement,
     ProductStatement,
@@ -126,6 +129,24 @@ def _license(p: dict[str, Any]) -> str:
     return f"license {p['id']} to {p['exporter']} for {p['destination']}"
 
 
+def _lab_test(p: dict[str, Any]) -> str:
+    return (
+        f"lab test of {len(p['results'])} serials declared {p['product']} at "
+        f"{p['facility']}, {p['country']}"
+    )
+
+
+def _kyc(p: dict[str, Any]) -> str:
+    return f"KYC and remote-access controls of {p['party']}, {p['valid_from']}..{p['valid_until']}"
+
+
+def _location(p: dict[str, Any]) -> str:
+    return (
+        f"location check of {p['serial']} by landmark {p['landmark']}: "
+        f"round trip {p['rtt_ms']} ms at {p['measured_at']}"
+    )
+
+
 def _product(p: dict[str, Any]) -> str:
     return f"product {p['id']}: {p['vendor']} {p['model']}, TPP {p['tpp']}"
 
@@ -214,6 +235,27 @@ KINDS: dict[str, Kind] = {
             frozenset({R.REGULATOR}),
             date_field="valid_from",
             summary=_license,
+        ),
+        Kind(
+            "lab-test",
+            LabTestStatement,
+            frozenset({R.LAB}),
+            date_field="date",
+            summary=_lab_test,
+        ),
+        Kind(
+            "kyc",
+            KycStatement,
+            frozenset({R.CONSIGNEE, R.END_USER}),
+            date_field="date",
+            summary=_kyc,
+        ),
+        Kind(
+            "location",
+            LocationStatement,
+            frozenset({R.LANDMARK}),
+            date_field="measured_at",
+            summary=_location,
         ),
         Kind("screening-list", ScreeningListStatement, frozenset({R.OPERATOR})),
         Kind("determination", DeterminationStatement, frozenset({R.OPERATOR})),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -37,7 +38,7 @@ from provenance import documents
 from provenance.crypto import canonical
 from provenance.crypto.keys import VerifyingKey
 from provenance.errors import InputError
-from provenance.statements.catalog import Product, Source
+from provenance.statements.catalog import Performance, Product, Source
 from provenance.tlog.note import Verifier
 
 # --- shared field types ----------------------------------------------------------
@@ -140,6 +141,69 @@ Identifier = Annotated[
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+def _signed_decimal_in(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a decimal number is needed, not a boolean")
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"{value!r} is not a decimal number") from exc
+    return value
+
+
+def _bounded(limit: int) -> Callable[[Decimal], Decimal]:
+    def check(value: Decimal) -> Decimal:
+        if not value.is_finite() or not -limit <= value <= limit:
+            raise ValueError(f"must be a decimal from -{limit} to {limit}")
+        return value
+
+    return check
+
+
+Latitude = Annotated[
+    Decimal,
+    BeforeValidator(_signed_decimal_in),
+    AfterValidator(_bounded(90)),
+    PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+]
+Longitude = Annotated[
+    Decimal,
+    BeforeValidator(_signed_decimal_in),
+    AfterValidator(_bounded(180)),
+    PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+]
+
+
+class Coordinates(BaseModel):
+    """A point on the WGS 84 ellipsoid, in decimal degrees (north and east positive)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    latitude: Latitude
+    longitude: Longitude
+
+    def pair(self) -> tuple[float, float]:
+        return (float(self.latitude), float(self.longitude))
+
+
+def _share(value: Decimal) -> Decimal:
+    if not 0 < value <= 100:
+        raise ValueError("a share is a percentage above 0 and at most 100")
+    return value
+
+
+class Owner(BaseModel):
+    """A direct owner of a party and its share (percent of the equity or votes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    party: Identifier
+    """The owner, a party id in the ledger."""
+    share: Annotated[Decimal, BeforeValidator(_decimal_in), AfterValidator(_share),
+                     PlainSerializer(_decimal_text, return_type=str, when_used="json")]  # fmt: skip
+
+
 class Role(StrEnum):
     OPERATOR = "operator"
     MANUFACTURER = "manufacturer"
@@ -149,6 +213,10 @@ class Role(StrEnum):
     FORWARDER = "forwarder"
     AUDITOR = "auditor"
     REGULATOR = "regulator"
+    LAB = "lab"
+    """A third-party testing lab (the 2026 rule asks for a qualified US one)."""
+    LANDMARK = "landmark"
+    """A measurement server at registered coordinates (delay-based location checks)."""
 
 
 def _checked_pem(value: str) -> str:
@@ -242,6 +310,23 @@ class PartyStatement(Statement):
     headquarters: Country
     address: Text | None = None
     keys: Annotated[list[PublicKeyPem], AfterValidator(_unique)] = Field(default_factory=list)
+    location: Coordinates | None = None
+    """Where the party is: required of a landmark (its measurement server's coordinates)."""
+    owners: Annotated[list[Owner], Field(min_length=1, max_length=100)] | None = None
+    """Its direct owners and their shares (the Affiliates rule reads them)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PartyStatement:
+        if Role.LANDMARK in self.roles and self.location is None:
+            raise ValueError("location: a landmark must register its coordinates")
+        if self.owners:
+            ids = [o.party for o in self.owners]
+            _unique(ids)
+            if self.id in ids:
+                raise ValueError("owners: a party does not own itself")
+            if sum(o.share for o in self.owners) > 100:
+                raise ValueError("owners: the shares add up to more than 100")
+        return self
 
     def subjects(self) -> list[tuple[str, str]]:
         return [subject("party", {"id": self.id}, f"party/{self.id}")]
@@ -352,6 +437,8 @@ class Site(BaseModel):
     country: Country
     facility: Text
     address: Text | None = None
+    location: Coordinates | None = None
+    """The site's coordinates (what location checks measure against)."""
 
 
 def _chips(serials: list[str]) -> list[tuple[str, str]]:
@@ -390,8 +477,13 @@ class ProductStatement(Statement, Product):
         return [subject("product", {"id": self.id}, f"product/{self.id}")]
 
     def predicate(self) -> dict[str, Any]:
-        # The catalog's unknowns are explicit nulls (die area unknown), so keep them.
-        return self.model_dump(mode="json")
+        # The catalog's unknowns are explicit nulls (die area unknown), so keep them;
+        # the US availability date (added later) only when recorded, so that products
+        # signed before it existed keep their bytes.
+        data = self.model_dump(mode="json")
+        if data.get("us_available_from") is None:
+            data.pop("us_available_from", None)
+        return data
 
     @classmethod
     def from_catalog(cls, product: Product, sources: list[Source]) -> ProductStatement:
@@ -454,6 +546,10 @@ class ShipmentStatement(Statement):
     license: Identifier | None = None
     """A license id, or a license exception or NLR code (NLR, NAC, ACA, ...)."""
     items: Annotated[list[ShipmentItem], Field(min_length=1, max_length=500)]
+    payer: Identifier | None = None
+    """Who pays for the goods (a party id, or the payer's own identifier) when known."""
+    delivery_address: Literal["commercial", "residential", "unknown"] | None = None
+    """What the delivery address is, as the exporter found it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ShipmentStatement:
@@ -626,6 +722,175 @@ class LicenseStatement(Statement):
 
     def subjects(self) -> list[tuple[str, str]]:
         return [subject("license", {"id": self.id}, f"license/{self.id}")]
+
+
+# --- the evidence the 2026 rule and the chip-tracking proposals ask for ---------------
+
+
+class LabResult(BaseModel):
+    """One serial as the lab measured it: the device's identity (from the driver's own
+    report) and the figures that decide the envelope."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    serial: Serial
+    identity: ObservedGpu
+    """What `nvidia-smi -q -x` reported for the device."""
+    performance: Annotated[list[Performance], Field(min_length=1, max_length=16)]
+    """Measured dense throughput per data type (TPP = the highest tops x bits)."""
+    memory_bandwidth_gbps: Annotated[int, Field(ge=1, le=1_000_000)]
+    """Measured total DRAM bandwidth, GB/s."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LabResult:
+        if self.identity.serial is not None and self.identity.serial != self.serial:
+            raise ValueError(
+                f"identity.serial: the device reports {self.identity.serial!r}, not {self.serial!r}"
+            )
+        _unique([p.dtype for p in self.performance])
+        return self
+
+    @property
+    def tpp(self) -> Decimal:
+        return max(p.tpp for p in self.performance)
+
+
+class EvidenceFile(BaseModel):
+    """A file kept by its author, by the SHA-256 of its exact bytes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file: Text
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    format: Literal["nvidia-smi-xml"] = "nvidia-smi-xml"
+    driver_version: Text | None = None
+
+
+class LabTestStatement(Statement):
+    """A third-party lab's test of chips before export: per serial, the measured identity
+    and figures (the TPP inputs and the DRAM bandwidth), where and when."""
+
+    kind: ClassVar[str] = "lab-test"
+    product: Identifier
+    """The product the chips were declared to the lab as (a catalog id)."""
+    date: dt.date
+    country: Country
+    """Where the lab tested them."""
+    facility: Text
+    results: Annotated[list[LabResult], Field(min_length=1, max_length=MAX_SERIALS)]
+    evidence: list[EvidenceFile] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LabTestStatement:
+        seen: set[str] = set()
+        for i, result in enumerate(self.results):
+            if result.serial in seen:
+                raise ValueError(f"results[{i}]: serial {result.serial!r} is listed twice")
+            seen.add(result.serial)
+        return self
+
+    def serials(self) -> list[str]:
+        return [r.serial for r in self.results]
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return _chips(self.serials())
+
+
+class KycControls(BaseModel):
+    """The know-your-customer and remote-access controls in force (each stated)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    users_identified: StrictBool
+    """Every user of the chips is identified and screened before access."""
+    remote_access_authenticated: StrictBool
+    """Remote access is authenticated per user (no shared or anonymous accounts)."""
+    access_logged: StrictBool
+    """Access is logged and the logs kept for review."""
+    no_d5_hq_training: StrictBool
+    """No customer headquartered in D:5 or Macau trains models on the chips."""
+
+
+class KycStatement(Statement):
+    """A consignee's or end user's attestation of the KYC and remote-access controls it
+    runs over a period (the 2026 rule's condition; the IaaS guidance)."""
+
+    kind: ClassVar[str] = "kyc"
+    party: Identifier
+    """Whose controls these are (the signer)."""
+    date: dt.date
+    valid_from: dt.date
+    valid_until: dt.date
+    authorised_users: Text
+    """Who may use the chips."""
+    remote_access: Text
+    """How remote access is authenticated."""
+    controls: KycControls
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KycStatement:
+        _in_order("valid_from", self.valid_from, "valid_until", self.valid_until)
+        return self
+
+    @property
+    def complete(self) -> bool:
+        c = self.controls
+        return (
+            c.users_identified
+            and c.remote_access_authenticated
+            and c.access_logged
+            and c.no_d5_hq_training
+        )
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [subject("party", {"id": self.party}, f"party/{self.party}")]
+
+
+MAX_RTT_MS = Decimal(10_000)
+"""Longest round trip a measurement may report (10 s: anything longer is no measurement)."""
+
+
+def _rtt(value: Decimal) -> Decimal:
+    if value <= 0 or value > MAX_RTT_MS:
+        raise ValueError(
+            f"the round-trip time is in milliseconds, above 0 and at most {MAX_RTT_MS}"
+        )
+    return value
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("give the time with its offset (2026-03-10T08:00:00Z)")
+    return value
+
+
+class LocationStatement(Statement):
+    """A landmark's delay-based measurement of one chip: it sent a nonce, the chip
+    answered (its identity from the driver), and the round trip took `rtt_ms`."""
+
+    kind: ClassVar[str] = "location"
+    landmark: Identifier
+    """The landmark party (the signer), whose coordinates the ledger holds."""
+    serial: Serial
+    nonce: Annotated[str, Field(pattern=r"^[0-9a-f]{16,128}$")]
+    rtt_ms: Annotated[
+        Decimal,
+        BeforeValidator(_decimal_in),
+        AfterValidator(_finite_non_negative),
+        AfterValidator(_rtt),
+        PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+    ]
+    measured_at: Annotated[dt.datetime, AfterValidator(_aware)]
+    answer: ObservedGpu
+    """The chip's answer: its identity as its driver reports it."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LocationStatement:
+        if self.answer.serial is not None and self.answer.serial != self.serial:
+            raise ValueError(
+                f"answer.serial: the chip answered as {self.answer.serial!r}, not {self.serial!r}"
+            )
+        return self
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return _chips([self.serial])
 
 
 # --- restricted-party screening ---------------------------------------------------------

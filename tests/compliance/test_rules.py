@@ -447,6 +447,48 @@ CASES: dict[str, Case] = {
     "licensing.h20-revenue-condition": Case(CHINA | chip("nvidia-h20") | H20_LETTER),
     "licensing.china-envelope-conditions": Case(CHINA_END_USER, quiet=CHINA),
     "licensing.china-reexport": Case(destination("CN", ["D:1", "D:4", "D:5"], ["TW", "CN"])),
+    # the 2026 path's conditions, read from the evidence (issue 16)
+    "licensing.china-lab-test-missing": Case(
+        CHINA_END_USER | {"item.lab_untested_count": 2, "item.lab_untested": ["P1", "P2"]},
+        quiet=CHINA | {"item.lab_untested_count": 2, "item.lab_untested": ["P1", "P2"]},
+    ),
+    "licensing.china-lab-test-outside-envelope": Case(
+        CHINA_END_USER | {"item.lab_outside_envelope": ["P2 (TPP 15,830, 7,000 GB/s)"]},
+        quiet=CHINA_END_USER | {"item.lab_tested": 8},
+    ),
+    "relabel.lab-test-identity-mismatch": Case(
+        {"item.lab_identity_mismatch": ["P1 (NVIDIA H100 80GB HBM3: nvidia-h100-sxm5)"]},
+        quiet={"item.lab_tested": 8},
+    ),
+    "licensing.china-kyc-missing": Case(
+        CHINA_END_USER, quiet=CHINA_END_USER | {"kyc.covers_ship_date": True}
+    ),
+    "licensing.china-cap-exceeded": Case(
+        CHINA_END_USER | {"item.cap_china_units": 3, "item.cap_us_units": 5},
+        quiet=CHINA_END_USER | {"item.cap_china_units": 3, "item.cap_us_units": 6},
+    ),
+    "licensing.china-not-us-available": Case(
+        CHINA_END_USER | {"item.us_available_from": "2026-03-01"},
+        quiet=CHINA_END_USER | {"item.us_available_from": "2026-01-15"},
+    ),
+    "licensing.china-us-availability-unknown": Case(
+        CHINA_END_USER, quiet=CHINA_END_USER | {"item.us_available_from": "2024-06-30"}
+    ),
+    "diversion.location-inconsistent": Case(
+        {"item.location_outside_count": 1, "item.location_outside": ["P2: lm-frankfurt is far"]},
+        quiet={"item.location_measured": 8},
+    ),
+    "diversion.payer-not-consignee": Case(
+        {"shipment.payer": "hk-trading", "shipment.payer_not_consignee": True},
+        quiet={"shipment.payer": "lionsgate-cloud"},
+    ),
+    "diversion.residential-or-unknown-address": Case(
+        {"shipment.delivery_address": "unknown"}, quiet={"shipment.delivery_address": "commercial"}
+    ),
+    "diversion.first-time-bulk-buyer": Case(
+        {"shipment.units": 64},
+        quiet={"shipment.units": 64, "shipment.consignee_prior_shipments": 1},
+    ),
     # flags: screening
     "screening.entity-list": Case({"end_user.screening_lists": ["EL"]}),
     "screening.unverified-list": Case({"consignee.screening_lists": ["UVL"]}),

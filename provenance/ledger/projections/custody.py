@@ -70,6 +70,7 @@ def _product(writer: Writer, accepted: Accepted, _directory: Directory) -> None:
         "hs_codes": " ".join(statement.hs_codes),
         "reference_price": _text(statement.reference_price and statement.reference_price.amount),
         "reference_currency": statement.reference_price and statement.reference_price.currency,
+        "us_available_from": statement.us_available_from,
         "updated_seq": accepted.seq,
     }
     writer.insert(
@@ -169,6 +170,8 @@ def _shipment_statement(writer: Writer, accepted: Accepted, directory: Directory
             "route": " ".join(statement.route),
             "license": statement.license,
             "units": sum(item.quantity for item in statement.items),
+            "payer": statement.payer,
+            "delivery_address": statement.delivery_address,
         },
     )
     for line, item in enumerate(statement.items):
@@ -270,6 +273,8 @@ def _end_use(writer: Writer, accepted: Accepted, _directory: Directory) -> None:
             "no_reexport": certs.no_reexport,
             "no_restricted_hq_access": certs.no_restricted_hq_access,
             "valid_until": statement.valid_until,
+            "latitude": _text(site.location and site.location.latitude),
+            "longitude": _text(site.location and site.location.longitude),
         },
     )
     for scope, refs in (("shipment", statement.shipments), ("serial", statement.serials)):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
-from provenance.ledger.projections.tables import PartyKeyRow, PartyRow
-from provenance.ledger.projections.writer import Accepted, Writer, handles
+from provenance.ledger.projections.tables import PartyKeyRow, PartyOwnerRow, PartyRow
+from provenance.ledger.projections.writer import Accepted, Writer, handles, require_party
 from provenance.statements.authority import Directory, KeyRecord
 from provenance.statements.payloads import PartyStatement
 
@@ -20,6 +20,8 @@ def _keys(writer: Writer, accepted: Accepted, directory: Directory) -> None:
 
 
 def _write_party(writer: Writer, statement: PartyStatement, seq: int, directory: Directory) -> None:
+    for i, owner in enumerate(statement.owners or []):
+        require_party("party", f"owners[{i}].party", owner.party, directory)
     values = {
         "name": statement.name,
         "roles": " ".join(sorted(statement.roles)),
@@ -27,11 +29,28 @@ def _write_party(writer: Writer, statement: PartyStatement, seq: int, directory:
         "headquarters": statement.headquarters,
         "address": statement.address,
         "updated_seq": seq,
+        "latitude": None
+        if statement.location is None
+        else format(statement.location.latitude, "f"),
+        "longitude": (
+            None if statement.location is None else format(statement.location.longitude, "f")
+        ),
     }
     if directory.party(statement.id) is None:
         writer.insert(PartyRow, {"id": statement.id, "registered_seq": seq, **values})
     else:
         writer.execute(update(PartyRow).where(PartyRow.id == statement.id).values(values))
+        writer.execute(delete(PartyOwnerRow).where(PartyOwnerRow.party_id == statement.id))
+    for owner in statement.owners or []:
+        writer.insert(
+            PartyOwnerRow,
+            {
+                "party_id": statement.id,
+                "owner_id": owner.party,
+                "share": format(owner.share, "f"),
+                "seq": seq,
+            },
+        )
 
 
 def _write_key(writer: Writer, record: KeyRecord) -> None:

@@ -46,6 +46,20 @@ class PartyRow(Base):
     address: Mapped[str | None] = mapped_column(Text)
     registered_seq: Mapped[int] = mapped_column(BigInt)
     updated_seq: Mapped[int] = mapped_column(BigInt)
+    latitude: Mapped[str | None] = mapped_column(String(40))
+    """Decimal degrees (a landmark's coordinates); None when not given."""
+    longitude: Mapped[str | None] = mapped_column(String(40))
+
+
+class PartyOwnerRow(Base):
+    """A direct owner of a party, as its latest party statement declares it."""
+
+    __tablename__ = "party_owners"
+    party_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    share: Mapped[str] = mapped_column(String(40))
+    """Percent, decimal text."""
+    seq: Mapped[int] = mapped_column(BigInt)
 
 
 class PartyKeyRow(Base):
@@ -100,6 +114,8 @@ class ProductRow(Base):
     reference_currency: Mapped[str | None] = mapped_column(String(3))
     registered_seq: Mapped[int] = mapped_column(BigInt)
     updated_seq: Mapped[int] = mapped_column(BigInt)
+    us_available_from: Mapped[dt.date | None] = mapped_column(Date)
+    """When the product became commercially available in the US (None: not recorded)."""
 
 
 class ProductVersionRow(Base):
@@ -145,6 +161,9 @@ class ShipmentRow(Base):
     """Space-separated country codes, origin first."""
     license: Mapped[str | None] = mapped_column(String(128), index=True)
     units: Mapped[int] = mapped_column(Integer)
+    payer: Mapped[str | None] = mapped_column(String(128))
+    delivery_address: Mapped[str | None] = mapped_column(String(16))
+    """commercial, residential or unknown (None: not declared)."""
 
 
 class ShipmentItemRow(Base):
@@ -200,6 +219,9 @@ class EndUseRow(Base):
     no_reexport: Mapped[bool] = mapped_column(Boolean)
     no_restricted_hq_access: Mapped[bool] = mapped_column(Boolean)
     valid_until: Mapped[dt.date] = mapped_column(Date)
+    latitude: Mapped[str | None] = mapped_column(String(40))
+    """The declared site's coordinates (decimal degrees), when given."""
+    longitude: Mapped[str | None] = mapped_column(String(40))
 
 
 class EndUseScopeRow(Base):
@@ -268,6 +290,67 @@ class LicenseRow(Base):
     valid_until: Mapped[dt.date] = mapped_column(Date)
     conditions: Mapped[str] = mapped_column(Text)
     """JSON list."""
+
+
+# --- evidence: lab tests, KYC, location measurements --------------------------------------
+
+
+class LabTestRow(Base):
+    __tablename__ = "lab_tests"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    lab: Mapped[str] = mapped_column(String(128), index=True)
+    product: Mapped[str] = mapped_column(String(128))
+    """As declared to the lab."""
+    date: Mapped[dt.date] = mapped_column(Date)
+    country: Mapped[str] = mapped_column(String(2))
+    facility: Mapped[str] = mapped_column(Text)
+
+
+class LabResultRow(Base):
+    """One serial a lab measured: its identity and the figures that decide the envelope."""
+
+    __tablename__ = "lab_results"
+    seq: Mapped[int] = mapped_column(ForeignKey("lab_tests.seq"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    product_name: Mapped[str] = mapped_column(Text)
+    pci_device_id: Mapped[str | None] = mapped_column(String(10))
+    uuid: Mapped[str | None] = mapped_column(Text)
+    tpp: Mapped[str] = mapped_column(String(40))
+    """Measured TPP (decimal text): the highest tops x bits."""
+    memory_bandwidth_gbps: Mapped[int] = mapped_column(Integer)
+
+
+class KycRow(Base):
+    __tablename__ = "kyc_attestations"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    party: Mapped[str] = mapped_column(String(128), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    """Every control is stated true."""
+    authorised_users: Mapped[str] = mapped_column(Text)
+    remote_access: Mapped[str] = mapped_column(Text)
+
+
+class LocationRow(Base):
+    """A landmark's measurement of a chip, with the landmark's coordinates at the time."""
+
+    __tablename__ = "location_measurements"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    landmark: Mapped[str] = mapped_column(String(128), index=True)
+    serial: Mapped[str] = mapped_column(String(64), index=True)
+    nonce: Mapped[str] = mapped_column(String(128))
+    rtt_ms: Mapped[str] = mapped_column(String(40))
+    measured_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    latitude: Mapped[str] = mapped_column(String(40))
+    """The landmark's registered coordinates when it measured."""
+    longitude: Mapped[str] = mapped_column(String(40))
+    product_name: Mapped[str] = mapped_column(Text)
+    pci_device_id: Mapped[str | None] = mapped_column(String(10))
+
+
+Index("ux_location_landmark_nonce", LocationRow.landmark, LocationRow.nonce, unique=True)
 
 
 # --- restricted-party screening ---------------------------------------------------------
