@@ -70,6 +70,7 @@ def client(url: str, tmp_path: Path, name: str, policy: Path | None, **kw: Any) 
     return RemoteLedger(url, state=state, witness_policy=loaded, **kw)
 
 
+@pytest.mark.slow
 def test_two_witnesses_two_of_two_then_one_down(
     world: World, parties: Parties, witnesses: list[WitnessServer], tmp_path: Path
 ) -> None:
@@ -130,6 +131,7 @@ def test_two_witnesses_two_of_two_then_one_down(
         server.stop()
 
 
+@pytest.mark.slow
 def test_one_of_two_with_one_witness_down(
     world: World, parties: Parties, witnesses: list[WitnessServer], tmp_path: Path
 ) -> None:
@@ -161,6 +163,7 @@ def test_one_of_two_with_one_witness_down(
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_refusing_witness_and_the_split_view(
     world: World, parties: Parties, witnesses: list[WitnessServer], tmp_path: Path
 ) -> None:

@@ -169,6 +169,7 @@ def test_size_zero_and_a_proof_from_zero(witness: WitnessServer, other_log: Log)
     assert size_of(witness, other_log) == 0
 
 
+@pytest.mark.slow
 def test_racing_requests_from_one_size_cannot_roll_it_back(tmp_path: Path, log: Log) -> None:
     server = WitnessServer(tmp_path, "witness.example/race", [f"{log.origin}={log.vkey}"]).start()
     try:
