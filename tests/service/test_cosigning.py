@@ -119,6 +119,10 @@ def test_two_witnesses_two_of_two_then_one_down(
         time.sleep(1.0)
         stale = published(server.url)
         assert note.Checkpoint.parse(note.split(stale)[0]).size == before
+        health = httpx.get(server.url + "/healthz").json()
+        assert health["witnessed_size"] == before < health["size"]
+        assert "unreachable" in health["witnesses"]["w2"]
+        assert health["witnesses"]["w1"].startswith("cosigned size")
 
         # The witness is back: the checkpoint is witnessed, the retry gets its receipt.
         witnesses[1].start()
