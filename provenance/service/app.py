@@ -414,7 +414,8 @@ def bundle(request: Request) -> Response:
             raise problems.from_error(
                 AuthorizationError(f"{who.party} may not read entry {min(hidden)}")
             )
-    return JSONResponse(service.ledger.export(seqs or None))
+    at = service.published() if service.cosigning is not None else None
+    return JSONResponse(service.ledger.export(seqs or None, at))
 
 
 def chip(request: Request) -> Response:

@@ -90,6 +90,11 @@ def test_two_witnesses_two_of_two_then_one_down(
             "w1",
             "w2",
         }
+        # A bundle is against the witnessed checkpoint too (the client checks its quorum).
+        bundled = meridian.bundle([answer["entry"]["seq"]])
+        assert all(
+            len(cosignature.verify(r.partition("\n\n")[2], keys)) == 2 for r in bundled["receipts"]
+        )
         receipt_file = tmp_path / "receipt.txt"
         receipt_file.write_text(receipt)
 
