@@ -91,9 +91,7 @@ SUMMARIES: dict[str, str] = {
     "ledger": "Append to, prove, export and audit the ledger.",
     "license": "Export licenses, issued by a regulator.",
     "mirror": "Pull a served ledger into a verified replica (--db), for reports and audits.",
-    "monitor": (
-        "Follow a served ledger and report every entry about a watched serial, party or key."
-    ),
+    "monitor": "Follow a served ledger and report entries about watched serials, parties, keys.",
     "party": "Register and show the parties that sign statements.",
     "product": "The product catalog serials are checked against (TPP, die area, PCI ids).",
     "report": "Compliance reports: for regulators, exporters and auditors; signed and verifiable.",

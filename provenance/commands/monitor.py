@@ -80,7 +80,7 @@ def monitor(
     interval: float,
     as_json: bool,
 ) -> None:
-    """Follow a served ledger and report every entry about a watched serial, party or key.
+    """Follow a served ledger and report entries about watched serials, parties, keys.
 
     Each new checkpoint is checked against the last one seen (a split view is exit 4,
     with both checkpoints); the new entries the key may read are proved in the tree and

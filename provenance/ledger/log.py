@@ -463,14 +463,17 @@ class Ledger:
                 ).scalars()
             )
 
-    def export(self, seqs: Iterable[int] | None = None) -> dict[str, Any]:
+    def export(
+        self, seqs: Iterable[int] | None = None, at: SignedCheckpoint | None = None
+    ) -> dict[str, Any]:
         """A bundle of receipts: the entries asked for, and the registrations, updates,
         rotations and revocations of every key and party that signed them, back to the
-        genesis entry, all against the latest checkpoint."""
+        genesis entry, all against the latest checkpoint (or `at`, a checkpoint of this
+        ledger whose note may carry cosignatures: the service's witnessed one)."""
         from provenance.ledger.projections.tables import PartyKeyRow, SubjectRow
         from provenance.offline.bundles import make_bundle
 
-        signed = self.checkpoint()
+        signed = at or self.checkpoint()
         size = signed.checkpoint.size
         requested = sorted(set(seqs)) if seqs is not None else list(range(size))
         for seq in requested:
@@ -501,7 +504,11 @@ class Ledger:
                         ).scalars()
                     )
                 for other in related - needed:
+                    if other >= size:
+                        continue  # appended after the checkpoint: not in this bundle
                     needed.add(other)
                     todo.append(other)
         receipts = [self.receipt(seq, size) for seq in sorted(needed)]
+        if at is not None:
+            receipts = [Receipt(r.seq, r.leaf, r.proof, at) for r in receipts]
         return make_bundle(self.origin, receipts, requested)

@@ -206,7 +206,12 @@ def healthz(request: Request) -> Response:
     with service.ledger.store.read() as conn:
         size = stored_tiles.latest_size(conn)
     service.metrics.tree_size.set(size)
-    return JSONResponse({"status": "ok", "origin": service.ledger.origin, "size": size})
+    data: dict[str, Any] = {"status": "ok", "origin": service.ledger.origin, "size": size}
+    if service.cosigning is not None:
+        published = service.cosigning.published
+        data["witnessed_size"] = published.checkpoint.size if published is not None else None
+        data["witnesses"] = dict(service.cosigning.last_attempt)
+    return JSONResponse(data)
 
 
 def metrics(request: Request) -> Response:
@@ -411,7 +416,8 @@ def bundle(request: Request) -> Response:
             raise problems.from_error(
                 AuthorizationError(f"{who.party} may not read entry {min(hidden)}")
             )
-    return JSONResponse(service.ledger.export(seqs or None))
+    at = service.published() if service.cosigning is not None else None
+    return JSONResponse(service.ledger.export(seqs or None, at))
 
 
 def chip(request: Request) -> Response:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Integer,
     LargeBinary,
     MetaData,
     Table,
@@ -42,6 +43,23 @@ witness_logs = Table(
     Column("note", Text, nullable=False),  # the log's note with the cosignature answered
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+
+witness_refusals = Table(
+    "witness_refusals",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("origin", Text, nullable=False),
+    Column("old_size", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),  # signed by the log: the evidence
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+"""Checkpoints validly signed by a log that the witness refused as inconsistent (422):
+kept as evidence of the log's misbehaviour (the spec's MAY), never cosigned."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,33 @@ class WitnessStore:
                 return done.rowcount == 1
         except SQLIntegrityError:
             return False  # another request inserted the first row
+
+    def record_refusal(self, origin: str, old_size: int, size: int, note: str, reason: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(witness_refusals).values(
+                    origin=origin,
+                    old_size=old_size,
+                    size=size,
+                    note=note,
+                    reason=reason,
+                    at=dt.datetime.now(dt.UTC),
+                )
+            )
+
+    def refusals(self, origin: str) -> list[tuple[int, int, str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    witness_refusals.c.old_size,
+                    witness_refusals.c.size,
+                    witness_refusals.c.note,
+                    witness_refusals.c.reason,
+                )
+                .where(witness_refusals.c.origin == origin)
+                .order_by(witness_refusals.c.id)
+            ).all()
+        return [(int(r.old_size), int(r.size), str(r.note), str(r.reason)) for r in rows]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -75,7 +75,8 @@ class Witness:
         if request.old_size != size:
             return Answer(409, f"{size}\n", protocol.SIZE_TYPE)
         if checkpoint.size == 0 and checkpoint.root != merkle.EMPTY_ROOT:
-            return _refuse(422, "a checkpoint of size 0 must have the empty tree's root")
+            why = "size 0 with another root than the empty tree's"
+            return self._evidence(request, checkpoint, why)
         if request.old_size == 0 and request.proof:
             return _refuse(422, "a consistency proof from size 0 must be empty")
         if latest is not None:
@@ -84,8 +85,8 @@ class Witness:
                     latest.size, checkpoint.size, request.proof, latest.root, checkpoint.root
                 )
             except IntegrityError as exc:
-                log.warning("refused %s at size %d: %s", checkpoint.origin, checkpoint.size, exc)
-                return _refuse(422, f"not consistent with size {latest.size}: {exc}")
+                why = f"not consistent with size {latest.size}: {exc}"
+                return self._evidence(request, checkpoint, why)
         timestamp = max(1, int(self.clock()))
         line = self.cosigner.signature_line(text, timestamp)
         if not self.store.advance(
@@ -94,6 +95,18 @@ class Witness:
             moved = self.store.latest(checkpoint.origin)
             return Answer(409, f"{moved.size if moved else 0}\n", protocol.SIZE_TYPE)
         return Answer(200, line)
+
+    def _evidence(
+        self, request: protocol.AddCheckpoint, checkpoint: note.Checkpoint, why: str
+    ) -> Answer:
+        """A 422 for a checkpoint its log signed: kept as evidence, then refused. (A bad
+        proof alone proves nothing against the log; the note is kept all the same, for
+        whoever investigates.)"""
+        log.warning("refused %s at size %d: %s", checkpoint.origin, checkpoint.size, why)
+        self.store.record_refusal(
+            checkpoint.origin, request.old_size, checkpoint.size, request.note, why
+        )
+        return _refuse(422, why)
 
     def checkpoint(self, origin: str) -> str | None:
         """The latest checkpoint it cosigned for `origin`, with the log's signatures it

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
@@ -112,6 +113,7 @@ def test_a_regulator_watching_a_consignee_sees_every_receipt_by_it(
     assert (again.exit_code, again.stdout) == (0, "")
 
 
+@pytest.mark.slow
 def test_a_split_view_is_reported_with_both_checkpoints(
     server: Server, parties: Parties, world: World, tmp_path: Path
 ) -> None:

@@ -70,6 +70,7 @@ def client(url: str, tmp_path: Path, name: str, policy: Path | None, **kw: Any) 
     return RemoteLedger(url, state=state, witness_policy=loaded, **kw)
 
 
+@pytest.mark.slow
 def test_two_witnesses_two_of_two_then_one_down(
     world: World, parties: Parties, witnesses: list[WitnessServer], tmp_path: Path
 ) -> None:
@@ -89,6 +90,11 @@ def test_two_witnesses_two_of_two_then_one_down(
             "w1",
             "w2",
         }
+        # A bundle is against the witnessed checkpoint too (the client checks its quorum).
+        bundled = meridian.bundle([answer["entry"]["seq"]])
+        assert all(
+            len(cosignature.verify(r.partition("\n\n")[2], keys)) == 2 for r in bundled["receipts"]
+        )
         receipt_file = tmp_path / "receipt.txt"
         receipt_file.write_text(receipt)
 
@@ -118,6 +124,10 @@ def test_two_witnesses_two_of_two_then_one_down(
         time.sleep(1.0)
         stale = published(server.url)
         assert note.Checkpoint.parse(note.split(stale)[0]).size == before
+        health = httpx.get(server.url + "/healthz").json()
+        assert health["witnessed_size"] == before < health["size"]
+        assert "unreachable" in health["witnesses"]["w2"]
+        assert health["witnesses"]["w1"].startswith("cosigned size")
 
         # The witness is back: the checkpoint is witnessed, the retry gets its receipt.
         witnesses[1].start()
@@ -130,6 +140,7 @@ def test_two_witnesses_two_of_two_then_one_down(
         server.stop()
 
 
+@pytest.mark.slow
 def test_one_of_two_with_one_witness_down(
     world: World, parties: Parties, witnesses: list[WitnessServer], tmp_path: Path
 ) -> None:
@@ -161,6 +172,7 @@ def test_one_of_two_with_one_witness_down(
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_refusing_witness_and_the_split_view(
     world: World, parties: Parties, witnesses: list[WitnessServer], tmp_path: Path
 ) -> None:

@@ -34,6 +34,14 @@ def test_advance_is_a_compare_and_swap(db_url: str) -> None:
         assert len(won) == 1
         final = store.latest("log.example")
         assert final is not None and final.size == won[0]
+        # Evidence of refused checkpoints, in order, per log; it moves no state.
+        store.record_refusal("log.example", 9, 9, "forked note", "two different roots")
+        store.record_refusal("log.example", 9, 12, "bad proof note", "proof too short")
+        assert store.refusals("log.example") == [
+            (9, 9, "forked note", "two different roots"),
+            (9, 12, "bad proof note", "proof too short"),
+        ]
+        assert store.refusals("other.example") == []
         # Another log's row is its own.
         assert store.advance("other.example", None, 1, b"e" * 32, "other")
         assert store.latest("log.example") == final

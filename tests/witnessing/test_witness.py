@@ -150,8 +150,18 @@ def test_the_add_checkpoint_answers(witness: WitnessServer, log: Log) -> None:
     stranger = Log("example.com/unknown")
     assert add(witness, 0, [], stranger.note(3)).status_code == 404
 
-    # Nothing refused moved its state.
+    # Nothing refused moved its state; the checkpoints the log signed and the witness
+    # refused as inconsistent are kept as evidence.
     assert size_of(witness, log) == 8
+    from provenance.witnessing.store import WitnessStore
+
+    kept = WitnessStore(str(witness.db))
+    try:
+        refused = kept.refusals(ORIGIN)
+    finally:
+        kept.close()
+    assert [(old, size) for old, size, _, _ in refused] == [(8, 13), (8, 8), (8, 13)]
+    assert refused[1][2] == forked and "two different roots" in refused[1][3]
     # The same checkpoint again is cosigned again; the monitoring read has it.
     assert add(witness, 8, [], log.note(8)).status_code == 200
     digest = hashlib.sha256(ORIGIN.encode()).hexdigest()
@@ -169,6 +179,7 @@ def test_size_zero_and_a_proof_from_zero(witness: WitnessServer, other_log: Log)
     assert size_of(witness, other_log) == 0
 
 
+@pytest.mark.slow
 def test_racing_requests_from_one_size_cannot_roll_it_back(tmp_path: Path, log: Log) -> None:
     server = WitnessServer(tmp_path, "witness.example/race", [f"{log.origin}={log.vkey}"]).start()
     try:
