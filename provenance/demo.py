@@ -178,6 +178,66 @@ RELABELED: dict[str, Any] = {
 }
 
 
+H200S = [f"1655123{n:06d}" for n in range(201, 209)]
+"""Eight H200 serials for the Chinese cloud (the 2026 chapter)."""
+US_H200S = [f"1655123{n:06d}" for n in range(301, 317)]
+"""Sixteen H200 serials shipped to a US end user first: the 50% cap counts them."""
+
+CHINA_PARTIES: list[dict[str, Any]] = [
+    {
+        "id": "dragon-cloud",
+        "name": "Dragon Cloud Computing Co., Ltd.",
+        "roles": ["consignee", "end_user"],
+        "country": "CN",
+        "headquarters": "CN",
+    },
+    {
+        "id": "acme-ai",
+        "name": "Acme AI Inc.",
+        "roles": ["consignee", "end_user"],
+        "country": "US",
+        "headquarters": "US",
+    },
+    {
+        "id": "bay-labs",
+        "name": "Bay Test Laboratories Inc.",
+        "roles": ["lab"],
+        "country": "US",
+        "headquarters": "US",
+    },
+    {
+        "id": "lm-chengdu",
+        "name": "Landmark server, Chengdu",
+        "roles": ["landmark"],
+        "country": "CN",
+        "headquarters": "US",
+        "location": {"latitude": "30.5728", "longitude": "104.0668"},
+    },
+    {
+        "id": "lm-frankfurt",
+        "name": "Landmark server, Frankfurt",
+        "roles": ["landmark"],
+        "country": "DE",
+        "headquarters": "US",
+        "location": {"latitude": "50.1109", "longitude": "8.6821"},
+    },
+]
+
+GUIYANG = {"latitude": "26.6470", "longitude": "106.6302"}
+"""The Chinese cloud's declared site (Guiyang, Guizhou)."""
+
+
+def h200_line(serials: list[str]) -> dict[str, Any]:
+    return {
+        "product": "nvidia-h200-sxm",
+        "description": "NVIDIA H200 SXM 141GB GPU module",
+        "hs_code": "8473.30.1180",
+        "quantity": len(serials),
+        "serials": serials,
+        "unit_value": {"amount": "35000.00", "currency": "USD"},
+    }
+
+
 def screening_list_csv() -> str:
     """A small screening list in the CSL's CSV form (entries invented for the demo)."""
     rows = [
@@ -213,22 +273,24 @@ def screening_list_csv() -> str:
     return out.getvalue()
 
 
-def nvidia_smi_xml(serials: list[str]) -> bytes:
-    """An `nvidia-smi -q -x` log of one 8-GPU H100 SXM5 node, trimmed to the fields the
-    inspection reads (generated for the demo: real logs carry many more)."""
+def nvidia_smi_xml(
+    serials: list[str], name: str = "NVIDIA H100 80GB HBM3", pci: str = "233010DE"
+) -> bytes:
+    """An `nvidia-smi -q -x` log of one 8-GPU node (H100 SXM5 by default), trimmed to the
+    fields the inspection reads (generated for the demo: real logs carry many more)."""
     gpus = []
     for n, serial in enumerate(serials):
         bus = f"00000000:{0x18 + 0x12 * n:02X}:00.0"
         gpus.append(
             f"""  <gpu id="{bus}">
-    <product_name>NVIDIA H100 80GB HBM3</product_name>
+    <product_name>{name}</product_name>
     <product_brand>NVIDIA</product_brand>
     <product_architecture>Hopper</product_architecture>
     <serial>{serial}</serial>
     <uuid>GPU-6d1c{n:04x}-5a3e-41b0-9c7e-{serial[-12:]}</uuid>
     <board_part_number>692-2G520-0200-000</board_part_number>
     <pci>
-      <pci_device_id>233010DE</pci_device_id>
+      <pci_device_id>{pci}</pci_device_id>
       <pci_bus_id>{bus}</pci_bus_id>
       <pci_sub_system_id>16C110DE</pci_sub_system_id>
     </pci>
@@ -367,6 +429,7 @@ class Demo:
         self.screen_parties()
         self.check_clean_shipment()
         self.catch_relabeled_shipment()
+        self.china_h200()
         self.report()
         return self.verify()
 
@@ -645,13 +708,152 @@ class Demo:
             "--reason '...' KEYS",
         )
 
+    # --- the 2026 path: H200s to a licensed Chinese cloud ----------------------------------
+
+    def china_h200(self) -> None:
+        from provenance.statements import evidence_input
+
+        assert self.ledger is not None
+        self.say(
+            "step",
+            "14. The 2026 path: H200s to a licensed Chinese cloud, lab-tested in the US, "
+            "KYC'd, inside the 50% cap, located by landmarks",
+        )
+        for party in CHINA_PARTIES:
+            key = self._new_key(party["id"])
+            document = {"kind": "party", **party, "keys": [key.verifying.pem()]}
+            self._append(f"party-{party['id']}.yaml", document, "operator")
+        self._append(
+            "manufacture-h200.yaml",
+            {"kind": "manufacture", "product": "nvidia-h200-sxm", "serials": US_H200S + H200S,
+             "date": "2026-09-20", "site": "TW"},
+            "nvidia",
+            command="provenance attest manufacture FILE KEYS",
+        )  # fmt: skip
+        self.say("info", "US end-user volume first: 16 H200s to Acme AI (destination US)")
+        us = {
+            "kind": "shipment", "id": "US-2026-0107", "exporter": "meridian-exports",
+            "consignee": "acme-ai", "end_user": "acme-ai", "ship_date": "2026-10-20",
+            "destination": "US", "route": ["US"], "items": [h200_line(US_H200S)],
+        }  # fmt: skip
+        self._append(
+            "shipment-us-2026-0107.yaml", us, "meridian-exports",
+            command="provenance shipment register FILE KEYS",
+        )  # fmt: skip
+        license = {
+            "kind": "license", "id": "BIS-2026-H200-7", "exporter": "meridian-exports",
+            "consignee": "dragon-cloud", "end_user": "dragon-cloud", "destination": "CN",
+            "eccns": ["3A090.a"], "products": ["nvidia-h200-sxm"], "max_quantity": 100,
+            "valid_from": "2026-10-01", "valid_until": "2027-09-30",
+            "conditions": ["US third-party lab test of every unit", "KYC against remote access"],
+        }  # fmt: skip
+        self._append(
+            "license-h200.yaml", license, "bis",
+            command="provenance license issue FILE KEYS",
+        )  # fmt: skip
+        xml = self.dir / "evidence" / "bay-labs-h200-node01.xml"
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        xml.write_bytes(nvidia_smi_xml(H200S, "NVIDIA H200", "233510DE"))
+        lab = {
+            "kind": "lab-test", "product": "nvidia-h200-sxm", "date": "2026-10-28",
+            "country": "US", "facility": "Bay Test Laboratories, San Jose",
+            "measured": {"performance": [{"dtype": "fp16", "bits": 16, "tops": "989.4"}],
+                         "memory_bandwidth_gbps": 4780},
+        }  # fmt: skip
+        completed = evidence_input.lab_test_document(
+            lab, [(xml.name, inspection.read_nvidia_smi(xml))]
+        )
+        self.say("info", "a lab test signed by the exporter's key")
+        self._expect_refusal(
+            "a lab test signed by a key that is not a lab's",
+            lambda: self._append("lab-test-forged.yaml", completed, "meridian-exports"),
+        )
+        self._append(
+            "lab-test-h200.yaml", completed, "bay-labs",
+            command=f"provenance attest lab-test FILE --nvidia-smi {self._rel(xml)} KEYS",
+            written=lab,
+        )  # fmt: skip
+        kyc = {
+            "kind": "kyc", "party": "dragon-cloud", "date": "2026-10-15",
+            "valid_from": "2026-10-15", "valid_until": "2027-10-14",
+            "authorised_users": "Dragon Cloud staff and tenants screened against the CSL",
+            "remote_access": "per-user hardware tokens, no shared accounts; sessions logged",
+            "controls": {"users_identified": True, "remote_access_authenticated": True,
+                         "access_logged": True, "no_d5_hq_training": True},
+        }  # fmt: skip
+        self._append(
+            "kyc-dragon.yaml", kyc, "dragon-cloud", command="provenance attest kyc FILE KEYS"
+        )
+        shipment: dict[str, Any] = {
+            "kind": "shipment", "id": "CN-2026-0311", "exporter": "meridian-exports",
+            "consignee": "dragon-cloud", "end_user": "dragon-cloud", "ship_date": "2026-11-05",
+            "destination": "CN", "route": ["US", "CN"], "license": "BIS-2026-H200-7",
+            "payer": "dragon-cloud", "delivery_address": "commercial",
+            "items": [h200_line(H200S)],
+        }  # fmt: skip
+        self._append(
+            "shipment-cn-2026-0311.yaml", shipment, "meridian-exports",
+            command="provenance shipment register FILE KEYS",
+        )  # fmt: skip
+        end_use = {
+            "kind": "end-use", "shipments": ["CN-2026-0311"], "date": "2026-11-01",
+            "end_use": "Inference serving for commercial cloud customers",
+            "sector": "commercial cloud computing",
+            "site": {"country": "CN", "facility": "Guiyang data centre 3", "location": GUIYANG},
+            "facility_power_mw": "12",
+            "certifications": {"no_military": True, "no_wmd": True, "no_reexport": True,
+                               "no_restricted_hq_access": True},
+            "valid_until": "2027-11-01",
+        }  # fmt: skip
+        self._append(
+            "end-use-dragon.yaml", end_use, "dragon-cloud",
+            command="provenance attest end-use FILE KEYS",
+        )  # fmt: skip
+        for n, serial in enumerate(H200S):
+            self._append(
+                f"location-{serial}.yaml",
+                {"kind": "location", "landmark": "lm-chengdu", "serial": serial,
+                 "nonce": f"{0xC0DE0000 + n:016x}", "rtt_ms": "9.4",
+                 "measured_at": "2026-11-18T03:00:00Z",
+                 "answer": {"product_name": "NVIDIA H200", "serial": serial}},
+                "lm-chengdu",
+                command="provenance attest location FILE KEYS",
+            )  # fmt: skip
+        self.say("info", "Chengdu's 9.4 ms round trips reach Guiyang (about 520 km away)")
+        self.determinations["china"] = self._check("CN-2026-0311")
+        self.say(
+            "step",
+            "15. The same chips answer a Frankfurt landmark in 6 ms: they cannot be in Guiyang",
+        )
+        self._expect_refusal(
+            "a location measurement with a malformed round-trip time",
+            lambda: self._append(
+                "location-bad.yaml",
+                {"kind": "location", "landmark": "lm-frankfurt", "serial": H200S[0],
+                 "nonce": "f" * 16, "rtt_ms": "6 ms", "measured_at": "2026-11-25T03:00:00Z",
+                 "answer": {"product_name": "NVIDIA H200"}},
+                "lm-frankfurt",
+            ),
+        )  # fmt: skip
+        for n, serial in enumerate(H200S[:2]):
+            self._append(
+                f"location-fra-{serial}.yaml",
+                {"kind": "location", "landmark": "lm-frankfurt", "serial": serial,
+                 "nonce": f"{0xF0A00000 + n:016x}", "rtt_ms": "6",
+                 "measured_at": "2026-11-25T03:00:00Z",
+                 "answer": {"product_name": "NVIDIA H200", "serial": serial}},
+                "lm-frankfurt",
+                command="provenance attest location FILE KEYS",
+            )  # fmt: skip
+        self.determinations["china-relocated"] = self._check("CN-2026-0311")
+
     def report(self) -> None:
         from provenance.reports import build, render
         from provenance.reports.periods import parse_period
         from provenance.reports.verify import sign_report, verify_report
 
         assert self.ledger is not None
-        self.say("step", "14. The regulator's report for 2026-Q4: signed, appended, verified")
+        self.say("step", "16. The regulator's report for 2026-Q4: signed, appended, verified")
         period = parse_period("2026-Q4")
         report = build.regulator(self.ledger, period)
         html = self.dir / "report-2026-Q4.html"
@@ -675,6 +877,19 @@ class Demo:
             f"{totals['h100_equivalents']} H100-equivalents; verdicts {report['verdicts']}; "
             f"{report['flags']['open_total']} open flags; entry {appended.seq}",
         )
+        for product in report["china_cap"]["products"]:
+            self.say(
+                "info",
+                f"50% cap: {product['product']} {product['china_units']} units to China/Macau "
+                f"against {product['us_units']} to US end users (ratio {product['ratio']})",
+            )
+        for row in report["charges"]["envelope_25"]["by_exporter"]:
+            self.say(
+                "info",
+                f"25% figure: {row['exporter']} declared {row['value']} {row['currency']} of "
+                f"envelope chips to China/Macau; 25% is {row['charge']} (computed from declared "
+                "values, not a tax assessment)",
+            )
         self.say("cmd", f"provenance report verify {signed.name}")
         result = verify_report(self.ledger, report, envelope)
         self.say(
@@ -688,7 +903,7 @@ class Demo:
     def verify(self) -> DemoResult:
         assert self.ledger is not None
         ledger = self.ledger
-        self.say("step", "15. An auditor verifies the whole ledger, then one receipt offline")
+        self.say("step", "17. An auditor verifies the whole ledger, then one receipt offline")
         self.say("cmd", "provenance ledger verify")
         report = audit(ledger)
         self.say(

@@ -40,6 +40,12 @@ def test_demo_runs_and_leaves_a_verifiable_ledger(tmp_path: Path) -> None:
         "inspection",
     ]
     assert "verdict: CLEAR" in result.stdout and "verdict: BLOCKED" in result.stdout
+    assert "refused, exit 3: party meridian-exports (roles: exporter) may not sign 'lab-test'" in (
+        result.stdout
+    )
+    assert "refused, exit 2: invalid location: rtt_ms" in result.stdout
+    assert "verdict: HOLD" in result.stdout
+    assert "50% cap: nvidia-h200-sxm 8 units to China/Macau against 16" in result.stdout
     flags = CliRunner().invoke(main, ["flag", "list", "--db", str(target / "ledger.db"), "--json"])
     rules = {f["rule"]: f["status"] for f in json.loads(flags.stdout)}
     assert rules["relabel.serial-registered-to-other-product"] == "confirmed"
@@ -53,10 +59,20 @@ def test_demo_json_and_refuses_a_used_folder(tmp_path: Path) -> None:
     target = tmp_path / "demo"
     first = CliRunner().invoke(main, ["demo", "--dir", str(target), "--json"])
     data = json.loads(first.stdout)
-    assert data["size"] >= 32 and len(data["caught"]) == 5
+    assert data["size"] >= 32 and len(data["caught"]) == 7
     assert data["chip"]["state"] == "inspected"
     verdicts = {k: v["verdict"] for k, v in data["determinations"].items()}
-    assert verdicts == {"clean": "clear", "relabeled": "blocked"}
+    assert verdicts == {
+        "clean": "clear",
+        "relabeled": "blocked",
+        "china": "clear",
+        "china-relocated": "hold",
+    }
+    china = data["determinations"]["china"]
+    assert china["items"][0]["governing_rule"] == "license.china-macau-envelope-2026"
+    assert not [f for f in china["flags"] if f["severity"] in ("high", "blocking")]
+    relocated = {f["rule"]: f for f in data["determinations"]["china-relocated"]["flags"]}
+    assert "lm-frankfurt is 8,300 km" in relocated["diversion.location-inconsistent"]["message"]
     again = CliRunner().invoke(main, ["demo", "--dir", str(target)])
     assert again.exit_code == 2 and "not empty" in again.stderr
     fresh = CliRunner().invoke(main, ["demo", "--dir", str(target), "--fresh", "--json"])

@@ -166,16 +166,30 @@ def report_group() -> None:
 @report_group.command("regulator")
 @_period_options
 @click.option("--no-verify", is_flag=True, help="Skip the ledger verification.")
+@click.option(
+    "--location-days",
+    type=click.IntRange(1, 3650),
+    default=30,
+    show_default=True,
+    help="List controlled serials with no location evidence in this many days up to the "
+    "period's end.",
+)
 @_report_options
-def report_regulator(period: Period, no_verify: bool, delivery: Delivery) -> None:
+def report_regulator(
+    period: Period, no_verify: bool, location_days: int, delivery: Delivery
+) -> None:
     """The periodic report for regulators, computed at a signed checkpoint.
 
     Shipments and units by destination and ECCN; compute exported (TPP and
     H100-equivalents) per destination and end user, with the cumulative total;
     licenses and what was drawn against them; red flags by rule and severity, open
     and resolved, the oldest open listed; chips not received, end-use statements
-    missing or expired, serials missing at inspection; the rule packs and screening
-    list in force; and a verification of the ledger (against the auditor's state of
+    missing or expired, serials missing at inspection; the 2026 rule's 50% cap per
+    product (China/Macau against US end users, by month); the 25% figure on envelope
+    chips to China/Macau and the 15% share of the August 2025 H20/MI308 licenses
+    (computed from declared values: not a tax assessment); controlled serials with no
+    location evidence in the last --location-days; the rule packs and screening list in
+    force; and a verification of the ledger (against the auditor's state of
     `ledger verify`: only the entries appended since the last verified checkpoint).
     """
     from provenance.ledger.audit_state import AuditState
@@ -190,6 +204,7 @@ def report_regulator(period: Period, no_verify: bool, delivery: Delivery) -> Non
             verify=not no_verify,
             progress=say,
             audit_state=AuditState(),
+            location_days=location_days,
         )
     delivery.deliver(report)
 

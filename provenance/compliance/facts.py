@@ -42,6 +42,7 @@ from provenance.ledger.projections.tables import (
     LabTestRow,
     LicenseRow,
     LocationRow,
+    PartyOwnerRow,
     PartyRow,
     ProductRow,
     ReceiptRow,
@@ -530,6 +531,8 @@ class Facts:
         self._timeline: dict[str, Any] | None = None
         self._party_facts: dict[tuple[str | None, dt.date], dict[str, Any]] = {}
         self._cap: dict[str, dict[str, tuple[list[tuple[dt.date, int]], list[int]]]] = {}
+        self._owners: dict[str, list[tuple[str, float]]] | None = None
+        self._affiliation: dict[str, tuple[list[str], list[str], list[str]]] = {}
 
     # --- shared, loaded once ------------------------------------------------------------
 
@@ -567,6 +570,61 @@ class Facts:
             with self.ledger.store.read() as conn:
                 self._parties = {r.id: r for r in conn.execute(select(PartyRow.__table__))}
         return self._parties
+
+    def owners(self) -> dict[str, list[tuple[str, float]]]:
+        """party -> its direct owners and their shares (percent), as declared."""
+        if self._owners is None:
+            self._owners = defaultdict(list)
+            with self.ledger.store.read() as conn:
+                for r in conn.execute(select(PartyOwnerRow.__table__)):
+                    self._owners[r.party_id].append((r.owner_id, float(r.share)))
+        return self._owners
+
+    def owners_of(self, party_ids: Iterable[str]) -> set[str]:
+        """Every direct or indirect owner of these parties."""
+        owners = self.owners()
+        found: set[str] = set()
+        todo = [p for p in party_ids if p]
+        while todo:
+            for owner, _ in owners.get(todo.pop(), []):
+                if owner not in found:
+                    found.add(owner)
+                    todo.append(owner)
+        return found
+
+    def affiliation(
+        self, party_id: str, visiting: frozenset[str] = frozenset()
+    ) -> tuple[list[str], list[str], list[str]]:
+        """The Affiliates rule: (lists, Entity List policies, ownership chain) when parties on
+        the Entity List or the MEU list own `party_id` 50% or more, directly or through
+        parties they own 50% or more, alone or in aggregate; empty lists otherwise."""
+        if party_id in self._affiliation:
+            return self._affiliation[party_id]
+        lists: set[str] = set()
+        policies: set[str] = set()
+        chain: list[str] = []
+        total = 0.0
+        for owner, share in self.owners().get(party_id, []):
+            if owner in visiting:
+                continue  # an ownership cycle: counted once
+            above = [m for m in self._screening.get(owner, []) if m.above_threshold]
+            direct = {m.source for m in above if m.source in ("EL", "MEU")}
+            direct_policies = {
+                entity_list_policy(m.license_policy) for m in above if m.source == "EL"
+            }
+            via_lists, via_policies, via_chain = self.affiliation(owner, visiting | {party_id})
+            owner_lists = direct | set(via_lists)
+            if not owner_lists:
+                continue
+            total += share
+            lists |= owner_lists
+            policies |= direct_policies | set(via_policies)
+            chain.append(f"{party_id} <- {owner} ({share:g}%, {'/'.join(sorted(owner_lists))})")
+            chain.extend(via_chain)
+        found = (sorted(lists), sorted(policies), chain) if total >= 50.0 else ([], [], [])
+        if not visiting:
+            self._affiliation[party_id] = found
+        return found
 
     def screen(self, party_ids: Iterable[str]) -> None:
         wanted = [p for p in dict.fromkeys(party_ids) if p and p not in self._screening]
@@ -947,7 +1005,7 @@ class Facts:
             for p in (r.exporter, r.consignee, r.end_user, r.forwarder)
             if p
         }
-        self.screen(party_ids)
+        self.screen(party_ids | self.owners_of(party_ids))
         out = []
         for shipment_id in ids:
             row = shipments[shipment_id]
@@ -997,8 +1055,12 @@ class Facts:
                 "screening_score": float(max((m.score for m in matches), default=0.0)),
                 "entity_list_policies": policies,
                 "informed": [],
+                "affiliate_of": [],
+                "affiliate_policies": [],
+                "ownership_chain": [],
             }
         roles = row.roles.split()
+        affiliate_of, affiliate_policies, chain = self.affiliation(row.id)
         informed = [
             letter.id
             for letter in self.reference.letters
@@ -1017,6 +1079,9 @@ class Facts:
             "screening_score": float(max((m.score for m in matches), default=0.0)),
             "entity_list_policies": policies,
             "informed": informed,
+            "affiliate_of": affiliate_of,
+            "affiliate_policies": affiliate_policies,
+            "ownership_chain": chain,
         }
 
     def _one(

@@ -40,6 +40,18 @@ PARTY_FACTS: dict[str, tuple[str, str]] = {
         "list(string)",
         "is-informed letters (reference is-informed) addressed to the party and in force on the ship date",
     ),
+    "affiliate_of": (
+        "list(string)",
+        "lists (EL, MEU) of the parties that own it 50% or more, directly or indirectly, alone or in aggregate (owners on party statements; the Affiliates rule)",
+    ),
+    "affiliate_policies": (
+        "list(string)",
+        "Entity List review policies of those owners (presumption_of_denial, case_by_case, approval)",
+    ),
+    "ownership_chain": (
+        "list(string)",
+        "the ownership links that make it an affiliate: 'party <- owner (share%, lists)'",
+    ),
 }
 
 FACTS: dict[str, dict[str, tuple[str, str]]] = {

@@ -24,7 +24,7 @@ from provenance.ledger.audit import audit
 from provenance.ledger.audit_state import AuditState
 from provenance.ledger.log import Ledger
 from provenance.ledger.projections.tables import FlagRow, LicenseRow, ShipmentRow
-from provenance.reports.figures import Figures
+from provenance.reports.figures import EvidenceFigures, Figures
 from provenance.reports.periods import Period
 
 SCHEMA = "https://provenance.dev/schemas/report/v1"
@@ -35,6 +35,10 @@ DOSSIER_COMPARED = ("kind", "parameters", "checkpoint", "entries")
 statement, proof against the same checkpoint); its custody summary is as of when it was made."""
 
 Progress = Callable[[str], None]
+
+LOCATION_DAYS = 30
+"""The regulator report lists controlled serials with no location evidence in this many
+days up to the period's end (`--location-days`)."""
 
 
 def _checkpoint(ledger: Ledger, size: int | None) -> dict[str, Any]:
@@ -90,13 +94,16 @@ def regulator(
     verify: bool = True,
     progress: Progress | None = None,
     audit_state: AuditState | None = None,
+    location_days: int = LOCATION_DAYS,
 ) -> dict[str, Any]:
     """The regulator's periodic report. Its verification audits the ledger: with the
     auditor's `audit_state`, only the entries appended since the last verified checkpoint."""
+    if not 1 <= location_days <= 3650:
+        raise InputError(f"location days must be from 1 to 3650, not {location_days}")
     say = progress or (lambda _step: None)
     checkpoint = _checkpoint(ledger, size)
     with ledger.store.read() as conn:
-        figures = Figures(conn, checkpoint["size"])
+        figures = EvidenceFigures(conn, checkpoint["size"])
         say("compute by destination, ECCN and end user")
         compute = figures.compute(period)
         say("verdicts and licenses")
@@ -107,10 +114,18 @@ def regulator(
         say("custody")
         custody = figures.custody(period)
         screening = figures.screening()
+        say("the 2026 conditions: the 50% cap, the charges; location evidence")
+        china_cap = figures.china_cap(period)
+        charges = figures.charges(period)
+        location = figures.location_gaps(period, location_days)
     report = {
         "schema": SCHEMA,
         "kind": "regulator",
-        "parameters": {"kind": "regulator", "period": period.to_json()},
+        "parameters": {
+            "kind": "regulator",
+            "period": period.to_json(),
+            "location_days": location_days,
+        },
         "checkpoint": checkpoint,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rule_packs": _packs(period, rules_dir),
@@ -120,6 +135,9 @@ def regulator(
         "licenses": licenses,
         "flags": flags,
         "custody": custody,
+        "china_cap": china_cap,
+        "charges": charges,
+        "location_evidence": location,
     }
     if verify:
         say("ledger verification")
@@ -214,7 +232,11 @@ def recompute(
                 str(period_doc["label"]),
             )
             if kind == "regulator":
-                return regulator(ledger, period, size=size, rules_dir=rules_dir, verify=False)
+                days = int(params.get("location_days") or LOCATION_DAYS)
+                return regulator(
+                    ledger, period, size=size, rules_dir=rules_dir, verify=False,
+                    location_days=days,
+                )  # fmt: skip
             return exporter(ledger, params["party"], period, size=size, rules_dir=rules_dir)
         if kind in ("chip", "shipment"):
             return dossier(ledger, kind, params["subject"], size=size)

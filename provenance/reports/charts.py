@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = {
@@ -106,6 +106,83 @@ def drawdown(title: str, rows: Sequence[tuple[str, float, float]], width: int = 
         f'stroke="{PALETTE["limit"]}" stroke-dasharray="4 3"/>'
         f'<text x="{limit_x + 3:.1f}" y="{top - 6}" font-size="10">limit</text></svg>'
     )
+    return "".join(parts)
+
+
+LINES = ("#2f6f9f", "#e46c0a", "#2e7d32", "#6a1b9a", "#00838f", "#5d4037")
+
+
+def ratio_months(
+    title: str,
+    series: Mapping[str, Sequence[Mapping[str, object]]],
+    cap: float,
+    width: int = 640,
+) -> str:
+    """Lines per product of the cumulative ratio by month (months with no US units are
+    left out of a line), with the cap as a dashed line."""
+    months = sorted({str(m["month"]) for rows in series.values() for m in rows})
+    points = {
+        product: [
+            (months.index(str(m["month"])), float(str(m["ratio"])))
+            for m in rows
+            if m.get("ratio") is not None
+        ]
+        for product, rows in series.items()
+    }
+    if not months or not any(points.values()):
+        return _empty(title, width)
+    height, top, bottom, left, right = 240, 30, 50, 44, 12
+    peak = max([cap * 1.5, *(r for pts in points.values() for _, r in pts)])
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / max(1, len(months) - 1)
+
+    def x(i: int) -> float:
+        return left + (i * step if len(months) > 1 else plot_w / 2)
+
+    def y(r: float) -> float:
+        return top + plot_h * (1 - r / peak)
+
+    parts = [_open(width, height, title), _title(title)]
+    parts.append(
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        f'stroke="#333"/><line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" '
+        f'stroke="#333"/>'
+    )
+    parts.extend(
+        f'<text x="{left - 4}" y="{y(share) + 4:.1f}" font-size="10" '
+        f'text-anchor="end">{share:.0%}</text>'
+        for share in (0.0, cap, peak)
+    )
+    parts.append(
+        f'<line x1="{left}" y1="{y(cap):.1f}" x2="{width - right}" y2="{y(cap):.1f}" '
+        f'stroke="{PALETTE["blocking"]}" stroke-dasharray="5 3"><title>cap {cap:.0%}</title>'
+        f'</line><text x="{width - right - 2}" y="{y(cap) - 4:.1f}" font-size="10" '
+        f'text-anchor="end" fill="{PALETTE["blocking"]}">cap {cap:.0%}</text>'
+    )
+    for i, month in enumerate(months):
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{top + plot_h + 14}" font-size="10" '
+            f'text-anchor="middle">{escape(month)}</text>'
+        )
+    legend_x = left
+    for n, (product, pts) in enumerate(points.items()):
+        color = LINES[n % len(LINES)]
+        if pts:
+            path = " ".join(f"{x(i):.1f},{y(r):.1f}" for i, r in pts)
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
+            )
+            for i, r in pts:
+                parts.append(
+                    f'<circle cx="{x(i):.1f}" cy="{y(r):.1f}" r="3" fill="{color}">'
+                    f"<title>{escape(product)} {escape(months[i])}: {r:.0%}</title></circle>"
+                )
+        parts.append(
+            f'<rect x="{legend_x}" y="{height - 14}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{legend_x + 14}" y="{height - 5}" font-size="11">{escape(product)}</text>'
+        )
+        legend_x += 24 + 7 * len(product)
+    parts.append("</svg>")
     return "".join(parts)
 
 

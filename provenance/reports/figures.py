@@ -26,6 +26,7 @@ from provenance.ledger.projections.tables import (
     InspectionRow,
     InspectionSerialRow,
     LicenseRow,
+    LocationRow,
     ProductVersionRow,
     ReceiptRow,
     ReceiptSerialRow,
@@ -578,3 +579,318 @@ class Figures:
             }
             for r in rows
         ]
+
+
+# --- the 2026 conditions and location evidence (issue 16) ---------------------------------
+
+CHINA_MACAU = ("CN", "HK", "MO")
+CAP_FROM = dt.date(2026, 1, 15)
+"""FR 2026-00789 took effect on 2026-01-15: the 50% cap counts from then."""
+CAP_SHARE = 0.5
+CHARGE_FROM = dt.date(2026, 1, 15)
+CHARGE_RATE = 0.25
+"""The Presidential Proclamation of 2026-01-14: a 25% duty, from 2026-01-15."""
+SHARE_FROM = dt.date(2025, 8, 8)
+SHARE_RATE = 0.15
+SHARE_PRODUCTS = ("nvidia-h20", "amd-mi308x")
+"""The August 2025 licenses: 15% of China revenue from H20 and MI308 sales (news reports)."""
+PATH_ECCNS = ("3A090.a", "3A090.b", "4A090.a", "4A090.b")
+CONTROLLED_PREFIXES = ("3A090", "4A090")
+
+CHARGE_NOTE = (
+    "Computed from the values the exporters declared in the ledger, not a tax or duty "
+    "assessment and not an amount owed or paid. The 25% figure applies the rate of the "
+    "Presidential Proclamation of 2026-01-14 (a 25% ad valorem duty, effective 2026-01-15, "
+    "on imports of certain advanced chips; the news reports call it a levy on China sales) "
+    "to the declared value of envelope chips exported from the US to China/Macau on the "
+    "case-by-case path; the duty itself falls on the import into the US, at customs "
+    "value, which the ledger does not hold. The 15% figure applies the share of China "
+    "revenue NVIDIA and AMD agreed to pay on the August 2025 H20/MI308 licenses (news "
+    "reports; no Federal Register instrument was found) to the declared value of licensed "
+    "H20/MI308 shipments to China/Macau from 2025-08-08; revenue is not the declared value."
+)
+
+
+def _ratio(china: int, us: int) -> str | None:
+    return f"{china / us:.4f}" if us else None
+
+
+def _month(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _months(start: dt.date, end: dt.date) -> list[str]:
+    out, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+class EvidenceFigures(Figures):
+    """The figures the 2026 rule and the chip-tracking proposals ask for."""
+
+    def _path_items(self, *where: Any) -> Any:
+        """Shipment items with their product (as determined, else as declared), value, and
+        the latest determination's ECCN and policy."""
+        latest = self._latest()
+        return (
+            select(
+                ShipmentRow.id.label("shipment"),
+                ShipmentRow.exporter.label("exporter"),
+                ShipmentRow.destination.label("destination"),
+                ShipmentRow.route.label("route"),
+                ShipmentRow.ship_date.label("ship_date"),
+                ShipmentRow.license.label("license"),
+                func.coalesce(DeterminationItemRow.product, ShipmentItemRow.product).label(
+                    "product"
+                ),
+                ShipmentItemRow.quantity.label("quantity"),
+                (cast(ShipmentItemRow.unit_value, Float) * ShipmentItemRow.quantity).label("value"),
+                ShipmentItemRow.currency.label("currency"),
+                DeterminationItemRow.eccn.label("eccn"),
+                DeterminationItemRow.policy.label("policy"),
+            )
+            .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
+            .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .outerjoin(
+                DeterminationItemRow,
+                and_(
+                    DeterminationItemRow.seq == latest.c.seq,
+                    DeterminationItemRow.line == ShipmentItemRow.line,
+                ),
+            )
+            .where(ShipmentRow.seq < self.size, *where)
+            .subquery("path_items")
+        )
+
+    def china_cap(self, period: Period) -> dict[str, Any]:
+        """Per product: units exported from the US to China/Macau and units shipped to US
+        end users, cumulative from 2026-01-15, at the period's end and at each month's end
+        (every exporter), and the ratio against the 50% cap."""
+        items = self._path_items(
+            ShipmentRow.ship_date >= CAP_FROM,
+            ShipmentRow.ship_date <= period.end,
+            or_(
+                and_(
+                    ShipmentRow.destination.in_(CHINA_MACAU),
+                    or_(ShipmentRow.route == "US", ShipmentRow.route.like("US %")),
+                ),
+                ShipmentRow.destination == "US",
+            ),
+        )
+        on_path = or_(
+            items.c.destination == "US",
+            and_(items.c.policy == "case_by_case", items.c.eccn.in_(PATH_ECCNS)),
+        )
+        rows = self.conn.execute(
+            select(
+                items.c.product,
+                items.c.ship_date,
+                items.c.destination,
+                func.sum(items.c.quantity),
+            )
+            .where(on_path)
+            .group_by(items.c.product, items.c.ship_date, items.c.destination)
+        ).all()
+        per: dict[str, dict[str, dict[str, int]]] = defaultdict(
+            lambda: {"china": defaultdict(int), "us": defaultdict(int)}
+        )
+        in_period: dict[str, dict[str, int]] = defaultdict(lambda: {"china": 0, "us": 0})
+        for product, day, destination, units in rows:
+            side = "us" if destination == "US" else "china"
+            day = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
+            per[product][side][_month(day)] += int(units)
+            if day >= period.start:
+                in_period[product][side] += int(units)
+        months = _months(max(CAP_FROM, min(period.start, period.end)), period.end)
+        if period.end < CAP_FROM:
+            months = []
+        products = []
+        for product in sorted(per):
+            sides = per[product]
+            if not sum(sides["china"].values()):
+                continue  # no China/Macau units: the cap does not bind this product
+            by_month = []
+            china = us = 0
+            every = sorted(set(sides["china"]) | set(sides["us"]) | set(months))
+            for month in every:
+                china += sides["china"].get(month, 0)
+                us += sides["us"].get(month, 0)
+                if month in months:
+                    by_month.append(
+                        {
+                            "month": month,
+                            "china_units": china,
+                            "us_units": us,
+                            "ratio": _ratio(china, us),
+                        }
+                    )
+            products.append(
+                {
+                    "product": product,
+                    "china_units": china,
+                    "us_units": us,
+                    "ratio": _ratio(china, us),
+                    "within_cap": china <= CAP_SHARE * us,
+                    "period_china_units": in_period[product]["china"],
+                    "period_us_units": in_period[product]["us"],
+                    "by_month": by_month,
+                }
+            )
+        return {"from": CAP_FROM.isoformat(), "share": f"{CAP_SHARE:.2f}", "products": products}
+
+    def charges(self, period: Period) -> dict[str, Any]:
+        """Per exporter and currency: the declared value of envelope chips exported from the
+        US to China/Macau on the case-by-case path and 25% of it; the declared value of
+        licensed H20/MI308 shipments to China/Macau and 15% of it."""
+        in_period = ShipmentRow.ship_date.between(period.start, period.end)
+        envelope = self._path_items(
+            in_period,
+            ShipmentRow.ship_date >= CHARGE_FROM,
+            ShipmentRow.destination.in_(CHINA_MACAU),
+            or_(ShipmentRow.route == "US", ShipmentRow.route.like("US %")),
+        )
+        rows = self.conn.execute(
+            select(
+                envelope.c.exporter,
+                envelope.c.currency,
+                func.count(func.distinct(envelope.c.shipment)),
+                func.sum(envelope.c.quantity),
+                func.sum(envelope.c.value),
+            )
+            .where(envelope.c.policy == "case_by_case", envelope.c.eccn.in_(PATH_ECCNS))
+            .group_by(envelope.c.exporter, envelope.c.currency)
+            .order_by(envelope.c.exporter, envelope.c.currency)
+        ).all()
+        licensed = self._path_items(
+            in_period,
+            ShipmentRow.ship_date >= SHARE_FROM,
+            ShipmentRow.destination.in_(CHINA_MACAU),
+            exists(
+                select(literal(1)).where(
+                    LicenseRow.id == ShipmentRow.license, LicenseRow.seq < self.size
+                )
+            ),
+        )
+        shares = self.conn.execute(
+            select(
+                licensed.c.exporter,
+                licensed.c.currency,
+                func.count(func.distinct(licensed.c.shipment)),
+                func.sum(licensed.c.quantity),
+                func.sum(licensed.c.value),
+            )
+            .where(licensed.c.product.in_(SHARE_PRODUCTS))
+            .group_by(licensed.c.exporter, licensed.c.currency)
+            .order_by(licensed.c.exporter, licensed.c.currency)
+        ).all()
+
+        def shaped(found: Any, rate: float, key: str) -> list[dict[str, Any]]:
+            return [
+                {
+                    "exporter": exporter,
+                    "currency": currency,
+                    "shipments": int(shipments),
+                    "units": int(units or 0),
+                    "value": money_text(value),
+                    key: money_text((value or 0.0) * rate),
+                }
+                for exporter, currency, shipments, units, value in found
+            ]
+
+        return {
+            "note": CHARGE_NOTE,
+            "envelope_25": {
+                "rate": f"{CHARGE_RATE:.2f}",
+                "from": CHARGE_FROM.isoformat(),
+                "by_exporter": shaped(rows, CHARGE_RATE, "charge"),
+            },
+            "h20_mi308_15": {
+                "rate": f"{SHARE_RATE:.2f}",
+                "from": SHARE_FROM.isoformat(),
+                "products": list(SHARE_PRODUCTS),
+                "by_exporter": shaped(shares, SHARE_RATE, "share"),
+            },
+        }
+
+    def location_gaps(self, period: Period, days: int) -> dict[str, Any]:
+        """Controlled serials exported by the period's end (ECCN 3A090/4A090 by their latest
+        determination, destination outside the US) with no location measurement in the
+        `days` days up to the period's end."""
+        latest = self._latest()
+        controlled = or_(*(DeterminationItemRow.eccn.like(f"{p}%") for p in CONTROLLED_PREFIXES))
+        serials = (
+            select(
+                ShipmentSerialRow.serial.label("serial"),
+                func.max(ShipmentRow.id).label("shipment"),
+                func.max(ShipmentRow.destination).label("destination"),
+            )
+            .join(ShipmentRow, ShipmentRow.id == ShipmentSerialRow.shipment_id)
+            .join(latest, latest.c.shipment_id == ShipmentRow.id)
+            .join(
+                DeterminationItemRow,
+                and_(
+                    DeterminationItemRow.seq == latest.c.seq,
+                    DeterminationItemRow.line == ShipmentSerialRow.line,
+                ),
+            )
+            .where(
+                ShipmentRow.seq < self.size,
+                ShipmentRow.ship_date <= period.end,
+                ShipmentRow.destination != "US",
+                controlled,
+            )
+            .group_by(ShipmentSerialRow.serial)
+            .subquery("controlled_serials")
+        )
+        since = dt.datetime.combine(period.end - dt.timedelta(days=days), dt.time(), dt.UTC)
+        until = dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time(), dt.UTC)
+        recent = (
+            select(literal(1))
+            .select_from(LocationRow)
+            .where(
+                LocationRow.serial == serials.c.serial,
+                LocationRow.seq < self.size,
+                LocationRow.measured_at >= since,
+                LocationRow.measured_at < until,
+            )
+        )
+        last = (
+            select(func.max(LocationRow.measured_at))
+            .where(LocationRow.serial == serials.c.serial, LocationRow.seq < self.size)
+            .scalar_subquery()
+        )
+        total = self.conn.execute(select(func.count()).select_from(serials)).scalar() or 0
+        gaps = self.conn.execute(
+            select(func.count()).select_from(serials).where(~exists(recent))
+        ).scalar()
+        listed = self.conn.execute(
+            select(serials.c.serial, serials.c.shipment, serials.c.destination, last)
+            .where(~exists(recent))
+            .order_by(serials.c.serial)
+            .limit(LIST_LIMIT)
+        ).all()
+        return {
+            "days": days,
+            "as_of": period.end.isoformat(),
+            "controlled_serials": int(total),
+            "without_evidence": int(gaps or 0),
+            "listed": [
+                {
+                    "serial": serial,
+                    "shipment": shipment,
+                    "destination": destination,
+                    "last_measured": _iso_day(measured),
+                }
+                for serial, shipment, destination, measured in listed
+            ],
+        }
+
+
+def _iso_day(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    return str(value)[:10]

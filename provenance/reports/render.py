@@ -163,11 +163,79 @@ def markdown(report: dict[str, Any]) -> str:
         f"{c['end_use_missing']['shipments']}.",
         f"- End-use statements that expired in the period: {len(c['end_use_expired'])}.",
         f"- Serials missing at inspection: {c['missing_at_inspection']['serials']}.",
+    ]
+    lines += _evidence_markdown(report)
+    lines += [
         "",
         f"Check it: `provenance report verify REPORT.json` recomputes every figure at size "
         f"{cp['size']}.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _evidence_markdown(report: dict[str, Any]) -> list[str]:
+    """The 2026 conditions and location evidence (regulator reports)."""
+    lines: list[str] = []
+    cap = report.get("china_cap")
+    if cap is not None:
+        lines += [
+            "",
+            "## The 50% cap (FR 2026-00789)",
+            "",
+            f"Units exported from the US to China/Macau against units shipped to US end "
+            f"users, per product, cumulative from {cap['from']}, every exporter; the cap is "
+            f"{float(cap['share']):.0%}.",
+            "",
+        ]
+        lines += _table(
+            ["product", "China/Macau", "US end users", "ratio", "within cap", "in period"],
+            [
+                [
+                    p["product"],
+                    p["china_units"],
+                    p["us_units"],
+                    p["ratio"] or "no US units",
+                    "yes" if p["within_cap"] else "NO",
+                    f"{p['period_china_units']} / {p['period_us_units']}",
+                ]
+                for p in cap["products"]
+            ],
+        )
+    charges = report.get("charges")
+    if charges is not None:
+        lines += ["", "## The 25% charge and the 15% share", "", charges["note"], ""]
+        for key, label, field in (
+            ("envelope_25", "25% of envelope chips to China/Macau", "charge"),
+            ("h20_mi308_15", "15% of licensed H20/MI308 to China/Macau", "share"),
+        ):
+            block = charges[key]
+            lines += [f"{label} (from {block['from']}):", ""]
+            lines += _table(
+                ["exporter", "currency", "shipments", "units", "declared value", field],
+                _picked(
+                    block["by_exporter"], "exporter", "currency", "shipments", "units", "value",
+                    field,
+                ),
+            )  # fmt: skip
+            lines.append("")
+    location = report.get("location_evidence")
+    if location is not None:
+        lines += [
+            "## Location evidence",
+            "",
+            f"{location['without_evidence']} of {location['controlled_serials']} controlled "
+            f"serials exported have no location measurement in the {location['days']} days "
+            f"to {location['as_of']}.",
+            "",
+        ]
+        lines += _table(
+            ["serial", "shipment", "destination", "last measured"],
+            [
+                [g["serial"], g["shipment"], g["destination"], g["last_measured"] or "never"]
+                for g in location["listed"]
+            ],
+        )
+    return lines
 
 
 def to_csv(report: dict[str, Any]) -> str:
@@ -207,6 +275,32 @@ def to_csv(report: dict[str, Any]) -> str:
         for field, value in block.items():
             if field != "listed":
                 writer.writerow([f"custody.{table}", "", field, value])
+    cap = report.get("china_cap")
+    if cap is not None:
+        for p in cap["products"]:
+            for field, value in p.items():
+                if field not in ("product", "by_month"):
+                    writer.writerow(["china_cap", p["product"], field, _cell(value)])
+            for m in p["by_month"]:
+                for field in ("china_units", "us_units", "ratio"):
+                    key = f"{p['product']} {m['month']}"
+                    writer.writerow(["china_cap.by_month", key, field, _cell(m[field])])
+    charges = report.get("charges")
+    if charges is not None:
+        writer.writerow(["charges", "", "note", charges["note"]])
+        for table in ("envelope_25", "h20_mi308_15"):
+            for row in charges[table]["by_exporter"]:
+                key = f"{row['exporter']} {row['currency']}"
+                for field, value in row.items():
+                    if field not in ("exporter", "currency"):
+                        writer.writerow([f"charges.{table}", key, field, value])
+    location = report.get("location_evidence")
+    if location is not None:
+        for field in ("days", "as_of", "controlled_serials", "without_evidence"):
+            writer.writerow(["location_evidence", "", field, location[field]])
+        for g in location["listed"]:
+            writer.writerow(["location_evidence.listed", g["serial"], "last_measured",
+                             _cell(g["last_measured"])])  # fmt: skip
     return out.getvalue()
 
 
@@ -243,6 +337,13 @@ def html(report: dict[str, Any]) -> str:
             [_tightest(lic) for lic in report["licenses"] if _tightest(lic)[2]],
         ),
     }
+    cap = report.get("china_cap")
+    if cap is not None:
+        plots["china_cap"] = charts.ratio_months(
+            "China/Macau units as a share of US end-user units (cumulative), per product",
+            {p["product"]: p["by_month"] for p in cap["products"]},
+            float(cap["share"]),
+        )
     template = _ENV.get_template("report.html.j2")
     return template.render(r=report, title=_title(report), charts=plots)
 

@@ -26,6 +26,7 @@ class Parameters(_M):
     period: PeriodJ | None = None
     party: str | None = None
     subject: str | None = None
+    location_days: int | None = None
 
 
 class CheckpointJ(_M):
@@ -163,6 +164,70 @@ class Verification(_M):
     verifier_key: str | None = None
 
 
+class CapMonth(_M):
+    month: str
+    china_units: int
+    us_units: int
+    ratio: Decimal | None
+    """China/Macau units / US end-user units, cumulative (None: no US units yet)."""
+
+
+class CapProduct(_M):
+    product: str
+    china_units: int
+    us_units: int
+    ratio: Decimal | None
+    within_cap: bool
+    period_china_units: int
+    period_us_units: int
+    by_month: list[CapMonth]
+
+
+class ChinaCap(_M):
+    from_: str = Field(alias="from")
+    share: Decimal
+    products: list[CapProduct]
+
+
+class ChargeRow(_M):
+    exporter: str
+    currency: str
+    shipments: int
+    units: int
+    value: Decimal
+    charge: Decimal | None = None
+    share: Decimal | None = None
+
+
+class ChargeBlock(_M):
+    rate: Decimal
+    from_: str = Field(alias="from")
+    products: list[str] | None = None
+    by_exporter: list[ChargeRow]
+
+
+class Charges(_M):
+    note: str
+    """What the figures are and are not."""
+    envelope_25: ChargeBlock
+    h20_mi308_15: ChargeBlock
+
+
+class LocationGap(_M):
+    serial: str
+    shipment: str
+    destination: str
+    last_measured: str | None
+
+
+class LocationEvidence(_M):
+    days: int
+    as_of: str
+    controlled_serials: int
+    without_evidence: int
+    listed: list[LocationGap]
+
+
 class PeriodReport(_M):
     """A regulator's or an exporter's report."""
 
@@ -182,6 +247,9 @@ class PeriodReport(_M):
     flags: FlagsJ
     custody: Custody
     shipments: list[dict[str, Any]] | None = None
+    china_cap: ChinaCap | None = None
+    charges: Charges | None = None
+    location_evidence: LocationEvidence | None = None
     verification: Verification | None = None
 
 

@@ -121,7 +121,7 @@ def test_regulator_html_to_a_file(cli: Reports) -> None:
     html = (cli.dir / "r.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert "<title>Export compliance report, 2026-Q3</title>" in html
-    assert html.count("<svg") == 3
+    assert html.count("<svg") == 4
 
 
 def test_regulator_csv(cli: Reports) -> None:

@@ -56,6 +56,9 @@ def _party(party_id: str, country: str, groups: list[str], roles: list[str]) -> 
         "screening_score": 0.0,
         "entity_list_policies": [],
         "informed": [],
+        "affiliate_of": [],
+        "affiliate_policies": [],
+        "ownership_chain": [],
     }
 
 
@@ -298,6 +301,20 @@ class Case:
     """Facts under which the rule does not hold: the baseline unless given."""
 
 
+AFFILIATE: Overrides = {
+    "consignee.affiliate_of": ["EL"],
+    "consignee.affiliate_policies": ["presumption_of_denial"],
+    "consignee.ownership_chain": ["lionsgate-cloud <- listed-parent (60%, EL)"],
+}
+AFFILIATE_CBC: Overrides = {
+    "end_user.affiliate_of": ["EL"],
+    "end_user.affiliate_policies": ["case_by_case"],
+    "end_user.ownership_chain": [
+        "lionsgate-cloud <- a (30%, EL)",
+        "lionsgate-cloud <- b (20%, EL)",
+    ],
+}
+
 CASES: dict[str, Case] = {
     # classification (first rule that holds gives the ECCN)
     "eccn.unknown-product": Case(UNKNOWN_PRODUCT),
@@ -447,6 +464,22 @@ CASES: dict[str, Case] = {
     "licensing.h20-revenue-condition": Case(CHINA | chip("nvidia-h20") | H20_LETTER),
     "licensing.china-envelope-conditions": Case(CHINA_END_USER, quiet=CHINA),
     "licensing.china-reexport": Case(destination("CN", ["D:1", "D:4", "D:5"], ["TW", "CN"])),
+    # the Affiliates rule (90 FR 47201), judged by the ship date against its suspension
+    "license.affiliates-rule": Case(
+        AFFILIATE | {"shipment.ship_date": "2026-11-20"},
+        quiet=AFFILIATE | {"shipment.ship_date": "2026-11-09"},
+    ),
+    "license.affiliates-rule-case-by-case": Case(
+        AFFILIATE_CBC | {"shipment.ship_date": "2026-11-10"},
+        quiet=AFFILIATE_CBC | {"shipment.ship_date": "2025-09-28"},
+    ),
+    "screening.affiliate-of-listed-party": Case(
+        AFFILIATE | {"shipment.ship_date": "2025-10-01"},
+        quiet=AFFILIATE | {"shipment.ship_date": "2026-01-01"},
+    ),
+    "screening.affiliate-rule-suspended": Case(
+        AFFILIATE, quiet=AFFILIATE | {"shipment.ship_date": "2026-11-10"}
+    ),
     # the 2026 path's conditions, read from the evidence (issue 16)
     "licensing.china-lab-test-missing": Case(
         CHINA_END_USER | {"item.lab_untested_count": 2, "item.lab_untested": ["P1", "P2"]},

@@ -88,6 +88,7 @@ def test_the_report_names_its_checkpoint_period_and_rule_packs(
     assert q3["parameters"] == {
         "kind": "regulator",
         "period": {"from": "2026-07-01", "to": "2026-09-30", "label": "2026-Q3"},
+        "location_days": 30,
     }
     assert q3["checkpoint"] == {
         "origin": "test.example/ledger",

@@ -88,16 +88,17 @@ def test_the_page_is_self_contained(html: str) -> None:
     assert urls == {"http://www.w3.org/2000/svg"}
 
 
-def test_three_inline_plots(html: str, report: dict[str, Any]) -> None:
+def test_four_inline_plots(html: str, report: dict[str, Any]) -> None:
     plots = svgs(html)
-    assert len(plots) == 3 and html.count("<svg") == 3
+    assert len(plots) == 4 and html.count("<svg") == 4
     labels = [re.search(r'aria-label="([^"]*)"', p).group(1) for p in plots]  # type: ignore[union-attr]
     assert labels == [
         "Compute exported by destination (H100-equivalents)",
         "License drawdown (share of the tightest limit)",
         "Red flags raised per month (last 12 months)",
+        "China/Macau units as a share of US end-user units (cumulative), per product",
     ]
-    destination, drawdown, flags = plots
+    destination, drawdown, flags, _cap = plots
     # One bar per destination, largest first, with its value.
     assert re.findall(r'text-anchor="end" font-size="12">([^<]*)</text>', destination) == [
         "SG",
@@ -140,7 +141,7 @@ def test_the_plots_escape_their_labels(report: dict[str, Any]) -> None:
     assert page.count("&lt;b&gt;&amp;") >= 2  # the bar's label and its tooltip (and the table)
     assert "L&#34;&lt;i&gt;" in page or "L&quot;&lt;i&gt;" in page
     assert "&lt;script&gt;" in page
-    assert len(svgs(page)) == 3
+    assert len(svgs(page)) == 4
 
 
 def test_the_plots_of_an_empty_period() -> None:
@@ -148,16 +149,18 @@ def test_the_plots_of_an_empty_period() -> None:
         charts.bars("Compute <&>", []),
         charts.stacked_months("Flags", []),
         charts.drawdown("Licenses", []),
+        charts.ratio_months("Cap", {}, 0.5),
+        charts.ratio_months("Cap", {"h200": [{"month": "2026-01", "ratio": None}]}, 0.5),
     ):
         assert svg.startswith("<svg") and svg.endswith("</svg>")
         assert "nothing in this period" in svg
     assert 'aria-label="Compute &lt;&amp;&gt;"' in charts.bars("Compute <&>", [])
 
 
-def test_an_empty_quarter_still_has_three_plots(trade: Trade) -> None:
+def test_an_empty_quarter_still_has_four_plots(trade: Trade) -> None:
     empty = build.regulator(trade.ledger, parse_period("2025-Q1"), verify=False)
     page = render.html(empty)
-    assert len(svgs(page)) == 3 and page.count("nothing in this period") == 3
+    assert len(svgs(page)) == 4 and page.count("nothing in this period") == 4
     assert "no license valid in the period" in page
 
 
@@ -235,7 +238,7 @@ def test_chromium_renders_the_report(html: str, tmp_path: Path) -> None:
     assert png_ink(data) > 0.001  # not a blank page
 
     dom = run_chromium(tmp_path, "--dump-dom", page.resolve().as_uri()).stdout.decode()
-    assert dom.count("<svg") == 3
+    assert dom.count("<svg") == 4
     assert f"<title>{TITLE}</title>" in dom and TITLE in dom
     assert ESCAPED in dom and "<b>&amp;" not in dom  # still text after parsing
     assert "<script" not in dom
