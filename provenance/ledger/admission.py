@@ -32,6 +32,7 @@ from provenance.errors import (
 from provenance.ledger import tree
 from provenance.ledger.database import in_chunks, insert_rows, utcnow
 from provenance.ledger.projections import handlers
+from provenance.ledger.projections.parties import checked_key, checked_party
 from provenance.ledger.projections.tables import PartyKeyRow, PartyRow, SubjectRow
 from provenance.ledger.tables import CheckpointRow, Entry, TreeNode
 from provenance.offline.entries import Appended, ParsedEntry, leaf_bytes, timestamp
@@ -100,19 +101,11 @@ def directory(conn: Connection) -> Directory:
 
     def load_key(keyid: str) -> KeyRecord | None:
         k = conn.execute(select(PartyKeyRow.__table__).where(PartyKeyRow.keyid == keyid)).first()
-        if k is None:
-            return None
-        return KeyRecord(
-            k.keyid,
-            k.party_id,
-            VerifyingKey.from_der(k.public_key),
-            k.registered_seq,
-            k.revoked_seq,
-            k.revocation_reason,
-        )
+        # re-checked against the entry that registered it (issue 18 item 11)
+        return None if k is None else checked_key(conn, k)
 
     def record(p: Any) -> PartyRecord:
-        return PartyRecord(p.id, p.name, frozenset(p.roles.split()), p.country, p.headquarters)
+        return checked_party(conn, p)
 
     def load_parties(party_ids: list[str]) -> dict[str, PartyRecord]:
         found: dict[str, PartyRecord] = {}
@@ -370,7 +363,10 @@ def verify_in_workers(
 def replay(conn: Connection, progress: Progress | None = None) -> int:
     """Rebuild every projection from the entries (in the caller's write transaction);
     return how many were replayed."""
+    from provenance.ledger import guards
+
     replayed = 0
+    guards.drop_projection_guards(conn)  # put back below, in the same transaction
     handlers.clear(conn)
     directory = Directory()
     top = conn.execute(select(func.max(Entry.c.seq))).scalar()
@@ -401,6 +397,7 @@ def replay(conn: Connection, progress: Progress | None = None) -> int:
         replayed += len(rows)
         if progress:
             progress(len(rows))
+    guards.create_projection_guards(conn)
     return replayed
 
 

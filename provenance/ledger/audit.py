@@ -1,17 +1,26 @@
-"""The full audit of a ledger, from its entries alone.
+"""The audit of a ledger, from its entries alone, against what the auditor trusts.
 
-`ledger verify` trusts nothing but the ledger's verifier key and the leaves:
+`ledger verify` trusts nothing but the checkpoint key it pinned (or remembered, in its
+own state: `audit_state`) and the leaves:
 
-1. parties and keys are rebuilt from the key-related entries (`Timeline`);
-2. in worker processes, over ranges of entries: every leaf hashes to its stored
-   tree node, parses, and agrees with its row (seq, kind, envelope digest,
-   signer); every signature verifies, by a key registered before the entry and
-   not revoked before it, of a party whose role may sign that kind; every
-   checkpoint note in the range is signed by the ledger key;
-3. the tree is rebuilt from the leaf hashes, level by level, and compared with
-   every stored node and with the root of every checkpoint.
+0. the latest checkpoint is signed by the pinned key (or one the ledger announced after
+   it) and names the ledger's origin; its signed size bounds everything read after; no
+   row lies outside it; against the remembered state, the tree has not shrunk, the
+   remembered checkpoint and every one before it are still there, and the tree is
+   consistent with it;
+1. parties and keys are rebuilt from the key-related entries (`Timeline`), parsed and
+   validated once, here;
+2. in worker processes, over ranges of entries (all, or those appended since the
+   remembered size): every leaf hashes to its stored tree node, parses, and agrees with
+   every column of its row (seq, integrated_at, kind, envelope digest, signer); every
+   signature verifies, by a key registered before the entry and not revoked before it,
+   of a party whose role may sign that kind; every checkpoint note in the range is
+   signed by one of the ledger's keys and agrees with its row;
+3. the tree is rebuilt from the leaf hashes, level by level (or grown from the
+   remembered right edge), and compared with every stored node and with the root of
+   every checkpoint.
 
-The first problem, by entry number, raises `IntegrityError` naming the entry.
+The first problem, by entry number, raises `IntegrityError` naming the row.
 """
 
 from __future__ import annotations
@@ -51,7 +60,6 @@ from provenance.statements.authority import (
     Timeline,
     authorize,
     claims,
-    keys_registered_by,
 )
 from provenance.statements.kinds import KEY_KINDS
 from provenance.tlog import merkle, note
@@ -156,6 +164,8 @@ class _Worker:
     checkpoint_keys: list[tuple[str, int]]
     timeline: Timeline
     verifying: dict[str, VerifyingKey]
+    claims: dict[int, Claims]
+    """What each key-related entry claims, from the main process's parse (not redone)."""
 
     def keys_for(self, size: int) -> list[str]:
         """The checkpoint keys that may sign the checkpoint of `size`."""
@@ -166,7 +176,11 @@ _worker: _Worker | None = None
 
 
 def _init(
-    url: str, origin: str, checkpoint_keys: list[tuple[str, int]], state: _TimelineState
+    url: str,
+    origin: str,
+    checkpoint_keys: list[tuple[str, int]],
+    state: _TimelineState,
+    key_claims: dict[int, Claims],
 ) -> None:
     global _worker
     timeline = state.restore()
@@ -176,6 +190,7 @@ def _init(
         checkpoint_keys,
         timeline,
         {k: r.verifying for k, r in timeline.keys().items()},
+        key_claims,
     )
 
 
@@ -406,15 +421,14 @@ def _check_entry(
         return f"its row says kind {kind!r} but it holds a {leaf_kind!r} statement"
     if envelope.digest() != digest:
         return "its envelope digest does not match its row"
-    keys: Mapping[str, VerifyingKey] = worker.verifying
+    keys: Mapping[str, VerifyingKey] = worker.verifying  # every key, those it registers too
     claim = Claims()
     if kind in KEY_KINDS:
-        try:
-            model = kinds.from_predicate(kind, statement["predicate"])
-        except InputError as exc:
-            return exc.message
-        claim = claims(model)
-        keys = {**worker.verifying, **{k.keyid: k for k in keys_registered_by(model)}}
+        # validated and applied by the main process (`_timeline`), not parsed again here
+        found = worker.claims.get(seq)
+        if found is None:
+            return "its key change is missing from the key history (its kind was altered)"
+        claim = found
     outcome = check(job(envelope), keys)
     if outcome.error:
         return outcome.error
@@ -444,11 +458,12 @@ def build_timeline(store: Store, below: int | None = None) -> Timeline:
 
 def _timeline(
     store: Store, seqs: list[int] | None, below: int | None, proven: int = 0
-) -> tuple[Timeline, list[int]]:
+) -> tuple[Timeline, list[int], dict[int, Claims]]:
     """The key history from the key-related entries: those numbered in `seqs`, else every
     entry of a key kind below `below`. The leaves of entries below `proven` are not audited
     again by the caller: it proves their inclusion (`_prove_included`)."""
     timeline = Timeline()
+    key_claims: dict[int, Claims] = {}
     with store.read() as conn:
         if seqs is None:
             query = select(Entry.c.seq, _raw(Entry.c.leaf, conn)).where(Entry.c.kind.in_(KEY_KINDS))
@@ -481,13 +496,15 @@ def _timeline(
                 raise IntegrityError(f"its leaf says it is entry {parsed.seq}")
             if seq < proven and parsed.kind not in KEY_KINDS:
                 raise IntegrityError(f"it holds a {parsed.kind!r} statement, not a key change")
-            timeline.apply(parsed.model(), seq)
+            model = parsed.model()
+            timeline.apply(model, seq)
+            key_claims[seq] = claims(model)
         except ProvenanceError as exc:
             raise IntegrityError(
                 f"entry {seq}: {exc.message}",
                 hint="the ledger's key history does not replay: the database was altered",
             ) from exc
-    return timeline, [seq for seq, _ in rows]
+    return timeline, [seq for seq, _ in rows], key_claims
 
 
 def _chunks(values: list[int], n: int) -> Iterator[list[int]]:
@@ -540,15 +557,17 @@ def audit(
         _check_bounds(conn, tip.size)
     start = seen.size if seen is not None and not full else 0
     if start:
-        timeline, key_seqs = _timeline(store, _key_seqs(store, seen, tip.size), None, start)
+        timeline, key_seqs, key_claims = _timeline(
+            store, _key_seqs(store, seen, tip.size), None, start
+        )
         _prove_included(store, [s for s in key_seqs if s < start], tip)
     else:
-        timeline, key_seqs = _timeline(store, None, tip.size)
+        timeline, key_seqs, key_claims = _timeline(store, None, tip.size)
     state = _TimelineState.of(timeline)
     ranges = list(_ranges(start, tip.size))
     count_workers = workers if workers is not None else cores()
     results: list[_RangeResult] = []
-    initargs = (store.url, ledger.origin, chain, state)
+    initargs = (store.url, ledger.origin, chain, state, key_claims)
     if count_workers <= 1 or len(ranges) <= 1:
         count_workers = 1
         _init(*initargs)

@@ -212,7 +212,7 @@ def _translated(url: str) -> Iterator[None]:
             raise InputError(
                 f"{_display(url)} is not a provenance ledger (missing table: {message})"
             ) from exc
-        if "append-only" in message:
+        if "append-only" in message or "derived from the entries" in message:
             raise IntegrityError(f"refused by the database: {message}") from exc
         if "Could not decode to UTF-8" in message:  # SQLite: text bytes altered in the file
             raise IntegrityError(

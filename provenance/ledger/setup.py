@@ -166,3 +166,58 @@ def operator_key_path(ledger: Ledger, explicit: str | None) -> Path:
         "this ledger does not know where the operator key is",
         hint=f"pass --key or set {OPERATOR_KEY_ENV}",
     )
+
+
+# --- a PostgreSQL deployment: the service's role does not own the tables ----------------
+
+LEDGER_TABLE_NAMES = ("ledger_info", "entries", "tree_nodes", "checkpoints")
+
+
+def grant_statements(db: str | None, role: str) -> list[str]:
+    """The GRANTs that let `role` run the ledger's service on a PostgreSQL schema owned by
+    another role (the one that ran the migrations): INSERT and SELECT on the ledger's own
+    tables, nothing more, so it can neither UPDATE nor DELETE them, nor ALTER TABLE ...
+    DISABLE TRIGGER (only an owner may); INSERT, SELECT and UPDATE on the projections
+    (their triggers still refuse what the entries do not say); DELETE only on the expired
+    request nonces and screening files replaced. `ledger replay` and migrations stay with
+    the owner."""
+    from sqlalchemy import inspect
+
+    from provenance.ledger.database import open_store
+
+    if not role.replace("_", "").isalnum():
+        raise ConfigError(f"not a role name: {role!r}")
+    store = open_store(db)
+    try:
+        if store.engine.dialect.name != "postgresql":
+            raise ConfigError("grants are for a PostgreSQL deployment; SQLite has no roles")
+        with store.read() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+            tables = sorted(inspect(conn).get_table_names(schema=schema))
+    finally:
+        store.dispose()
+    statements = [f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"']
+    for table in tables:
+        if table in LEDGER_TABLE_NAMES or table == "alembic_version":
+            rights = "SELECT" if table == "alembic_version" else "SELECT, INSERT"
+        elif table in ("request_nonces", "screening_files"):
+            rights = "SELECT, INSERT, DELETE"
+        else:
+            rights = "SELECT, INSERT, UPDATE"
+        statements.append(f'GRANT {rights} ON "{schema}"."{table}" TO "{role}"')
+    return statements
+
+
+def grant(db: str | None, role: str) -> list[str]:
+    """Run `grant_statements` (as the tables' owner); return what was run."""
+    from provenance.ledger.database import open_store
+
+    statements = grant_statements(db, role)
+    store = open_store(db)
+    try:
+        with store.write() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        store.dispose()
+    return statements
