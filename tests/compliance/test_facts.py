@@ -512,12 +512,24 @@ def test_determinations_flags_and_resolutions(story: Story) -> None:
         )
     assert story.ledger.size() == size
 
-    # The shipment's own exporter may resolve its flags.
+    # The shipment's own exporter may answer its flags (issue 18 item 1: not escalate them).
+    with pytest.raises(AuthorizationError, match="may not mark a flag escalated"):
+        story.sign_as(
+            "meridian",
+            {"kind": "resolution", "flag": other, "status": "escalated", "reason": "look"},
+        )
     story.sign_as(
-        "meridian", {"kind": "resolution", "flag": other, "status": "escalated", "reason": "look"}
+        "meridian",
+        {
+            "kind": "resolution",
+            "flag": other,
+            "status": "disputed",
+            "reason": "look",
+            "evidence": ["https://example.com/letter"],
+        },
     )
-    [escalated] = [f for f in queries.flags(story.ledger) if f["id"] == other]
-    assert escalated["status"] == "escalated" and escalated["resolved_by"] == "meridian"
+    [disputed] = [f for f in queries.flags(story.ledger) if f["id"] == other]
+    assert disputed["status"] == "disputed" and disputed["resolved_by"] == "meridian"
 
     before = snapshot(story.world)
     assert before["determinations"] and before["flags"]
