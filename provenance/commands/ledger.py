@@ -6,7 +6,9 @@ reading ones (`checkpoint`, `proof`, `key`) start without the statement models.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +115,22 @@ def ledger_import(
     submitted concurrently, each receipt verified: not all or nothing, but an import
     run again appends only what is missing.
     """
-    envelopes: list[Envelope] = []
     labels: list[str] = []
-    for number, line in documents.json_lines(file):
-        try:
-            envelopes.append(Envelope.from_bytes(line))
-        except ProvenanceError as exc:
-            raise type(exc)(f"line {number}: {exc.message}", hint=exc.hint) from exc
-        labels.append(f"line {number}")
-    if not envelopes:
+
+    def envelopes() -> Iterator[Envelope]:
+        # read as the import goes (it takes the file a round at a time): the file is
+        # never held in memory whole
+        for number, line in documents.json_lines(file):
+            try:
+                envelope = Envelope.from_bytes(line)
+            except ProvenanceError as exc:
+                raise type(exc)(f"line {number}: {exc.message}", hint=exc.hint) from exc
+            labels.append(f"line {number}")
+            yield envelope
+
+    stream = envelopes()
+    first = next(stream, None)
+    if first is None:
         raise InputError(f"{documents.display_name(file)} holds no envelopes")
     write = Write(
         (),
@@ -137,10 +146,12 @@ def ledger_import(
     if ledger_url:
         from provenance.commands.appending import append_many_remote
 
-        results, size = append_many_remote(write, envelopes, labels)
+        results, size = append_many_remote(write, [first, *stream], labels)
     else:
-        with write.open() as ledger, progress_bar("appending", len(envelopes)) as advance:
-            results = ledger.import_envelopes(envelopes, labels=labels, progress=advance)
+        with write.open() as ledger, progress_bar("appending", None) as advance:
+            results = ledger.import_envelopes(
+                itertools.chain([first], stream), labels=labels, progress=advance
+            )
             size = ledger.size()
     added = sum(1 for r in results if not r.duplicate)
     data: dict[str, object] = {

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, create_engine, event, inspect, text
+from sqlalchemy import Engine, LargeBinary, Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.sql import FromClause
@@ -82,8 +82,12 @@ def _insert_sql(table: Table, columns: tuple[str, ...], dialect: Dialect) -> tup
         names = ", ".join(preparer.quote(c) for c in columns)
         marks = ", ".join([mark] * len(columns))
         sql = f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})"  # noqa: S608
+        # bytes go to both drivers as they are: the binary type's wrapper is skipped
         processors = [
-            table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns
+            None
+            if isinstance(table.c[c].type, LargeBinary)
+            else table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+            for c in columns
         ]
         found = _INSERTS[key] = (sql, processors)
     return found

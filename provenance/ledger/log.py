@@ -18,6 +18,7 @@ projections.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
     from provenance.ledger.admission import Head, Progress
     from provenance.offline.entries import Appended
     from provenance.statements import payloads
+
+
+IMPORT_CHUNK = 20_000
+"""Envelopes a streaming import (`Ledger.import_envelopes`) parses and verifies per
+round: with their statements, what it holds in memory at once."""
 
 
 class Ledger:
@@ -239,58 +245,92 @@ class Ledger:
         signature was already verified (by `signatures.verify_stream` in worker
         processes); the signers are still authorised here, in order.
         """
-        from provenance.ledger import admission
-
-        results: list[Appended] = []
-        envelope_iter = iter(envelopes)
-        verified_iter = iter(verified) if verified is not None else None
         with self.store.write() as conn:
             head = self._head(conn)
             start = head.frontier.size
-            while True:
-                chunk = [e for _, e in zip(range(admission.BATCH), envelope_iter, strict=False)]
-                if not chunk:
-                    break
-                pre = [next(verified_iter) for _ in chunk] if verified_iter is not None else None
-                done = len(results)
-                names = labels[done : done + len(chunk)] if labels is not None else None
-                models = parsed[done : done + len(chunk)] if parsed is not None else None
-                results.extend(admission.admit(conn, head, chunk, pre, names, models))
-                if progress:
-                    progress(len(chunk))
+            results = self._admit(conn, head, envelopes, verified, labels, progress, parsed)
             if head.frontier.size > start:
                 self._sign_checkpoint(conn, head)
         if any(r.kind == "checkpoint-key" for r in results):
             self._verifier_keys = None
         return results
 
+    @staticmethod
+    def _admit(
+        conn: Connection,
+        head: Head,
+        envelopes: Iterable[Envelope],
+        verified: Iterable[Sequence[str]] | None,
+        labels: Sequence[str] | None,
+        progress: Progress | None,
+        parsed: Sequence[payloads.Statement | None] | None,
+    ) -> list[Appended]:
+        """Admit envelopes in rounds of `admission.BATCH` in the caller's transaction."""
+        from provenance.ledger import admission
+
+        results: list[Appended] = []
+        envelope_iter = iter(envelopes)
+        verified_iter = iter(verified) if verified is not None else None
+        while True:
+            chunk = [e for _, e in zip(range(admission.BATCH), envelope_iter, strict=False)]
+            if not chunk:
+                break
+            pre = [next(verified_iter) for _ in chunk] if verified_iter is not None else None
+            done = len(results)
+            names = labels[done : done + len(chunk)] if labels is not None else None
+            models = parsed[done : done + len(chunk)] if parsed is not None else None
+            results.extend(admission.admit(conn, head, chunk, pre, names, models))
+            if progress:
+                progress(len(chunk))
+        return results
+
     def import_envelopes(
         self,
-        envelopes: Sequence[Envelope],
+        envelopes: Iterable[Envelope],
         *,
         labels: Sequence[str] | None = None,
         progress: Progress | None = None,
         workers: int | None = None,
+        chunk: int = IMPORT_CHUNK,
     ) -> list[Appended]:
-        """Bulk admission, all or nothing: signatures are verified on every core while
-        the main process authorises and appends the envelopes already verified."""
+        """Bulk admission, all or nothing, in one transaction, streaming: the envelopes
+        are taken `chunk` at a time; each round's statements are parsed and its
+        signatures verified on every core while the main process authorises and appends
+        the envelopes already verified. `labels` (e.g. "line 12") name the envelopes in
+        errors; they are read by position once each round's envelopes were taken (a
+        list the caller fills as it yields the envelopes will do)."""
         from provenance.ledger import admission
 
-        names = (
-            labels if labels is not None else [f"envelope {i + 1}" for i in range(len(envelopes))]
-        )
-        with self.store.read() as conn:
-            batch = admission.verify_in_workers(conn, envelopes, names, workers=workers)
-        try:
-            return self.append_many(
-                envelopes,
-                verified=batch.verified(),
-                labels=names,
-                progress=progress,
-                parsed=batch.statements,
-            )
-        finally:
-            batch.close()
+        results: list[Appended] = []
+        envelope_iter = iter(envelopes)
+        with self.store.write() as conn:
+            head = self._head(conn)
+            start = head.frontier.size
+            while True:
+                part = list(itertools.islice(envelope_iter, chunk))
+                if not part:
+                    break
+                done = len(results)
+                names = (
+                    list(labels[done : done + len(part)])
+                    if labels is not None
+                    else [f"envelope {done + i + 1}" for i in range(len(part))]
+                )
+                batch = admission.verify_in_workers(conn, part, names, workers=workers)
+                try:
+                    results.extend(
+                        self._admit(
+                            conn, head, part, batch.verified(), names, progress, batch.statements
+                        )
+                    )
+                finally:
+                    batch.close()
+                del part, batch
+            if head.frontier.size > start:
+                self._sign_checkpoint(conn, head)
+        if any(r.kind == "checkpoint-key" for r in results):
+            self._verifier_keys = None
+        return results
 
     # --- the tree head ----------------------------------------------------------------
 

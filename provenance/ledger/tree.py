@@ -151,6 +151,13 @@ class TileCache:
         for node in ids:
             (lower if node.level < self.height else upper).append(node)
         raw = engine.raw_connection()
+        driver: Any = raw.driver_connection
+        # one round trip per query on PostgreSQL: no BEGIN before it, no ROLLBACK when
+        # the connection goes back to the pool (each costs a wake-up of the server
+        # process, which on a loaded machine is most of a proof's time)
+        autocommit = getattr(driver, "autocommit", None)
+        if autocommit is False:
+            driver.autocommit = True
         try:
             cursor = raw.cursor()
             try:
@@ -168,6 +175,8 @@ class TileCache:
             finally:
                 cursor.close()
         finally:
+            if autocommit is False:
+                driver.autocommit = False
             raw.close()
         return found
 

@@ -62,3 +62,32 @@ def test_an_invalid_statement_is_named_and_nothing_is_written(world: World) -> N
     assert world.ledger.size() == 1
     results = world.ledger.import_envelopes(batch[:300], workers=2)
     assert [r.seq for r in results] == list(range(1, 301))
+
+
+def test_a_streamed_import_is_one_transaction_over_its_rounds(world: World) -> None:
+    """Rounds of `chunk` envelopes: a key registered in one round signs the next, labels
+    name envelopes across rounds, and a failure in a late round writes nothing at all."""
+    key = keys.generate()
+    first = [world.envelope(party_doc("acme", ["operator"], key), world.operator)]
+    later = [
+        world.envelope(party_doc(f"q{i}", ["auditor"], keys.generate()), key) for i in range(7)
+    ]
+    labels: list[str] = []
+
+    def stream(envelopes: list[Envelope]):  # type: ignore[no-untyped-def]
+        for i, envelope in enumerate(envelopes):
+            labels.append(f"line {i + 1}")
+            yield envelope
+
+    bad = [*first, *later[:5], forged(later[5]), later[6]]
+    with pytest.raises(SignatureError, match="line 7: signature 0"):
+        world.ledger.import_envelopes(stream(bad), labels=labels, chunk=3, workers=1)
+    assert world.ledger.size() == 1
+    labels.clear()
+    results = world.ledger.import_envelopes(
+        stream([*first, *later]), labels=labels, chunk=3, workers=1
+    )
+    assert [r.seq for r in results] == list(range(1, 9))
+    assert results[-1].signer == "acme" and len(labels) == 8
+    again = world.ledger.import_envelopes(iter(later[:2]), chunk=1, workers=1)
+    assert [r.duplicate for r in again] == [True, True]
