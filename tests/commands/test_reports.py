@@ -340,7 +340,7 @@ def test_files_that_are_not_reports(cli: Reports) -> None:
     Path("other.json").write_text(json.dumps({"kind": "regulator"}), encoding="utf-8")
     for name, words in (
         ("list.json", "is not a provenance report"),
-        ("words.txt", "is not JSON"),
+        ("words.txt", "is not valid JSON"),
         ("other.json", "is not a provenance report"),
     ):
         result = cli("report", "verify", name)
