@@ -707,7 +707,8 @@ class Facts:
                 subjects = {f"shipment/{s}": s for s in chunk}
                 for subject, rule, line, status in conn.execute(
                     select(FlagRow.subject, FlagRow.rule, FlagRow.line, FlagRow.status).where(
-                        FlagRow.subject.in_(list(subjects)), FlagRow.status != "open"
+                        FlagRow.subject.in_(list(subjects)),
+                        FlagRow.status.in_(("cleared", "confirmed", "escalated")),
                     )
                 ):
                     resolutions[subjects[subject]][(rule, line)] = status

@@ -331,7 +331,10 @@ class Figures:
         )
         then = (
             select(ResolutionRow.flag_id.label("flag_id"), ResolutionRow.status.label("status"))
-            .join(last, last.c.seq == ResolutionRow.seq)
+            .join(
+                last,
+                and_(last.c.seq == ResolutionRow.seq, last.c.flag_id == ResolutionRow.flag_id),
+            )
             .subquery("resolved_then")
         )
         status = func.coalesce(then.c.status, literal_column("'open'"))

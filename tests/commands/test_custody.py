@@ -1130,3 +1130,48 @@ def test_an_unknown_product_id_gets_a_did_you_mean(trade: Trade) -> None:
     assert made.stderr.splitlines()[1].startswith("hint: did you mean 'nvidia-h100-sxm5'?")
     far = trade("product", "show", "zzzz")
     assert far.stderr.splitlines()[1] == "hint: provenance product list"
+
+
+# --- flags follow the facts ------------------------------------------------------------------
+
+
+def test_flags_follow_the_facts_at_a_recheck(shipped: Trade) -> None:
+    """Issue 17 item 7: not received and no end-use statement at the first check; the
+    receipt and the statement arrive; the next check closes the flag it no longer raises
+    (its history names the determination), and a flag a regulator confirmed stays so."""
+    shipped.append("license issue", license_doc(), "bis")
+    first = shipped("check", "SHP-1", "--as-of", "2026-04-15", "--json")
+    assert first.exit_code == 6 and first.stderr == "", first.stdout
+    flags = {f["rule"]: f for f in json.loads(first.stdout)["flags"]}
+    unreceived = flags["diversion.not-received"]["id"]
+    no_statement = flags["diversion.no-end-use-statement"]["id"]
+    confirmed = shipped.ok(
+        "flag", "resolve", no_statement, "--status", "confirmed", "--reason", "no statement",
+        "--key", "bis.pem",
+    )  # fmt: skip
+    assert confirmed.stderr == ""
+    shipped.append("attest end-use", end_use_doc(date=dt.date(2026, 1, 20)), "lion")
+    shipped.append("attest receipt", receipt_doc(), "lion")
+    again = shipped("check", "SHP-1", "--as-of", "2026-04-16", "--json")
+    assert again.stderr == ""
+    determination = json.loads(again.stdout)
+    # Neither condition holds now, so neither flag is raised: the verdict is clear.
+    assert again.exit_code == 0 and determination["verdict"] == "clear"
+    seq = determination["seq"]
+    listed = {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")}  # type: ignore[union-attr]
+    closed = listed[unreceived]
+    assert (closed["status"], closed["resolved_seq"], closed["resolved_by"]) == (
+        "closed",
+        seq,
+        "operator",
+    )
+    assert closed["resolution"] == f"no longer raised by determination entry {seq}"
+    assert listed[no_statement]["status"] == "confirmed"
+    still_open = shipped.json("flag", "list", "--open", "--shipment", "SHP-1")
+    assert unreceived not in {f["id"] for f in still_open}  # type: ignore[union-attr]
+    human = shipped.ok("flag", "list", "--shipment", "SHP-1")
+    assert human.stderr == ""
+    assert any(unreceived in line and "closed" in line for line in human.stdout.splitlines())
+    # replay rebuilds exactly the same flags
+    shipped.ok("ledger", "replay")
+    assert {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")} == listed  # type: ignore[union-attr]
