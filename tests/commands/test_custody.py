@@ -1172,6 +1172,27 @@ def test_flags_follow_the_facts_at_a_recheck(shipped: Trade) -> None:
     human = shipped.ok("flag", "list", "--shipment", "SHP-1")
     assert human.stderr == ""
     assert any(unreceived in line and "closed" in line for line in human.stdout.splitlines())
+    shown = shipped.obj("flag", "show", unreceived)
+    assert shown["status"] == "closed"
+    assert shown["history"] == [
+        {
+            "seq": seq,
+            "status": "closed",
+            "party": "operator",
+            "reason": f"no longer raised by determination entry {seq}",
+        }
+    ]
+    human_show = shipped.ok("flag", "show", no_statement)
+    assert human_show.stderr == ""
+    assert human_show.stdout.startswith(
+        f"{no_statement}: diversion.no-end-use-statement (high), confirmed\n"
+    )
+    assert "by bis: no statement" in human_show.stdout.splitlines()[-1]
+    missing = shipped("flag", "show", "F-999-0")
+    assert (missing.exit_code, missing.stdout) == (5, "")
+    assert missing.stderr == "error: no flag 'F-999-0'\nhint: provenance flag list\n"
+    limited = shipped.ok("flag", "list", "--shipment", "SHP-1", "--limit", "1")
+    assert limited.stdout.splitlines()[-1] == "1 flags" and limited.stderr == ""
     # replay rebuilds exactly the same flags
     shipped.ok("ledger", "replay")
     assert {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")} == listed  # type: ignore[union-attr]
