@@ -1093,6 +1093,13 @@ def test_shipment_register_dry_run_shows_the_determination(shipped: Trade) -> No
     assert shipped.size() == 34
 
 
+def test_a_dry_run_against_a_served_ledger_is_refused(trade: Trade) -> None:
+    path = trade.write("m", manufacture_doc(["DR-1"]))
+    args = ("attest", "manufacture", path, "--key", "nvidia.pem", "--dry-run")
+    error = trade.refused((*args, "--ledger", "http://127.0.0.1:9"), 2)
+    assert error == "error: --dry-run works on a database (--db), not on a served ledger"
+
+
 def test_bulk_dry_runs_write_nothing(trade: Trade) -> None:
     Path("ship.csv").write_text(CSV_HEADER + "\n" + csv_line("CSV-1", ["C-1", "C-2"]) + "\n")
     envelope = trade.write("m", {"kind": "manufacture", **manufacture_doc(["E-1"])})
