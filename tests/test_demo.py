@@ -44,6 +44,8 @@ def test_demo_runs_and_leaves_a_verifiable_ledger(tmp_path: Path) -> None:
         "inspection",
     ]
     assert "verdict: CLEAR" in result.stdout and "verdict: BLOCKED" in result.stdout
+    assert "verdicts: 1 blocked, 1 clear;" in result.stdout  # words, not a Python dict
+    assert "{'" not in result.stdout and '{"' not in result.stdout
     flags = CliRunner().invoke(main, ["flag", "list", "--db", str(target / "ledger.db"), "--json"])
     rules = {f["rule"]: f["status"] for f in json.loads(flags.stdout)}
     assert rules["relabel.serial-registered-to-other-product"] == "confirmed"
