@@ -349,7 +349,7 @@ class Figures:
             .group_by(FlagRow.rule, FlagRow.severity, status)
         ).all()
         grouped: dict[tuple[str, str], dict[str, int]] = defaultdict(
-            lambda: {"open": 0, "cleared": 0, "confirmed": 0, "escalated": 0}
+            lambda: {"open": 0, "cleared": 0, "confirmed": 0, "escalated": 0, "closed": 0}
         )
         for rule, severity, state, n in by_rule:
             grouped[(rule, severity)][state] += int(n)

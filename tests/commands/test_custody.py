@@ -1200,6 +1200,11 @@ def test_flags_follow_the_facts_at_a_recheck(shipped: Trade) -> None:
     assert missing.stderr == "error: no flag 'F-999-0'\nhint: provenance flag list\n"
     limited = shipped.ok("flag", "list", "--shipment", "SHP-1", "--limit", "1")
     assert limited.stdout.splitlines()[-1] == "1 flags" and limited.stderr == ""
+    report = shipped.obj("report", "regulator", "--period", "2026")
+    [row] = [r for r in report["flags"]["by_rule"] if r["rule"] == "diversion.not-received"]
+    assert (row["open"], row["closed"], row["total"]) == (0, 1, 1)
+    md = shipped.ok("report", "regulator", "--period", "2026", "--format", "md")
+    assert md.stderr == "" and "| closed |" in md.stdout
     # replay rebuilds exactly the same flags
     shipped.ok("ledger", "replay")
     assert {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")} == listed  # type: ignore[union-attr]
