@@ -871,10 +871,12 @@ class Demo:
         )
         appended, _ = self.ledger.append(envelope)
         totals = report["totals"]
+        verdicts = ", ".join(f"{n} {v}" for v, n in sorted(report["verdicts"].items()) if n)
+        verdicts = verdicts or "none"
         self.say(
             "info",
             f"{totals['shipments']} shipments, {totals['units']} units, "
-            f"{totals['h100_equivalents']} H100-equivalents; verdicts {report['verdicts']}; "
+            f"{totals['h100_equivalents']} H100-equivalents; verdicts: {verdicts}; "
             f"{report['flags']['open_total']} open flags; entry {appended.seq}",
         )
         for product in report["china_cap"]["products"]:

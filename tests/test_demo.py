@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -46,6 +50,8 @@ def test_demo_runs_and_leaves_a_verifiable_ledger(tmp_path: Path) -> None:
     assert "refused, exit 2: invalid location: rtt_ms" in result.stdout
     assert "verdict: HOLD" in result.stdout
     assert "50% cap: nvidia-h200-sxm 8 units to China/Macau against 16" in result.stdout
+    assert "verdicts: " in result.stdout  # in words, not a Python dict
+    assert "{'" not in result.stdout and '{"' not in result.stdout
     flags = CliRunner().invoke(main, ["flag", "list", "--db", str(target / "ledger.db"), "--json"])
     rules = {f["rule"]: f["status"] for f in json.loads(flags.stdout)}
     assert rules["relabel.serial-registered-to-other-product"] == "confirmed"
@@ -53,6 +59,39 @@ def test_demo_runs_and_leaves_a_verifiable_ledger(tmp_path: Path) -> None:
     assert data["observed"][0]["pci_device_id"] == "0x233010DE"
     audit = CliRunner().invoke(main, ["ledger", "verify", "--db", str(target / "ledger.db")])
     assert audit.exit_code == 0, audit.stderr
+    # The closing hint runs where the user is, `provenance` on the PATH or not.
+    hint = result.stdout.splitlines()[-2:]
+    assert hint[0].startswith("explore it: ") and hint[1].strip().endswith(
+        f"shipment list --db {target / 'ledger.db'}"
+    )
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    for line in hint:
+        command = line.removeprefix("explore it:").strip()
+        ran = subprocess.run(
+            ["bash", "-c", command], env=env, capture_output=True, text=True, check=False
+        )
+        assert ran.returncode == 0, (command, ran.stderr)
+        assert ran.stderr == "" and ran.stdout
+
+
+def test_the_hint_names_the_provenance_that_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provenance.commands.demo import invocation
+
+    script = tmp_path / ".venv" / "bin" / "provenance"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setattr(sys, "argv", [".venv/bin/provenance", "demo"])
+    assert invocation() == ".venv/bin/provenance"
+    monkeypatch.setenv("PATH", f"{script.parent}:/usr/bin:/bin")
+    assert invocation() == "provenance"
+    monkeypatch.setattr(sys, "argv", ["-c"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert invocation() == f"{sys.executable} -m provenance"
 
 
 def test_demo_json_and_refuses_a_used_folder(tmp_path: Path) -> None:

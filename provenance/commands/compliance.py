@@ -369,9 +369,17 @@ def flag_group() -> None:
     help="Only this severity and above.",
 )
 @click.option("--shipment", "shipment_id", default=None, help="Only this shipment's flags.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most this many (the first)."
+)
 @common
 def flag_list(
-    only_open: bool, severity: str | None, shipment_id: str | None, db: str | None, as_json: bool
+    only_open: bool,
+    severity: str | None,
+    shipment_id: str | None,
+    limit: int | None,
+    db: str | None,
+    as_json: bool,
 ) -> None:
     """Red flags, most severe first."""
     rows = query(
@@ -380,6 +388,7 @@ def flag_list(
             ledger, only_open=only_open, severity=severity, shipment=shipment_id
         ),
     )
+    rows = rows[:limit] if limit is not None else rows
 
     def human() -> None:
         for f in rows:
@@ -391,6 +400,29 @@ def flag_list(
         click.echo(f"{len(rows)} flags")
 
     emit(as_json, rows, human)
+
+
+@flag_group.command("show")
+@click.argument("flag")
+@common
+def flag_show(flag: str, db: str | None, as_json: bool) -> None:
+    """One red flag: its rule, subject, message, the facts it saw, and its history (each
+    resolution, and each determination that closed or reopened it, by entry)."""
+    data = query(db, lambda ledger: queries.flag(ledger, flag))
+
+    def human() -> None:
+        where = f" item {data['line']}" if data["line"] is not None else ""
+        click.echo(f"{data['id']}: {data['rule']} ({data['severity']}), {data['status']}")
+        click.echo(f"  on:      {data['subject']}{where}")
+        click.echo(f"  raised:  entry {data['raised_seq']}, {data['raised_on']}")
+        click.echo(f"  message: {data['message']}")
+        for name, value in sorted(data["facts"].items()):
+            click.echo(f"  fact     {name} = {json.dumps(value)}")
+        click.echo(f"history ({len(data['history'])}):")
+        for h in data["history"]:
+            click.echo(f"  entry {h['seq']:<6} {h['status']:<9} by {h['party']}: {h['reason']}")
+
+    emit(as_json, data, human)
 
 
 @flag_group.command("resolve")

@@ -72,8 +72,30 @@ def demo(directory: str, fresh: bool, service: bool, as_json: bool) -> None:
         click.echo(f"the shipment's receipt ({header}): {receipt}")
         if result.reports:
             click.echo(f"the regulator's report: {result.reports['regulator']}")
+        me = invocation()
         if result.chip:
-            click.echo(f"explore it: provenance chip {result.chip['serial']} --db {result.db}")
-        click.echo(f"            provenance shipment list --db {result.db}")
+            click.echo(f"explore it: {me} chip {result.chip['serial']} --db {result.db}")
+        click.echo(f"            {me} shipment list --db {result.db}")
 
     emit(as_json, result.to_json(), human)
+
+
+def invocation() -> str:
+    """How to run this `provenance` from where the user is: `provenance` when that is on
+    the PATH and is this one; else the path it was started by (`.venv/bin/provenance`),
+    or `python -m provenance` with this interpreter."""
+    import os
+    import shlex
+    import shutil
+    import sys
+
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("provenance")
+    if started is not None and started.name == "provenance" and started.exists():
+        if on_path and Path(on_path).resolve() == started.resolve():
+            return "provenance"
+        shown = str(started) if started.is_absolute() else os.path.relpath(started)
+        return shlex.quote(shown if "/" in shown else f"./{shown}")
+    if on_path and Path(on_path).parent.resolve() == Path(sys.executable).parent.resolve():
+        return "provenance"
+    return f"{shlex.quote(sys.executable)} -m provenance"

@@ -932,7 +932,10 @@ class Facts:
                 for subject, rule, line, status, expires in conn.execute(
                     select(
                         FlagRow.subject, FlagRow.rule, FlagRow.line, FlagRow.status, FlagRow.expires
-                    ).where(FlagRow.subject.in_(list(subjects)), FlagRow.status != "open")
+                    ).where(
+                        FlagRow.subject.in_(list(subjects)),
+                        FlagRow.status.in_(("cleared", "confirmed", "escalated", "disputed")),
+                    )
                 ):
                     if expires is not None and expires < self.as_of:
                         continue  # an allow-list clearance past its expiry: open again

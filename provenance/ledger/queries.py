@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -440,7 +441,13 @@ def flags(
         query = query.where(FlagRow.subject == f"shipment/{shipment}")
     with ledger.store.read() as conn:
         rows = conn.execute(query.order_by(FlagRow.raised_seq, FlagRow.id)).all()
-    out = [
+    out = _flag_dicts(rows)
+    out.sort(key=lambda f: -SEVERITIES.index(f["severity"]))
+    return out
+
+
+def _flag_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    return [
         {
             "id": r.id,
             "rule": r.rule,
@@ -459,5 +466,24 @@ def flags(
         }
         for r in rows
     ]
-    out.sort(key=lambda f: -SEVERITIES.index(f["severity"]))
-    return out
+
+
+def flag(ledger: Ledger, flag_id: str) -> dict[str, Any]:
+    """One red flag, with its history: every resolution, closure and reopening, in order
+    (the entry, the party that signed it, the status and why)."""
+    from provenance.ledger.projections.tables import ResolutionRow
+
+    with ledger.store.read() as conn:
+        row = conn.execute(select(FlagRow.__table__).where(FlagRow.id == flag_id)).first()
+        if row is None:
+            raise NotFoundError(f"no flag {flag_id!r}", hint="provenance flag list")
+        history = conn.execute(
+            select(ResolutionRow.__table__)
+            .where(ResolutionRow.flag_id == flag_id)
+            .order_by(ResolutionRow.seq)
+        ).all()
+    [found] = _flag_dicts([row])
+    found["history"] = [
+        {"seq": h.seq, "status": h.status, "party": h.party, "reason": h.reason} for h in history
+    ]
+    return found

@@ -332,7 +332,10 @@ class Figures:
         )
         then = (
             select(ResolutionRow.flag_id.label("flag_id"), ResolutionRow.status.label("status"))
-            .join(last, last.c.seq == ResolutionRow.seq)
+            .join(
+                last,
+                and_(last.c.seq == ResolutionRow.seq, last.c.flag_id == ResolutionRow.flag_id),
+            )
             .subquery("resolved_then")
         )
         status = func.coalesce(then.c.status, literal_column("'open'"))
@@ -347,7 +350,7 @@ class Figures:
             .group_by(FlagRow.rule, FlagRow.severity, status)
         ).all()
         grouped: dict[tuple[str, str], dict[str, int]] = defaultdict(
-            lambda: {"open": 0, "cleared": 0, "confirmed": 0, "escalated": 0}
+            lambda: {"open": 0, "cleared": 0, "confirmed": 0, "escalated": 0, "closed": 0}
         )
         for rule, severity, state, n in by_rule:
             # A disputed flag awaits the regulator's decision: it is still open.

@@ -144,8 +144,11 @@ def markdown(report: dict[str, Any]) -> str:
     flags = report["flags"]
     lines += ["", "## Red flags", ""]
     lines += _table(
-        ["rule", "severity", "open", "cleared", "confirmed", "escalated"],
-        _picked(flags["by_rule"], "rule", "severity", "open", "cleared", "confirmed", "escalated"),
+        ["rule", "severity", "open", "cleared", "confirmed", "escalated", "closed"],
+        _picked(
+            flags["by_rule"],
+            *("rule", "severity", "open", "cleared", "confirmed", "escalated", "closed"),
+        ),
     )
     lines += ["", f"Oldest open flags ({flags['open_total']} open):", ""]
     lines += _table(

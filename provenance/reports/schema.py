@@ -119,6 +119,8 @@ class FlagsByRule(_M):
     cleared: int
     confirmed: int
     escalated: int
+    closed: int
+    """Closed by a later determination that no longer raised it (the facts changed)."""
     total: int
 
 

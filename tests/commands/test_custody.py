@@ -1093,6 +1093,13 @@ def test_shipment_register_dry_run_shows_the_determination(shipped: Trade) -> No
     assert shipped.size() == 34
 
 
+def test_a_dry_run_against_a_served_ledger_is_refused(trade: Trade) -> None:
+    path = trade.write("m", manufacture_doc(["DR-1"]))
+    args = ("attest", "manufacture", path, "--key", "nvidia.pem", "--dry-run")
+    error = trade.refused((*args, "--ledger", "http://127.0.0.1:9"), 2)
+    assert error == "error: --dry-run works on a database (--db), not on a served ledger"
+
+
 def test_bulk_dry_runs_write_nothing(trade: Trade) -> None:
     Path("ship.csv").write_text(CSV_HEADER + "\n" + csv_line("CSV-1", ["C-1", "C-2"]) + "\n")
     envelope = trade.write("m", {"kind": "manufacture", **manufacture_doc(["E-1"])})
@@ -1130,3 +1137,74 @@ def test_an_unknown_product_id_gets_a_did_you_mean(trade: Trade) -> None:
     assert made.stderr.splitlines()[1].startswith("hint: did you mean 'nvidia-h100-sxm5'?")
     far = trade("product", "show", "zzzz")
     assert far.stderr.splitlines()[1] == "hint: provenance product list"
+
+
+# --- flags follow the facts ------------------------------------------------------------------
+
+
+def test_flags_follow_the_facts_at_a_recheck(shipped: Trade) -> None:
+    """Issue 17 item 7: not received and no end-use statement at the first check; the
+    receipt and the statement arrive; the next check closes the flag it no longer raises
+    (its history names the determination), and a flag a regulator confirmed stays so."""
+    shipped.append("license issue", license_doc(), "bis")
+    first = shipped("check", "SHP-1", "--as-of", "2026-04-15", "--json")
+    assert first.exit_code == 6 and first.stderr == "", first.stdout
+    flags = {f["rule"]: f for f in json.loads(first.stdout)["flags"]}
+    unreceived = flags["diversion.not-received"]["id"]
+    no_statement = flags["diversion.no-end-use-statement"]["id"]
+    confirmed = shipped.ok(
+        "flag", "resolve", no_statement, "--status", "confirmed", "--reason", "no statement",
+        "--key", "bis.pem",
+    )  # fmt: skip
+    assert confirmed.stderr == ""
+    shipped.append("attest end-use", end_use_doc(date=dt.date(2026, 1, 20)), "lion")
+    shipped.append("attest receipt", receipt_doc(), "lion")
+    again = shipped("check", "SHP-1", "--as-of", "2026-04-16", "--json")
+    assert again.stderr == ""
+    determination = json.loads(again.stdout)
+    # Neither condition holds now, so neither flag is raised: the verdict is clear.
+    assert again.exit_code == 0 and determination["verdict"] == "clear"
+    seq = determination["seq"]
+    listed = {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")}  # type: ignore[union-attr]
+    closed = listed[unreceived]
+    assert (closed["status"], closed["resolved_seq"], closed["resolved_by"]) == (
+        "closed",
+        seq,
+        "operator",
+    )
+    assert closed["resolution"] == f"no longer raised by determination entry {seq}"
+    assert listed[no_statement]["status"] == "confirmed"
+    still_open = shipped.json("flag", "list", "--open", "--shipment", "SHP-1")
+    assert unreceived not in {f["id"] for f in still_open}  # type: ignore[union-attr]
+    human = shipped.ok("flag", "list", "--shipment", "SHP-1")
+    assert human.stderr == ""
+    assert any(unreceived in line and "closed" in line for line in human.stdout.splitlines())
+    shown = shipped.obj("flag", "show", unreceived)
+    assert shown["status"] == "closed"
+    assert shown["history"] == [
+        {
+            "seq": seq,
+            "status": "closed",
+            "party": "operator",
+            "reason": f"no longer raised by determination entry {seq}",
+        }
+    ]
+    human_show = shipped.ok("flag", "show", no_statement)
+    assert human_show.stderr == ""
+    assert human_show.stdout.startswith(
+        f"{no_statement}: diversion.no-end-use-statement (high), confirmed\n"
+    )
+    assert "by bis: no statement" in human_show.stdout.splitlines()[-1]
+    missing = shipped("flag", "show", "F-999-0")
+    assert (missing.exit_code, missing.stdout) == (5, "")
+    assert missing.stderr == "error: no flag 'F-999-0'\nhint: provenance flag list\n"
+    limited = shipped.ok("flag", "list", "--shipment", "SHP-1", "--limit", "1")
+    assert limited.stdout.splitlines()[-1] == "1 flags" and limited.stderr == ""
+    report = shipped.obj("report", "regulator", "--period", "2026")
+    [row] = [r for r in report["flags"]["by_rule"] if r["rule"] == "diversion.not-received"]
+    assert (row["open"], row["closed"], row["total"]) == (0, 1, 1)
+    md = shipped.ok("report", "regulator", "--period", "2026", "--format", "md")
+    assert md.stderr == "" and "| closed |" in md.stdout
+    # replay rebuilds exactly the same flags
+    shipped.ok("ledger", "replay")
+    assert {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")} == listed  # type: ignore[union-attr]

@@ -188,6 +188,7 @@ def _determination(writer: Writer, accepted: Accepted, _directory: Directory) ->
                 select(FlagRow.rule, FlagRow.line).where(FlagRow.subject == subject_name)
             )
         }
+    _follow_the_facts(writer, accepted, subject_name, {(f.rule, f.line) for f in statement.flags})
     for position, flag in enumerate(statement.flags):
         key = (flag.rule, flag.line)
         if key in raised:
@@ -206,6 +207,50 @@ def _determination(writer: Writer, accepted: Accepted, _directory: Directory) ->
                 seq=accepted.seq,
                 on=statement.evaluated_on,
             ),
+        )
+
+
+def _follow_the_facts(
+    writer: Writer, accepted: Accepted, subject: str, holds: set[tuple[str, int | None]]
+) -> None:
+    """Flags follow the facts: an open flag on the shipment that this determination no
+    longer raises is closed by it, and a flag it closed before that it raises again is
+    open again; each change is a row of `resolutions` naming this entry. A flag a person
+    resolved (cleared, confirmed, escalated) keeps that status."""
+    rows = writer.execute(
+        select(FlagRow.id, FlagRow.rule, FlagRow.line, FlagRow.status).where(
+            FlagRow.subject == subject,
+            FlagRow.status.in_(("open", "closed")),
+            FlagRow.raised_seq < accepted.seq,
+        )
+    ).all()
+    for row in rows:
+        held = (row.rule, row.line) in holds
+        if row.status == "open" and not held:
+            status, reason = "closed", f"no longer raised by determination entry {accepted.seq}"
+        elif row.status == "closed" and held:
+            status, reason = "open", f"raised again by determination entry {accepted.seq}"
+        else:
+            continue
+        writer.insert(
+            ResolutionRow,
+            {
+                "seq": accepted.seq,
+                "flag_id": row.id,
+                "status": status,
+                "party": accepted.signer.party,
+                "reason": reason,
+            },
+        )
+        writer.execute(
+            update(FlagRow)
+            .where(FlagRow.id == row.id)
+            .values(
+                status=status,
+                resolved_seq=accepted.seq if status == "closed" else None,
+                resolved_by=accepted.signer.party if status == "closed" else None,
+                resolution=reason if status == "closed" else None,
+            )
         )
 
 

@@ -416,7 +416,9 @@ class ResolutionRow(Base):
 
     __tablename__ = "resolutions"
     seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
-    flag_id: Mapped[str] = mapped_column(String(64), index=True)
+    flag_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    """A `resolution` entry resolves one flag; a `determination` entry may close (status
+    `closed`) or reopen (`open`) several: those it no longer raises, or raises again."""
     status: Mapped[str] = mapped_column(String(16))
     party: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
