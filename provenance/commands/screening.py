@@ -146,6 +146,49 @@ def screening_show(digest: str | None, db: str | None, as_json: bool) -> None:
     emit(as_json, data, lambda: click.echo(documents.dumps(data)))
 
 
+@screening_group.command("party")
+@click.argument("party_id", metavar="ID")
+@date_option("--date", "on", help="Screen as the rules would on this date (default: today).")
+@click.option("--rules", "rules_dir", default=None, metavar="DIR", help="Rules folder to use.")
+@common
+def screening_party(
+    party_id: str, on: dt.datetime | None, rules_dir: str | None, db: str | None, as_json: bool
+) -> None:
+    """Screen registered party ID and its declared owners; exit 1 when it is restricted.
+
+    Shows the party's own matches against the latest list and, under the Affiliates
+    rule (parties owned 50% or more, directly or indirectly, alone or in aggregate, by
+    Entity List or Military End-User parties), the lists it inherits and the ownership
+    chain that makes it restricted, and whether the rule binds on the date (it was
+    suspended from 2025-11-10 to 2026-11-09). Exits 1 when the party matched itself, or
+    is an affiliate while the rule binds.
+    """
+    from provenance.compliance.checks import screen_party
+
+    with Ledger.open(db) as ledger:
+        found = screen_party(ledger, party_id, on=on.date() if on else None, rules=rules_dir)
+
+    def human() -> None:
+        state = "RESTRICTED" if found.restricted else "not restricted"
+        click.echo(f"{found.party} on {found.on} ({found.pack}): {state}")
+        for m in found.matches:
+            click.echo(
+                f"  MATCH {m.score:6.2f}  {m.source:<4} {m.entity_number or '-':<12} {m.name}"
+            )
+        if found.affiliate_of:
+            click.echo(
+                f"  owned 50% or more by parties on {', '.join(found.affiliate_of)}; "
+                f"the Affiliates rule is {found.affiliates_rule} on {found.on}"
+            )
+            for link in found.ownership_chain:
+                click.echo(f"    {link}")
+        elif not found.matches:
+            click.echo("  no match, and no listed owner of 50% or more")
+
+    emit(as_json, found.to_json(), human)
+    exit_on_findings(found.restricted)
+
+
 @click.command("screen")
 @click.argument("name")
 @click.option("--country", default=None, metavar="CC", help="The party's country (ISO-2 or name).")

@@ -436,3 +436,81 @@ def classify_figures(
         interconnect=given.interconnect,
         memory_bandwidth=given.memory_bandwidth,
     )
+
+
+@dataclass(frozen=True)
+class PartyScreening:
+    """A registered party screened as the rules see it on a date: its own matches, and
+    whether listed owners make it restricted under the Affiliates rule (the chain of
+    owners that does)."""
+
+    party: str
+    on: dt.date
+    pack: str
+    matches: list[Any]
+    affiliate_of: list[str]
+    affiliate_policies: list[str]
+    ownership_chain: list[str]
+    affiliates_rule: str
+    """'in force', 'suspended', 'not yet in force' on the date, or 'not in the pack'."""
+
+    @property
+    def restricted(self) -> bool:
+        """Matched itself, or owned 50% or more by listed parties while the rule binds."""
+        return bool(self.matches) or (
+            bool(self.affiliate_of) and self.affiliates_rule == "in force"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "party": self.party,
+            "date": self.on.isoformat(),
+            "pack": self.pack,
+            "matches": [m.to_json() for m in self.matches],
+            "affiliate_of": self.affiliate_of,
+            "affiliate_policies": self.affiliate_policies,
+            "ownership_chain": self.ownership_chain,
+            "affiliates_rule": self.affiliates_rule,
+            "restricted": self.restricted,
+        }
+
+
+def _affiliates_rule(params: dict[str, Any], on: dt.date) -> str:
+    try:
+        start = dt.date.fromisoformat(str(params["affiliates_from"]))
+        paused = dt.date.fromisoformat(str(params["affiliates_suspended_from"]))
+        resumed = dt.date.fromisoformat(str(params["affiliates_suspended_until"]))
+    except (KeyError, ValueError):
+        return "not in the pack"
+    if on < start:
+        return "not yet in force"
+    return "suspended" if paused <= on <= resumed else "in force"
+
+
+def screen_party(
+    ledger: Ledger, party_id: str, *, on: dt.date | None = None, rules: str | None = None
+) -> PartyScreening:
+    """Screen a registered party and its declared owners against the latest list, under
+    the pack in force on `on` (default: today): what the rules read as the party's
+    `screening_lists` and `affiliate_of`, with the ownership chain."""
+    from provenance.ledger.projections.tables import PartyRow
+
+    checker = Checker.open(ledger, rules, on)
+    with ledger.store.read() as conn:
+        known = conn.execute(select(PartyRow.id).where(PartyRow.id == party_id)).scalar()
+    if known is None:
+        raise NotFoundError(f"no party {party_id!r} is registered in the ledger")
+    pack = checker.library.in_force(checker.as_of)
+    facts = checker.facts(pack)
+    facts.screen([party_id, *sorted(facts.owners_of([party_id]))])
+    lists, policies, chain = facts.affiliation(party_id)
+    return PartyScreening(
+        party=party_id,
+        on=checker.as_of,
+        pack=pack.id,
+        matches=facts.matches(party_id),
+        affiliate_of=lists,
+        affiliate_policies=policies,
+        ownership_chain=chain,
+        affiliates_rule=_affiliates_rule(pack.parameters, checker.as_of),
+    )

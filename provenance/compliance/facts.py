@@ -626,6 +626,10 @@ class Facts:
             self._affiliation[party_id] = found
         return found
 
+    def matches(self, party_id: str) -> list[Any]:
+        """The party's own matches at or above the threshold (after `screen`)."""
+        return [m for m in self._screening.get(party_id, []) if m.above_threshold]
+
     def screen(self, party_ids: Iterable[str]) -> None:
         wanted = [p for p in dict.fromkeys(party_ids) if p and p not in self._screening]
         if wanted:
