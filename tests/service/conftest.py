@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,24 @@ from tests.conftest import World
 from tests.ledger.test_custody import SERIALS, shipment_doc
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def answers_health(
+    process: subprocess.Popen[bytes], url: str, timeout: float, what: str, log: Callable[[], str]
+) -> bool:
+    """Wait until `url`/healthz answers 200 (True) or `timeout` passes (False); a process
+    that exits first is a RuntimeError with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the {what} exited: {log()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
 
 
 def free_port() -> int:
@@ -77,18 +95,10 @@ class Server:
             stderr=log,
             env=env,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the server did not answer /healthz: {self.log()}")
+        if not answers_health(self.process, self.url, timeout, "server", self.log):
+            self.stop()
+            raise RuntimeError(f"the server did not answer /healthz: {self.log()}")
+        return self
 
     def log(self) -> str:
         path = self.dir / f"server-{self.port}.log"

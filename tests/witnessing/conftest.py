@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from provenance.tlog import cosignature
 from provenance.witnessing.server import write_cosigner
-from tests.service.conftest import ROOT, free_port
+from tests.service.conftest import ROOT, answers_health, free_port
 
 
 @dataclass
@@ -50,18 +47,10 @@ class WitnessServer:
         for spec in self.logs:
             args += ["--log", spec]
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the witness exited: {self.log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the witness did not answer: {self.log()}")
+        if not answers_health(self.process, self.url, timeout, "witness", self.log):
+            self.stop()
+            raise RuntimeError(f"the witness did not answer: {self.log()}")
+        return self
 
     def log(self) -> str:
         path = self.dir / f"witness-{self.port}.log"
