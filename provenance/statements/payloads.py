@@ -141,19 +141,6 @@ Identifier = Annotated[
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
-def _signed_decimal_in(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("a decimal number is needed, not a boolean")
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation as exc:
-            raise ValueError(f"{value!r} is not a decimal number") from exc
-    return value
-
-
 def _bounded(limit: int) -> Callable[[Decimal], Decimal]:
     def check(value: Decimal) -> Decimal:
         if not value.is_finite() or not -limit <= value <= limit:
@@ -165,13 +152,13 @@ def _bounded(limit: int) -> Callable[[Decimal], Decimal]:
 
 Latitude = Annotated[
     Decimal,
-    BeforeValidator(_signed_decimal_in),
+    BeforeValidator(_decimal_in),
     AfterValidator(_bounded(90)),
     PlainSerializer(_decimal_text, return_type=str, when_used="json"),
 ]
 Longitude = Annotated[
     Decimal,
-    BeforeValidator(_signed_decimal_in),
+    BeforeValidator(_decimal_in),
     AfterValidator(_bounded(180)),
     PlainSerializer(_decimal_text, return_type=str, when_used="json"),
 ]
