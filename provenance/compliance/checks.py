@@ -204,9 +204,10 @@ def statement(determination: Determination) -> DeterminationStatement:
             "evaluated_on": data["evaluated_on"],
             "pack": data["pack"],
             "screening_list": data["screening_list"],
-            "items": json_value(data["items"]),
-            "license": json_value(data["license"]),
-            "flags": json_value(data["flags"]),
+            # evaluate() made these JSON values already (no floats): not walked again
+            "items": data["items"],
+            "license": data["license"],
+            "flags": data["flags"],
             "verdict": data["verdict"],
         }
     )

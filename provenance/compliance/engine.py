@@ -31,15 +31,21 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 SEVERITY_ORDER = {"info": 0, "warning": 1, "high": 2, "blocking": 3}
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def json_value(value: Any) -> Any:
     """Facts as JSON a statement may carry: no floats (a double becomes a decimal string)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
     if isinstance(value, float):
         text = format(Decimal(repr(value)).normalize(), "f")
         return text
     if isinstance(value, dict):
-        return {k: json_value(v) for k, v in value.items()}
+        return {k: v if type(v) in _PLAIN else json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
+        return [v if type(v) in _PLAIN else json_value(v) for v in value]
     return value
 
 
@@ -131,7 +137,7 @@ def evaluate(
     # eight lines) are evaluated once: the rules see nothing else of an item. Item rules
     # run over all (distinct) items in one CEL call each: `items.map(item, (when))`.
     item_need = pack.needed.get("item")
-    key_fields = sorted(item_need) if item_need is not None else None
+    key_fields = [k for k in sorted(item_need) if k not in _OWN] if item_need is not None else None
     distinct: dict[Any, int] = {}
     slot: list[int] = []
     unique: list[dict[str, Any]] = []
@@ -456,11 +462,12 @@ _OWN = frozenset(
 
 def _key(values: dict[str, Any], fields: list[str] | None) -> tuple[Any, ...]:
     """What the rules can see of an item (the facts they read, but its line and what the
-    rules set on it), hashable: items equal in it get the same results."""
-    names = fields if fields is not None else sorted(values)
-    return tuple(
-        tuple(v) if isinstance(v := values.get(k), list) else v for k in names if k not in _OWN
-    )
+    rules set on it: `fields` leaves those out), hashable: items equal in it get the same
+    results."""
+    if fields is None:
+        fields = [k for k in sorted(values) if k not in _OWN]
+    get = values.get
+    return tuple(tuple(v) if type(v := get(k)) is list else v for k in fields)
 
 
 def _flag(compiled: Compiled) -> FlagRule:

@@ -28,26 +28,26 @@ _encoder = json.JSONEncoder(
 def _fast_path_ok(value: Any) -> bool:
     """True when the stdlib encoder gives RFC 8785 bytes for this value."""
     stack = [value]
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
-        item = stack.pop()
-        if isinstance(item, str):
+        item = pop()
+        kind = type(item)
+        if kind is str:
             if not item.isascii() and _needs_reference_string(item):
                 return False
-        elif isinstance(item, bool) or item is None:
+        elif kind is dict:
+            for key, child in item.items():
+                if type(key) is not str or (not key.isascii() and _needs_reference_key(key)):
+                    return False
+                push(child)
+        elif kind is list or kind is tuple:
+            extend(item)
+        elif kind is bool or item is None:
             continue
-        elif isinstance(item, int):
+        elif kind is int:
             if not -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
                 return False
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    return False
-                if not key.isascii() and _needs_reference_key(key):
-                    return False
-                stack.append(child)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        else:  # floats, decimals, anything exotic: the reference decides
+        else:  # floats, decimals, subclasses, anything exotic: the reference decides
             return False
     return True
 

@@ -1208,3 +1208,39 @@ def test_flags_follow_the_facts_at_a_recheck(shipped: Trade) -> None:
     # replay rebuilds exactly the same flags
     shipped.ok("ledger", "replay")
     assert {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")} == listed  # type: ignore[union-attr]
+
+
+def test_flags_follow_the_facts_within_one_batch(shipped: Trade) -> None:
+    """Determinations appended together (as `check --all` records them) close and reopen
+    flags exactly as they do one by one: the batch's own flags are seen by its later
+    determinations, and a flag resolved in the same batch keeps its resolution."""
+    from provenance.compliance.checks import Checker
+    from provenance.crypto import keys
+    from provenance.ledger.log import Ledger
+
+    operator = keys.load_private(Path(OPERATOR_KEY))
+    with Ledger.open(shipped.db) as ledger:
+        ledger.use_checkpoint_key(keys.load_private(Path("keys/ledger.pem")))
+        late = Checker.open(ledger, as_of=dt.date(2026, 4, 15)).determine(["SHP-1"])
+        early = Checker.open(ledger, as_of=SHIPPED).determine(["SHP-1"])
+        later = Checker.open(ledger, as_of=dt.date(2026, 4, 16)).determine(["SHP-1"])
+        rules_late = {f["rule"] for f in late[0].flags}
+        assert "diversion.not-received" in rules_late
+        assert "diversion.not-received" not in {f["rule"] for f in early[0].flags}
+        # raised, no longer raised, raised again: three entries, one batch
+        first, second, third = Checker.open(ledger, as_of=SHIPPED).record(
+            [late[0], early[0], later[0]], [operator]
+        )
+    assert (first.seq + 1, first.seq + 2) == (second.seq, third.seq)
+    flags = {f["rule"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")}  # type: ignore[union-attr]
+    unreceived = flags["diversion.not-received"]
+    assert unreceived["raised_seq"] == first.seq and unreceived["status"] == "open"
+    history = shipped.obj("flag", "show", unreceived["id"])["history"]
+    assert [(h["seq"], h["status"]) for h in history][-2:] == [
+        (second.seq, "closed"),
+        (third.seq, "open"),
+    ]
+    # the same flags as a replay, which admits the entries one at a time
+    shipped.ok("ledger", "replay")
+    again = {f["rule"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")}  # type: ignore[union-attr]
+    assert again == flags

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from provenance.ledger.database import in_chunks
 from provenance.ledger.projections.tables import (
@@ -189,11 +190,18 @@ def _determination(writer: Writer, accepted: Accepted, _directory: Directory) ->
             )
         }
     _follow_the_facts(writer, accepted, subject_name, {(f.rule, f.line) for f in statement.flags})
+    states = writer.cache.get("flag_states", {}).get(subject_name)
     for position, flag in enumerate(statement.flags):
         key = (flag.rule, flag.line)
         if key in raised:
             continue  # raised by an earlier determination: one flag, one resolution
         raised.add(key)
+        if states is not None:
+            states.append(
+                _FlagState(
+                    flag_id(accepted.seq, position), flag.rule, flag.line, "open", accepted.seq
+                )
+            )
         writer.insert(
             FlagRow,
             _flag_row(
@@ -216,42 +224,76 @@ def _follow_the_facts(
     """Flags follow the facts: an open flag on the shipment that this determination no
     longer raises is closed by it, and a flag it closed before that it raises again is
     open again; each change is a row of `resolutions` naming this entry. A flag a person
-    resolved (cleared, confirmed, escalated) keeps that status."""
-    rows = writer.execute(
-        select(FlagRow.id, FlagRow.rule, FlagRow.line, FlagRow.status).where(
-            FlagRow.subject == subject,
-            FlagRow.status.in_(("open", "closed")),
-            FlagRow.raised_seq < accepted.seq,
-        )
-    ).all()
-    for row in rows:
-        held = (row.rule, row.line) in holds
-        if row.status == "open" and not held:
+    resolved (cleared, confirmed, escalated) keeps that status.
+
+    The flags come from the batch's prefetch (`_judged_shipments`, kept current as the
+    batch raises and changes flags), or from one query when the subject is not there."""
+    states: list[_FlagState] | None = writer.cache.get("flag_states", {}).get(subject)
+    if states is None:
+        states = [
+            _FlagState(r.id, r.rule, r.line, r.status, r.raised_seq)
+            for r in writer.execute(
+                select(
+                    FlagRow.id, FlagRow.rule, FlagRow.line, FlagRow.status, FlagRow.raised_seq
+                ).where(FlagRow.subject == subject, FlagRow.status.in_(("open", "closed")))
+            )
+        ]
+    changes: list[dict[str, Any]] = []
+    for state in states:
+        if state.raised_seq >= accepted.seq or state.status not in ("open", "closed"):
+            continue
+        held = (state.rule, state.line) in holds
+        if state.status == "open" and not held:
             status, reason = "closed", f"no longer raised by determination entry {accepted.seq}"
-        elif row.status == "closed" and held:
+        elif state.status == "closed" and held:
             status, reason = "open", f"raised again by determination entry {accepted.seq}"
         else:
             continue
+        state.status = status
         writer.insert(
             ResolutionRow,
             {
                 "seq": accepted.seq,
-                "flag_id": row.id,
+                "flag_id": state.id,
                 "status": status,
                 "party": accepted.signer.party,
                 "reason": reason,
             },
         )
-        writer.execute(
-            update(FlagRow)
-            .where(FlagRow.id == row.id)
-            .values(
-                status=status,
-                resolved_seq=accepted.seq if status == "closed" else None,
-                resolved_by=accepted.signer.party if status == "closed" else None,
-                resolution=reason if status == "closed" else None,
-            )
+        closed = status == "closed"
+        changes.append(
+            {
+                "b_id": state.id,
+                "b_status": status,
+                "b_resolved_seq": accepted.seq if closed else None,
+                "b_resolved_by": accepted.signer.party if closed else None,
+                "b_resolution": reason if closed else None,
+            }
         )
+    writer.update_rows(FlagRow, _FOLLOWED, changes)
+
+
+@dataclass
+class _FlagState:
+    """What `_follow_the_facts` needs of a flag, kept current through a batch."""
+
+    id: str
+    rule: str
+    line: int | None
+    status: str
+    raised_seq: int
+
+
+_FOLLOWED = (
+    update(FlagRow)
+    .where(FlagRow.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        resolved_seq=bindparam("b_resolved_seq"),
+        resolved_by=bindparam("b_resolved_by"),
+        resolution=bindparam("b_resolution"),
+    )
+)
 
 
 @handles("resolution")
@@ -308,6 +350,7 @@ def _resolution(writer: Writer, accepted: Accepted, directory: Directory) -> Non
             "evidence": json.dumps(statement.evidence) if statement.evidence else None,
         },
     )
+    writer.cache.get("flag_states", {}).pop(found.subject, None)  # a person changed it
     writer.execute(
         update(FlagRow)
         .where(FlagRow.id == statement.flag)
@@ -333,6 +376,7 @@ def _judged_shipments(writer: Writer, batch: Sequence[Statement]) -> None:
     judged = sorted({s.shipment for s in batch if isinstance(s, DeterminationStatement)})
     seqs: dict[str, int] = {}
     raised: dict[str, set[tuple[str, int | None]]] = {f"shipment/{s}": set() for s in judged}
+    states: dict[str, list[_FlagState]] = {f"shipment/{s}": [] for s in judged}
     writer.flush()
     for chunk in in_chunks(judged):
         rows = writer.conn.execute(
@@ -341,8 +385,17 @@ def _judged_shipments(writer: Writer, batch: Sequence[Statement]) -> None:
         seqs.update((r.id, r.seq) for r in rows)
         subjects = [f"shipment/{s}" for s in chunk]
         for r in writer.conn.execute(
-            select(FlagRow.subject, FlagRow.rule, FlagRow.line).where(FlagRow.subject.in_(subjects))
+            select(
+                FlagRow.id,
+                FlagRow.subject,
+                FlagRow.rule,
+                FlagRow.line,
+                FlagRow.status,
+                FlagRow.raised_seq,
+            ).where(FlagRow.subject.in_(subjects))
         ):
             raised[r.subject].add((r.rule, r.line))
+            states[r.subject].append(_FlagState(r.id, r.rule, r.line, r.status, r.raised_seq))
     writer.cache["shipment_seqs"] = seqs
     writer.cache["raised_flags"] = raised
+    writer.cache["flag_states"] = states
