@@ -12,7 +12,10 @@ through a hub, so flags fire), then measures, in this one run:
 * the limit the rules alone allow: the same pack evaluated on facts already in
   memory (no database), in determinations/s;
 * determinations/s when they are also signed by the operator and appended
-  (what `provenance check --all` does).
+  (what `provenance check --all` does: each determination signed on the core that
+  evaluated it, then all appended in one transaction); the share of the total that
+  signing and appending take is what is spent beyond determining alone (the 2-core
+  figure above).
 
 Target: >= 1,000 determinations/s on SQLite. The last line printed is
 one JSON object of the figures.
@@ -178,13 +181,15 @@ def run(db: str, backend: str, tmp: Path, n: int, k: int) -> dict[str, object]:
         checker = Checker.open(ledger, as_of=AS_OF)
         log("determining, signing and appending ...")
         start = time.perf_counter()
-        recorded = checker.determine(ids)
+        recorded = checker.determine(ids, sign_with=[operator])  # as `check --all` does
         determined_s = time.perf_counter() - start
         checker.record(recorded, [operator])
         recorded_s = time.perf_counter() - start - determined_s
         with_append = n / (determined_s + recorded_s)
         size = ledger.size()
-    append_share = recorded_s / (determined_s + recorded_s)
+    # beyond determining alone: the signing done in the workers and the append
+    total_s = determined_s + recorded_s
+    append_share = max(0.0, total_s - elapsed) / total_s
 
     rate = n / elapsed
     print(f"backend                    {backend}")
@@ -201,8 +206,8 @@ def run(db: str, backend: str, tmp: Path, n: int, k: int) -> dict[str, object]:
     print(f"determinations / limit     {rate / rules_only:.2f}")
     print(f"with signing + appending   {with_append:,.0f} determinations/s (ledger size {size:,})")
     print(
-        f"signing + appending        {recorded_s:.1f} s of {determined_s + recorded_s:.1f} s = "
-        f"{append_share:.2f} of the total   (target <= 0.33)"
+        f"signing + appending        {total_s - elapsed:.1f} s of {total_s:.1f} s = "
+        f"{append_share:.2f} of the total   (target <= 0.33; the append alone {recorded_s:.1f} s)"
     )
     load = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
     print(f"load average               {load}")

@@ -44,6 +44,7 @@ class Checker:
     as_of: dt.date
     _facts: dict[str, Facts] = field(default_factory=dict)
     timing: dict[str, float] = field(default_factory=lambda: {"facts": 0.0, "rules": 0.0})
+    _sign_with: list[SigningKey] = field(default_factory=list)
 
     @classmethod
     def open(
@@ -75,9 +76,11 @@ class Checker:
         progress: Progress | None = None,
         batch: int = 500,
         workers: int | None = None,
+        sign_with: Sequence[SigningKey] = (),
     ) -> list[Determination]:
         """Evaluate each shipment (in the order given); from PARALLEL_BATCHES batches on,
-        on `workers` processes (default: one a core)."""
+        on `workers` processes (default: one a core). With `sign_with`, each determination
+        is also signed where it was evaluated (in the workers), for `record` to append."""
         with self.ledger.store.read() as conn:
             dates: dict[str, dt.date] = {}
             for chunk in in_chunks(shipment_ids):
@@ -95,6 +98,7 @@ class Checker:
             pack = named or self.library.in_force(dates[shipment_id])
             by_pack[pack.id].append(shipment_id)
         results: dict[str, Determination] = {}
+        self._sign_with = list(sign_with)
         jobs = [
             (chosen_id, ids[start : start + batch], screening, explain)
             for chosen_id, ids in by_pack.items()
@@ -139,16 +143,33 @@ class Checker:
             evaluate(pack, one, evaluated_on=self.as_of, screening=screening, explain=explain)
             for one in gathered
         ]
+        if self._sign_with:
+            from provenance.statements.signing import sign
+
+            keyids = tuple(k.keyid for k in self._sign_with)
+            for determination in done:
+                made = statement(determination)
+                determination.signed = (keyids, made, sign(made, self._sign_with))
         return done, middle - begin, time.perf_counter() - middle
 
     def record(
         self, determinations: Sequence[Determination], signers: list[SigningKey]
     ) -> list[Appended]:
-        """Sign each determination with the operator's key and append them, all or nothing."""
+        """Sign each determination with the operator's key and append them, all or nothing
+        (those `determine` signed with the same keys are appended as they were signed)."""
         from provenance.statements.signing import sign
 
-        statements = [statement(d) for d in determinations]
-        envelopes = [sign(s, signers) for s in statements]
+        keyids = tuple(k.keyid for k in signers)
+        statements: list[DeterminationStatement] = []
+        envelopes: list[Envelope] = []
+        for determination in determinations:
+            if determination.signed is not None and determination.signed[0] == keyids:
+                _, made, envelope = determination.signed
+            else:
+                made = statement(determination)
+                envelope = sign(made, signers)
+            statements.append(made)
+            envelopes.append(envelope)
         return self.ledger.append_many(envelopes, parsed=statements)
 
     def described(
@@ -157,11 +178,12 @@ class Checker:
         """The recorded determinations as JSON: each with its entry `seq`, whether it was
         already in the ledger (`duplicate`), and the id and status of each flag."""
         out = []
+        raised_on = self._flags_of([d.shipment for d in determinations])
         for determination, entry in zip(determinations, appended, strict=True):
             data = determination.to_json()
             data["seq"] = entry.seq
             data["duplicate"] = entry.duplicate
-            raised = self.flags_of(determination.shipment)
+            raised = raised_on.get(determination.shipment, {})
             for flag in data["flags"]:
                 found = raised.get((flag["rule"], flag["line"]))
                 if found:
@@ -171,13 +193,23 @@ class Checker:
 
     def flags_of(self, shipment_id: str) -> dict[tuple[str, int | None], tuple[str, str]]:
         """(rule, line) -> (flag id, status) of every flag raised on a shipment."""
+        return self._flags_of([shipment_id]).get(shipment_id, {})
+
+    def _flags_of(
+        self, shipment_ids: Sequence[str]
+    ) -> dict[str, dict[tuple[str, int | None], tuple[str, str]]]:
+        """`flags_of` for many shipments, one query a chunk."""
+        found: dict[str, dict[tuple[str, int | None], tuple[str, str]]] = defaultdict(dict)
+        subjects = [f"shipment/{s}" for s in dict.fromkeys(shipment_ids)]
         with self.ledger.store.read() as conn:
-            rows = conn.execute(
-                select(FlagRow.id, FlagRow.rule, FlagRow.line, FlagRow.status).where(
-                    FlagRow.subject == f"shipment/{shipment_id}"
-                )
-            ).all()
-        return {(r.rule, r.line): (r.id, r.status) for r in rows}
+            for chunk in in_chunks(subjects):
+                for r in conn.execute(
+                    select(
+                        FlagRow.subject, FlagRow.id, FlagRow.rule, FlagRow.line, FlagRow.status
+                    ).where(FlagRow.subject.in_(chunk))
+                ):
+                    found[r.subject.removeprefix("shipment/")][(r.rule, r.line)] = (r.id, r.status)
+        return found
 
 
 PARALLEL_BATCHES = 4
@@ -313,13 +345,13 @@ def check_shipments(
     ledger = Ledger.open(db) if dry_run else open_for_append(db, checkpoint_key)
     with ledger:
         checker = Checker.open(ledger, rules_dir, as_of)
+        signers = [] if dry_run else [keys.load_private(operator_key_path(ledger, operator_key))]
         determinations = checker.determine(
-            shipment_ids, pack_id=pack_id, explain=explain, progress=progress
+            shipment_ids, pack_id=pack_id, explain=explain, progress=progress, sign_with=signers
         )
         if dry_run:
             return [d.to_json() for d in determinations]
-        signer = keys.load_private(operator_key_path(ledger, operator_key))
-        return checker.described(determinations, checker.record(determinations, [signer]))
+        return checker.described(determinations, checker.record(determinations, signers))
 
 
 @dataclass(frozen=True)

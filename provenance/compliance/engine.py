@@ -95,6 +95,8 @@ class Determination:
     license: dict[str, Any]
     verdict: str
     explain: list[dict[str, Any]] = field(default_factory=list)
+    signed: Any = None
+    """(signer key ids, statement, envelope) when `Checker.determine` signed it already."""
 
     def to_json(self) -> dict[str, Any]:
         data = {

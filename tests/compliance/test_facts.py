@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from provenance.compliance.checks import Checker
+from provenance.compliance.checks import Checker, statement
 from provenance.compliance.facts import (
     Facts,
     Reference,
@@ -25,6 +25,7 @@ from provenance.ledger.projections.tables import DeterminationRow
 from provenance.ledger.tables import Entry
 from provenance.screening import snapshots
 from provenance.statements.inspection import evidence, read_nvidia_smi
+from provenance.statements.signing import sign
 from tests.conftest import DATA, World
 from tests.ledger.test_custody import END_USE, SERIALS, SMI, Story, shipment_doc
 from tests.ledger.test_log import snapshot
@@ -774,3 +775,27 @@ def test_an_inspection_without_evidence_is_not_held_to_it(story: Story, library:
     [found] = gather(story, library, "SH-1").values()
     assert found.items[0].facts["seen_without_evidence"] == 0
     assert found.facts["shipment"]["evidence_unregistered"] == 0
+
+
+def test_determinations_signed_where_they_were_evaluated_append_as_record_signs_them(
+    story: Story, world: World
+) -> None:
+    """`determine(..., sign_with=...)` (how `check --all` spreads signing over the cores)
+    gives the very envelopes `record` would sign, on the forked workers as on one core."""
+    story.manufacture(SERIALS[:4])
+    for n in range(4):
+        ship(story, f"SH-{n}", item(SERIALS[n : n + 1]))
+    ids = [f"SH-{n}" for n in range(4)]
+    checker = Checker.open(story.ledger, as_of=AS_OF)
+    presigned = checker.determine(ids, sign_with=[world.operator], batch=1, workers=2)
+    plain = Checker.open(story.ledger, as_of=AS_OF).determine(ids)
+    assert all(d.signed is not None for d in presigned)
+    assert all(d.signed is None for d in plain)
+    for signed, unsigned in zip(presigned, plain, strict=True):
+        envelope = sign(statement(unsigned), [world.operator])
+        assert signed.signed[2] == envelope
+    recorded = checker.record(presigned, [world.operator])
+    assert [r.duplicate for r in recorded] == [False] * 4
+    with story.ledger.store.read() as conn:
+        rows = conn.execute(select(DeterminationRow.shipment_id).order_by(DeterminationRow.seq))
+        assert [r.shipment_id for r in rows] == ids
