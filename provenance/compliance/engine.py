@@ -96,7 +96,7 @@ class Determination:
     verdict: str
     explain: list[dict[str, Any]] = field(default_factory=list)
     signed: Any = None
-    """(signer key ids, statement, envelope) when `Checker.determine` signed it already."""
+    """(signer key ids, envelope) when `Checker.determine` signed it already."""
 
     def to_json(self) -> dict[str, Any]:
         data = {

@@ -793,7 +793,7 @@ def test_determinations_signed_where_they_were_evaluated_append_as_record_signs_
     assert all(d.signed is None for d in plain)
     for signed, unsigned in zip(presigned, plain, strict=True):
         envelope = sign(statement(unsigned), [world.operator])
-        assert signed.signed[2] == envelope
+        assert signed.signed[1] == envelope
     recorded = checker.record(presigned, [world.operator])
     assert [r.duplicate for r in recorded] == [False] * 4
     with story.ledger.store.read() as conn:
