@@ -1,9 +1,11 @@
 """Checking shipments: pick the pack in force, gather facts, evaluate, record.
 
 `Checker.determine` evaluates a batch of shipments (each under the pack in force on
-its ship date, unless one is named); `Checker.record` signs each determination with
-the operator key and appends them all in one transaction, after which the flags they
-raised are in the `flags` projection with their ids.
+its ship date, unless one is named), on one process a core for large batches, and
+with `sign_with` signs each determination where it was evaluated; `Checker.record`
+signs those not signed yet with the operator key and appends them all in one
+transaction, after which the flags they raised are in the `flags` projection with
+their ids.
 """
 
 from __future__ import annotations
