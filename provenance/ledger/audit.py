@@ -464,15 +464,18 @@ def _timeline(
     again by the caller: it proves their inclusion (`_prove_included`)."""
     timeline = Timeline()
     key_claims: dict[int, Claims] = {}
+    replayed: list[int] = []
     with store.read() as conn:
         if seqs is None:
+            # streamed: the key history is kept, not every key entry's leaf at once
             query = select(Entry.c.seq, _raw(Entry.c.leaf, conn)).where(Entry.c.kind.in_(KEY_KINDS))
             if below is not None:
                 query = query.where(Entry.c.seq >= 0, Entry.c.seq < below)
-            rows = [
-                (int(s), _bytes(leaf) or b"")
-                for s, leaf in conn.execute(query.order_by(Entry.c.seq))
-            ]
+            streamed = conn.execution_options(yield_per=2000).execute(query.order_by(Entry.c.seq))
+            for s, leaf in streamed:
+                _replay(timeline, key_claims, int(s), _bytes(leaf) or b"", proven)
+                replayed.append(int(s))
+            return timeline, replayed, key_claims
         else:
             found: dict[int, bytes] = {}
             for chunk in _chunks(sorted(set(seqs)), 500):
@@ -490,21 +493,28 @@ def _timeline(
                     )
                 rows.append((seq, found[seq]))
     for seq, leaf in rows:
-        try:
-            parsed = ParsedEntry.from_leaf(leaf)
-            if parsed.seq != seq:
-                raise IntegrityError(f"its leaf says it is entry {parsed.seq}")
-            if seq < proven and parsed.kind not in KEY_KINDS:
-                raise IntegrityError(f"it holds a {parsed.kind!r} statement, not a key change")
-            model = parsed.model()
-            timeline.apply(model, seq)
-            key_claims[seq] = claims(model)
-        except ProvenanceError as exc:
-            raise IntegrityError(
-                f"entry {seq}: {exc.message}",
-                hint="the ledger's key history does not replay: the database was altered",
-            ) from exc
+        _replay(timeline, key_claims, seq, leaf, proven)
     return timeline, [seq for seq, _ in rows], key_claims
+
+
+def _replay(
+    timeline: Timeline, key_claims: dict[int, Claims], seq: int, leaf: bytes, proven: int
+) -> None:
+    """Apply one key-related entry to the key history."""
+    try:
+        parsed = ParsedEntry.from_leaf(leaf)
+        if parsed.seq != seq:
+            raise IntegrityError(f"its leaf says it is entry {parsed.seq}")
+        if seq < proven and parsed.kind not in KEY_KINDS:
+            raise IntegrityError(f"it holds a {parsed.kind!r} statement, not a key change")
+        model = parsed.model()
+        timeline.apply(model, seq)
+        key_claims[seq] = claims(model)
+    except ProvenanceError as exc:
+        raise IntegrityError(
+            f"entry {seq}: {exc.message}",
+            hint="the ledger's key history does not replay: the database was altered",
+        ) from exc
 
 
 def _chunks(values: list[int], n: int) -> Iterator[list[int]]:
