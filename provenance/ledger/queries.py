@@ -536,7 +536,9 @@ def _read_key(path: Path) -> tuple[VerifyingKey | None, bool, str | None]:
     except OSError as exc:
         return None, False, f"cannot read it: {exc.strerror}"
     except ProvenanceError as exc:
-        return None, b"PRIVATE KEY" in path.read_bytes(), exc.message
+        if b"PRIVATE KEY" in path.read_bytes():
+            return None, True, exc.message  # encrypted, most often: the message says so
+        return None, False, "not a PEM key"
 
 
 def key_files(ledger: Ledger, folders: Sequence[Path]) -> list[dict[str, Any]]:
