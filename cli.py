@@ -43,7 +43,7 @@ class ProvenanceGroup(click.Group):
     errors into one line and an exit code."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *commands.COMMANDS})
+        return sorted({*self.commands, *commands.COMMANDS} - commands.HIDDEN)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in commands.COMMANDS:

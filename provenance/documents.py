@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from provenance.errors import InputError, NotFoundError, ProvenanceError
+from provenance.errors import InputError, MissingFileError, ProvenanceError
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
@@ -137,7 +137,7 @@ def read_bytes(path: str | Path, *, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
             with file.open("rb") as handle:
                 data = handle.read(limit + 1)
         except FileNotFoundError as exc:
-            raise NotFoundError(f"{file}: no such file") from exc
+            raise MissingFileError(f"{file}: no such file") from exc
         except IsADirectoryError as exc:
             raise InputError(f"{file} is a directory, not a file") from exc
         except OSError as exc:
@@ -278,7 +278,7 @@ def json_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     try:
         handle = file.open("rb")
     except FileNotFoundError as exc:
-        raise NotFoundError(f"{file}: no such file") from exc
+        raise MissingFileError(f"{file}: no such file") from exc
     with handle:
         for number, line in enumerate(handle, 1):
             if line.strip():

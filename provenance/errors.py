@@ -38,6 +38,11 @@ class InputError(ProvenanceError):
     exit_code = 2
 
 
+class MissingFileError(InputError):
+    """An input file named on the command line that is not there (exit 2, as any bad
+    input: a missing file is not a missing ledger record, which is exit 5)."""
+
+
 class ConfigError(ProvenanceError):
     """The installation or the environment is not usable (exit 2)."""
 

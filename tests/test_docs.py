@@ -198,6 +198,7 @@ README_RUN: list[tuple[str, tuple[int, ...]]] = [
     ("provenance keys generate acme", (0,)),
     (SETUP, (0,)),  # acme.yaml: the README's party file
     ("provenance party register acme.yaml --public-key acme.pub --key keys/operator.pem", (0,)),
+    ("provenance keys list", (0,)),
     (SETUP, (0,)),  # statement.yaml, envelopes.jsonl
     ("provenance sign statement.yaml --key acme.pem --out statement.env.json", (0,)),
     ("provenance ledger append statement.env.json --receipt statement.receipt", (0,)),
@@ -207,7 +208,9 @@ README_RUN: list[tuple[str, tuple[int, ...]]] = [
     ("provenance ledger consistency 10 20", (0,)),
     ("provenance ledger export --seq 12 -o bundle.json", (0,)),
     ("provenance ledger verify", (0,)),
-    ('provenance verify bundle.json --ledger-key "$(provenance ledger key | tail -1)"', (0,)),
+    ("provenance verify bundle.json --ledger-key keys/ledger.vkey", (0,)),
+    ("provenance show bundle.json", (0,)),
+    ("provenance status", (0,)),
     # "Chips and their movements"
     (SETUP, (0,)),  # the parties, their keys and their files
     ("provenance product list", (0,)),
@@ -220,6 +223,7 @@ README_RUN: list[tuple[str, tuple[int, ...]]] = [
     ("provenance attest inspection visit.yaml --nvidia-smi node07.xml --key auditor.pem", (0,)),
     ("provenance license issue license.yaml --key regulator.pem", (0,)),
     ("provenance chip 1654923000101", (0,)),
+    ("provenance ledger export --chip 1654923000101 -o chip.json", (0,)),
     ("provenance shipment show MX-2026-0042", (0,)),
     (
         "provenance shipment list --exporter meridian-exports --destination SG --from 2026-01-01",

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "demo"),
     "flag": ("compliance", "flag_group"),
     "init": ("setup", "init"),
-    "key": ("keys", "key_group"),
+    "key": ("keys", "key_alias"),
     "keys": ("keys", "key_group"),
     "ledger": ("ledger", "ledger_group"),
     "license": ("custody", "license_group"),
@@ -35,11 +35,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "screening": ("screening", "screening_group"),
     "shipment": ("custody", "shipment_group"),
     "serve": ("service", "serve"),
+    "show": ("verify", "show"),
     "sign": ("statements", "sign_command"),
+    "status": ("status", "status"),
     "verify": ("verify", "verify"),
     "witness": ("witness", "witness_group"),
 }
 """Command name -> (module in this package, the click command in it)."""
+
+HIDDEN = frozenset({"key"})
+"""Names that work and are not listed: `key` is the deprecated name of `keys`."""
 
 
 def load(name: str) -> object:
@@ -86,8 +91,14 @@ SUMMARIES: dict[str, str] = {
     "demo": "Run the whole story on an embedded SQLite ledger, narrating each step.",
     "flag": "Red flags: list them, and resolve one (cleared, confirmed, escalated).",
     "init": "Create a ledger, its operator party and keys, and sign the product catalog into it.",
-    "key": "Generate keys; register, rotate and revoke parties' keys.",
-    "keys": "Generate keys; register, rotate and revoke parties' keys.",
+    "key": (
+        "Generate keys; list the key files and whose they are; register, rotate and "
+        "revoke parties' keys."
+    ),
+    "keys": (
+        "Generate keys; list the key files and whose they are; register, rotate and "
+        "revoke parties' keys."
+    ),
     "ledger": "Append to, prove, export and audit the ledger.",
     "license": "Export licenses, issued by a regulator.",
     "mirror": "Pull a served ledger into a verified replica (--db), for reports and audits.",
@@ -101,7 +112,9 @@ SUMMARIES: dict[str, str] = {
     "screening": "Restricted-party lists (the US Consolidated Screening List): import, list, show.",
     "serve": "Serve the ledger over HTTP: C2SP tlog-tiles for anyone, signed reads, the write API.",
     "shipment": "Register, import and look up shipments.",
-    "sign": "Sign a statement offline: FILE (YAML/JSON with `kind`) -> a DSSE envelope.",
+    "show": "Decode the statements in BUNDLE: each entry's number, kind, signer, subjects, fields.",
+    "sign": "Sign a statement offline: FILE (YAML/JSON, `-` for stdin) -> a DSSE envelope.",
+    "status": "Where things stand: the ledger, its size, its last checkpoint, keys, open flags.",
     "verify": "Verify a receipt or a bundle offline, with no database.",
     "witness": "A transparency-log witness (C2SP tlog-witness): cosign consistent checkpoints.",
 }

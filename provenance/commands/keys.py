@@ -1,4 +1,6 @@
-"""`provenance keys`: generate keys; register, rotate and revoke parties' keys."""
+"""`provenance keys`: generate keys; list the key files and whose they are; register,
+rotate and revoke parties' keys. `provenance key` is the same group, hidden and
+deprecated."""
 
 from __future__ import annotations
 
@@ -7,7 +9,15 @@ from pathlib import Path
 import click
 
 from provenance.commands.appending import append_and_report, load_signers, sign_and_append
-from provenance.commands.options import Write, emit, json_option, pem_option, writes
+from provenance.commands.options import (
+    Write,
+    common,
+    emit,
+    json_option,
+    pem_option,
+    query,
+    writes,
+)
 from provenance.crypto import keys
 from provenance.statements import payloads
 from provenance.statements.signing import sign
@@ -15,9 +25,10 @@ from provenance.statements.signing import sign
 # --- keys --------------------------------------------------------------------------------
 
 
-@click.group("key")
+@click.group("keys")
 def key_group() -> None:
-    """Generate keys; register, rotate and revoke parties' keys."""
+    """Generate keys; list the key files and whose they are; register, rotate and revoke
+    parties' keys."""
 
 
 @key_group.command("generate")
@@ -109,3 +120,61 @@ def key_revoke(keyid: str, reason: str, write: Write) -> None:
     """
     statement = payloads.KeyRevocationStatement(key=keyid, reason=reason)
     sign_and_append(statement, write)
+
+
+@key_group.command("list")
+@click.option(
+    "--dir",
+    "directories",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="A folder of key files (repeat for several; default: the folder `init` wrote the "
+    "ledger's keys to, and the current folder).",
+)
+@common
+def key_list(directories: tuple[str, ...], db: str | None, as_json: bool) -> None:
+    """The key files found (*.pem, *.pub), and which registered party each key belongs to.
+
+    A key is a party's (valid, or revoked at an entry), the ledger's checkpoint key, or
+    not registered in this ledger. An encrypted private key is read through the .pub
+    beside it (or with PROVENANCE_KEY_PASSPHRASE).
+    """
+    from provenance.ledger import queries
+
+    rows = query(
+        db, lambda ledger: queries.key_files(ledger, queries.key_folders(ledger, directories))
+    )
+
+    def human() -> None:
+        for row in rows:
+            click.echo(f"{', '.join(row['files'])}")
+            click.echo(f"  {describe_key(row)}")
+        owned = sum(1 for r in rows if r["party"] is not None)
+        click.echo(f"{len(rows)} keys found, {owned} of registered parties")
+
+    emit(as_json, rows, human)
+
+
+def describe_key(row: dict[str, object]) -> str:
+    """One line: a key found in a file, and whose it is."""
+    if row["state"] == "unreadable":
+        return f"unreadable: {row['problem']}"
+    keyid = str(row["keyid"])
+    half = "private and public" if row["private"] else "public only"
+    what = {
+        "valid": f"party {row['party']}, registered at entry {row['registered_seq']}",
+        "revoked": f"party {row['party']}, revoked at entry {row['revoked_seq']}",
+        "checkpoint": "the ledger's checkpoint key",
+        "unregistered": "not registered in this ledger",
+    }[str(row["state"])]
+    return f"{row['algorithm']} {keyid[:16]} ({half}): {what}"
+
+
+key_alias = click.Group(
+    "key",
+    commands=key_group.commands,
+    help=key_group.help,
+    hidden=True,
+    deprecated="Use `provenance keys` instead.",
+)
+"""`provenance key`: the old name of `provenance keys`, kept for scripts (not in the help)."""

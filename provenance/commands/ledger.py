@@ -41,11 +41,38 @@ def ledger_group() -> None:
 
 
 @ledger_group.command("key")
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Also write the verifier key to FILE (for `--ledger-key FILE`).",
+)
 @common
-def ledger_key(db: str | None, as_json: bool) -> None:
-    """Print the ledger's verifier key (C2SP note verifier key, last line)."""
-    data = query(db, lambda ledger: {"origin": ledger.origin, "verifier_key": ledger.verifier_key})
-    emit(as_json, data, f"origin {data['origin']}\n{data['verifier_key']}")
+def ledger_key(output: str | None, db: str | None, as_json: bool) -> None:
+    """Print the ledger's verifier key (C2SP note verifier key, last line), and the file
+    that holds it.
+
+    `--ledger-key` takes the key or that file: KEYS/ledger.vkey, which `init` wrote
+    beside the checkpoint key, or the FILE of --output.
+    """
+    from provenance.ledger.setup import verifier_key_file, write_verifier_key
+
+    def read(ledger: Ledger) -> dict[str, Any]:
+        path = write_verifier_key(ledger, Path(output)) if output else verifier_key_file(ledger)
+        return {
+            "origin": ledger.origin,
+            "verifier_key": ledger.verifier_key,
+            "file": str(path) if path else None,
+        }
+
+    data = query(db, read)
+    if data["file"]:
+        where = f"held in {data['file']} (for --ledger-key {data['file']})"
+    else:
+        where = "held in no file beside the checkpoint key: `provenance ledger key -o FILE`"
+    emit(as_json, data, f"origin {data['origin']}\n{where}\n{data['verifier_key']}")
 
 
 @ledger_group.command("append")
@@ -304,20 +331,60 @@ def ledger_consistency(old: int, new: int, read: Read, as_json: bool) -> None:
 @click.option(
     "--seq", "seqs", type=int, multiple=True, help="Entry to export (repeat); default: every entry."
 )
+@click.option(
+    "--chip", "serial", default=None, metavar="SERIAL", help="The entries of a chip's history."
+)
+@click.option(
+    "--shipment", "shipment_id", default=None, metavar="ID", help="The entries about a shipment."
+)
 @click.option("-o", "--output", required=True, metavar="BUNDLE", help="Where to write the bundle.")
 @reads
-def ledger_export(seqs: tuple[int, ...], output: str, read: Read, as_json: bool) -> None:
+def ledger_export(
+    seqs: tuple[int, ...],
+    serial: str | None,
+    shipment_id: str | None,
+    output: str,
+    read: Read,
+    as_json: bool,
+) -> None:
     """Write an offline bundle: the entries, their receipts and their signers' keys.
 
+    The entries are those of --seq, or of a chip's history (--chip SERIAL: what
+    `provenance chip` lists), or about a shipment (--shipment ID: its declaration,
+    receipts, end-use statements, determinations, resolutions); default every entry.
     Check it anywhere with `provenance verify BUNDLE --ledger-key KEY`. With --ledger
     URL the served bundle (of entries the --key may read) is verified before it is
     written.
     """
+    if sum(map(bool, (seqs, serial, shipment_id))) > 1:
+        raise InputError("--seq, --chip and --shipment exclude each other")
     if read.ledger:
         with read.remote() as remote:
-            data: dict[str, Any] = remote.bundle(list(seqs) or None)
+            wanted = list(seqs)
+            if serial is not None:
+                wanted = [h["seq"] for h in remote.chip(serial)["history"]]
+            elif shipment_id is not None:
+                shown = remote.shipment(shipment_id)
+                wanted = sorted(
+                    {
+                        shown["seq"],
+                        *(r["seq"] for r in shown["receipts"]),
+                        *shown["end_use_statements"],
+                    }
+                )
+            data: dict[str, Any] = remote.bundle(wanted or None)
     else:
-        data = query(read.db, lambda ledger: ledger.export(seqs or None))
+        from provenance.ledger import queries
+
+        def export(ledger: Ledger) -> dict[str, Any]:
+            wanted = list(seqs)
+            if serial is not None:
+                wanted = queries.chip_entries(ledger, serial)
+            elif shipment_id is not None:
+                wanted = queries.shipment_entries(ledger, shipment_id)
+            return ledger.export(wanted or None)
+
+        data = query(read.db, export)
     Path(output).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     summary = {"bundle": output, "requested": data["requested"], "entries": len(data["receipts"])}
     emit(

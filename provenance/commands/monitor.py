@@ -54,7 +54,8 @@ def _line(report: dict[str, Any]) -> str:
     "--ledger-key",
     default=None,
     metavar="VKEY",
-    help="The ledger's verifier key (default: the one pinned at first contact).",
+    help="The ledger's verifier key, or a file whose last line holds it (default: the one "
+    "pinned at first contact).",
 )
 @witness_policy_option
 @click.option("--once", "mode", flag_value="once", default=True, help="One round (default).")

@@ -107,7 +107,8 @@ ledger_key_option = click.option(
     envvar=LEDGER_KEY_ENV,
     default=None,
     metavar="VKEY",
-    help="The served ledger's verifier key (default: the one pinned at first contact).",
+    help="The served ledger's verifier key, or a file whose last line holds it "
+    "(default: the one pinned at first contact).",
 )
 
 WITNESS_POLICY_ENV = "PROVENANCE_WITNESS_POLICY"

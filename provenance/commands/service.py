@@ -172,7 +172,8 @@ def serve(
     "--ledger-key",
     default=None,
     metavar="VKEY",
-    help="The ledger's verifier key (default: the one pinned at first contact).",
+    help="The ledger's verifier key, or a file whose last line holds it (default: the one "
+    "pinned at first contact).",
 )
 @witness_policy_option
 @json_option

@@ -54,10 +54,11 @@ def init(
 ) -> None:
     """Create a ledger, its operator party and keys, and sign the product catalog into it.
 
-    Writes KEYS/operator.pem (the operator's signing key) and KEYS/ledger.pem
-    (the checkpoint key), registers the operator as entry 0, appends one
-    `product` entry per catalog product (signed by the operator) and prints the
-    ledger's verifier key: give it to anyone who checks receipts offline.
+    Writes KEYS/operator.pem (the operator's signing key), KEYS/ledger.pem (the
+    checkpoint key) and KEYS/ledger.vkey (its verifier key), registers the operator as
+    entry 0, appends one `product` entry per catalog product (signed by the operator)
+    and prints the ledger's verifier key: give it (or ledger.vkey) to anyone who checks
+    receipts offline.
     """
     if catalog_path and no_catalog:
         raise InputError("--catalog and --no-catalog exclude each other")
@@ -84,7 +85,9 @@ def init(
                 f"product catalog signed in: {len(done.products)} products, entries "
                 f"{done.products[0].seq}-{done.products[-1].seq}"
             )
-        click.echo("ledger verifier key (for `provenance verify --ledger-key`):")
+        if done.verifier_key_file:
+            click.echo(f"wrote the verifier key to {done.verifier_key_file}")
+        click.echo("ledger verifier key (for `provenance verify --ledger-key`, key or file):")
         click.echo(done.ledger.verifier_key)
 
     emit(as_json, done.to_json(), human)

@@ -1,6 +1,9 @@
-"""`provenance verify`: a receipt or a bundle checked offline, with no database."""
+"""`provenance verify` and `provenance show`: a receipt or a bundle checked offline, with
+no database; a bundle's statements decoded."""
 
 from __future__ import annotations
+
+import json
 
 import click
 
@@ -81,3 +84,48 @@ def verify(file: str, ledger_key: str, witness_policy: str | None, as_json: bool
                 )
 
         emit(as_json, data, human)
+
+
+@click.command("show")
+@click.argument("file", metavar="BUNDLE")
+@json_option
+def show(file: str, as_json: bool) -> None:
+    """Decode the statements in BUNDLE: each entry's number, kind, signer, subjects, fields.
+
+    Nothing is verified (`provenance verify BUNDLE --ledger-key KEY` does that): the
+    signer is the party the bundle's own key entries give the signing key to. Entries
+    marked * are those the bundle was exported for; the others register their signers.
+    """
+    decoded = bundle.describe_bundle(
+        bundle.load_bundle(documents.read_bytes(file).decode("utf-8", errors="replace"))
+    )
+
+    def human() -> None:
+        cp = decoded["checkpoint"]
+        at = f" at tree size {cp['size']}" if cp else ""
+        click.echo(f"bundle of {decoded['origin']}{at}: {len(decoded['entries'])} entries")
+        click.echo("(decoded, not verified: check it with `provenance verify`)")
+        for item in decoded["entries"]:
+            mark = "*" if item["requested"] else " "
+            click.echo(
+                f" {mark} entry {item['seq']:>6}  {item['kind']:<15} "
+                f"signed by {item['signer'] or 'a key the bundle does not register'}"
+            )
+            if item["summary"] != item["kind"]:
+                click.echo(f"      {item['summary']}")
+            click.echo(f"      subjects: {', '.join(item['subjects'])}")
+            for name, value in item["predicate"].items():
+                click.echo(f"      {name}: {_field(value)}")
+
+    emit(as_json, decoded, human)
+
+
+def _field(value: object) -> str:
+    """A statement's field on one line: PEM keys named, long values cut."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return ", ".join(_field(v) for v in value)
+    if isinstance(value, str):
+        text = "(a PEM public key)" if "-----BEGIN" in value else value
+    else:
+        text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 100 else text[:97] + "..."

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from provenance.errors import ConfigError, InputError, NotFoundError, SignatureError
+from provenance.errors import ConfigError, InputError, MissingFileError, SignatureError
 
 PASSPHRASE_ENV = "PROVENANCE_KEY_PASSPHRASE"  # noqa: S105 - the variable's name
 
@@ -207,7 +207,7 @@ def load_private(path: Path, passphrase: str | bytes | None = None) -> SigningKe
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
-        raise NotFoundError(f"key file {path} not found") from exc
+        raise MissingFileError(f"key file {path} not found") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from exc
     secret = _passphrase(passphrase)
@@ -236,7 +236,7 @@ def load_public(path: Path) -> VerifyingKey:
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
-        raise NotFoundError(f"public key file {path} not found") from exc
+        raise MissingFileError(f"public key file {path} not found") from exc
     if b"PRIVATE KEY" in data:
         return load_private(path).verifying
     return VerifyingKey.from_pem(data)

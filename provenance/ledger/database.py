@@ -235,6 +235,12 @@ def _display(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def display_url(url: str) -> str:
+    """A database as a person is shown it: an SQLite file's path, else its URL with no
+    password."""
+    return _display(url)
+
+
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, select
 
 from provenance.crypto.envelope import verified_keyids
-from provenance.crypto.keys import VerifyingKey
-from provenance.errors import IntegrityError, NotFoundError
+from provenance.crypto.keys import VerifyingKey, load_public
+from provenance.errors import IntegrityError, NotFoundError, ProvenanceError
 from provenance.ledger.log import Ledger
 from provenance.ledger.projections.tables import (
     ChipRow,
@@ -127,40 +128,60 @@ def verified_entry(ledger: Ledger, seq: int, size: int | None = None) -> dict[st
 # --- chips -------------------------------------------------------------------------------
 
 
-def chip(ledger: Ledger, serial: str, size: int | None = None) -> dict[str, Any]:
-    """A chip's custody state and whole history, every entry verified (against the
-    checkpoint at `size`, default the latest, counting only entries below it)."""
-    with ledger.store.read() as conn:
-        row = conn.execute(select(ChipRow.__table__).where(ChipRow.serial == serial)).first()
-        shipments = list(
+def _chip_entries(conn: Any, serial: str) -> tuple[Any, list[str], set[int]]:
+    """A chip's row (None when it was never registered), the shipments that carried it and
+    the entries about it: those naming it, and the end-use statements of its shipments."""
+    row = conn.execute(select(ChipRow.__table__).where(ChipRow.serial == serial)).first()
+    shipments = list(
+        conn.execute(
+            select(ShipmentSerialRow.shipment_id).where(ShipmentSerialRow.serial == serial)
+        ).scalars()
+    )
+    seqs = set(
+        conn.execute(select(SubjectRow.seq).where(SubjectRow.name == f"chip/{serial}")).scalars()
+    )
+    if shipments:
+        # End-use statements name shipments; they speak of every chip those carried.
+        seqs.update(
             conn.execute(
-                select(ShipmentSerialRow.shipment_id).where(ShipmentSerialRow.serial == serial)
-            ).scalars()
-        )
-        seqs = set(
-            conn.execute(
-                select(SubjectRow.seq).where(SubjectRow.name == f"chip/{serial}")
-            ).scalars()
-        )
-        if shipments:
-            # End-use statements name shipments; they speak of every chip those carried.
-            seqs.update(
-                conn.execute(
-                    select(SubjectRow.seq)
-                    .join(Entry, Entry.c.seq == SubjectRow.seq)
-                    .where(
-                        and_(
-                            SubjectRow.name.in_([f"shipment/{s}" for s in shipments]),
-                            Entry.c.kind == "end-use",
-                        )
+                select(SubjectRow.seq)
+                .join(Entry, Entry.c.seq == SubjectRow.seq)
+                .where(
+                    and_(
+                        SubjectRow.name.in_([f"shipment/{s}" for s in shipments]),
+                        Entry.c.kind == "end-use",
                     )
-                ).scalars()
-            )
+                )
+            ).scalars()
+        )
     if row is None and not seqs:
         raise NotFoundError(
             f"no chip with serial {serial!r} in the ledger",
             hint="serials are registered by `provenance attest manufacture`",
         )
+    return row, shipments, seqs
+
+
+def chip_entries(ledger: Ledger, serial: str) -> list[int]:
+    """The entries of a chip's history (what `chip` shows), in order."""
+    with ledger.store.read() as conn:
+        return sorted(_chip_entries(conn, serial)[2])
+
+
+def shipment_entries(ledger: Ledger, shipment_id: str) -> list[int]:
+    """The entries about a shipment, in order: its declaration, the receipts, end-use
+    statements, determinations and flag resolutions that name it."""
+    seqs = ledger.entries_about(f"shipment/{shipment_id}")
+    if not seqs:
+        raise NotFoundError(f"no shipment {shipment_id!r}", hint="provenance shipment list")
+    return seqs
+
+
+def chip(ledger: Ledger, serial: str, size: int | None = None) -> dict[str, Any]:
+    """A chip's custody state and whole history, every entry verified (against the
+    checkpoint at `size`, default the latest, counting only entries below it)."""
+    with ledger.store.read() as conn:
+        row, shipments, seqs = _chip_entries(conn, serial)
     size = size if size is not None else ledger.checkpoint().checkpoint.size
     history = [verified_entry(ledger, seq, size) for seq in sorted(seqs) if seq < size]
     history.sort(key=lambda h: (h["date"] or "", h["seq"]))
@@ -487,3 +508,156 @@ def flag(ledger: Ledger, flag_id: str) -> dict[str, Any]:
         {"seq": h.seq, "status": h.status, "party": h.party, "reason": h.reason} for h in history
     ]
     return found
+
+
+# --- orientation: key files, the ledger's state -------------------------------------------
+
+
+def key_folders(ledger: Ledger, given: Sequence[str | Path] = ()) -> list[Path]:
+    """Where to look for key files: those given, else the folder `init` wrote the ledger's
+    keys to (when it is known) and the current folder (where `keys generate` writes)."""
+    if given:
+        return [Path(g) for g in given]
+    folders = []
+    if ledger.key_path:
+        folder = Path(ledger.key_path).parent
+        if folder.is_relative_to(Path.cwd()):  # shown as the user would write it
+            folder = folder.relative_to(Path.cwd())
+        folders.append(folder)
+    return [*folders, Path(".")]
+
+
+def _read_key(path: Path) -> tuple[VerifyingKey | None, bool, str | None]:
+    """The public key a file holds, whether it holds the private half, and why it could
+    not be read (an encrypted key without its passphrase, a file that is no key)."""
+    try:
+        private = b"PRIVATE KEY" in path.read_bytes()
+        return load_public(path), private, None
+    except OSError as exc:
+        return None, False, f"cannot read it: {exc.strerror}"
+    except ProvenanceError as exc:
+        if b"PRIVATE KEY" in path.read_bytes():
+            return None, True, exc.message  # encrypted, most often: the message says so
+        return None, False, "not a PEM key"
+
+
+def key_files(ledger: Ledger, folders: Sequence[Path]) -> list[dict[str, Any]]:
+    """The key files (`*.pem`, `*.pub`) in `folders`, one row per key, and what each key is
+    in this ledger: a registered party's (valid or revoked), the ledger's checkpoint key, or
+    unknown to it. A file that cannot be read (an encrypted private key whose `.pub` is not
+    beside it, without the passphrase) is a row of its own, with the reason."""
+    from provenance.tlog.note import Verifier
+
+    rows: dict[str, dict[str, Any]] = {}
+    unreadable: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted([*folder.glob("*.pem"), *folder.glob("*.pub")]):
+            if path.resolve() in seen or not path.is_file():
+                continue
+            seen.add(path.resolve())
+            verifying, private, problem = _read_key(path)
+            if verifying is None:
+                unreadable.append({"files": [str(path)], "private": private, "problem": problem})
+                continue
+            row = rows.setdefault(
+                verifying.keyid,
+                {
+                    "keyid": verifying.keyid,
+                    "algorithm": str(verifying.algorithm),
+                    "files": [],
+                    "private": False,
+                    "_key": verifying,
+                },
+            )
+            row["files"].append(str(path))
+            row["private"] = row["private"] or private
+    # An unreadable private key whose public half is beside it belongs to that key's row.
+    for item in list(unreadable):
+        pub = str(Path(item["files"][0]).with_suffix(".pub"))
+        owner = next((r for r in rows.values() if pub in r["files"]), None)
+        if owner is not None:
+            owner["files"].append(item["files"][0])
+            owner["private"] = owner["private"] or item["private"]
+            unreadable.remove(item)
+    with ledger.store.read() as conn:
+        registered = {
+            r.keyid: r
+            for r in conn.execute(
+                select(
+                    PartyKeyRow.keyid,
+                    PartyKeyRow.party_id,
+                    PartyKeyRow.registered_seq,
+                    PartyKeyRow.revoked_seq,
+                ).where(PartyKeyRow.keyid.in_(list(rows)))
+            )
+        }
+    checkpoint_keys = set(ledger.verifier_keys)
+    out: list[dict[str, Any]] = []
+    for keyid, row in rows.items():
+        verifying = row.pop("_key")
+        found = registered.get(keyid)
+        row["files"].sort()
+        row.update(party=None, registered_seq=None, revoked_seq=None)
+        if found is not None:
+            row.update(
+                party=found.party_id,
+                registered_seq=found.registered_seq,
+                revoked_seq=found.revoked_seq,
+                state="revoked" if found.revoked_seq is not None else "valid",
+            )
+        elif (
+            verifying.algorithm == "ed25519"
+            and str(Verifier.from_public_key(ledger.origin, verifying.public_key))
+            in checkpoint_keys
+        ):
+            row["state"] = "checkpoint"
+        else:
+            row["state"] = "unregistered"
+        out.append(row)
+    out.sort(key=lambda r: r["files"][0])
+    empty = {"keyid": None, "algorithm": None, "party": None}
+    out.extend(
+        {**empty, **item, "registered_seq": None, "revoked_seq": None, "state": "unreadable"}
+        for item in unreadable
+    )
+    return out
+
+
+def status(ledger: Ledger, folders: Sequence[Path]) -> dict[str, Any]:
+    """Where things stand: the database, the ledger's origin and size, its last checkpoint,
+    the key files found and whose they are, the parties, and the open flags by severity."""
+    from sqlalchemy import func
+
+    from provenance.ledger.database import display_url
+
+    with ledger.store.read() as conn:
+        open_flags = dict(
+            conn.execute(
+                select(FlagRow.severity, func.count())
+                .where(FlagRow.status.in_(("open", "disputed")))
+                .group_by(FlagRow.severity)
+            ).all()
+        )
+        party_count = conn.execute(select(func.count()).select_from(PartyRow)).scalar_one()
+        shipment_count = conn.execute(select(func.count()).select_from(ShipmentRow)).scalar_one()
+    try:
+        checkpoint: dict[str, Any] | None = ledger.checkpoint().checkpoint.to_json()
+    except NotFoundError:
+        checkpoint = None
+    by_severity = {s: int(open_flags.get(s, 0)) for s in reversed(SEVERITIES)}
+    return {
+        "database": display_url(ledger.store.url),
+        "ledger": None,
+        "origin": ledger.origin,
+        "verifier_key": ledger.verifier_keys[-1],
+        "size": ledger.size(),
+        "checkpoint": checkpoint,
+        "checkpoint_key": ledger.key_path,
+        "parties": int(party_count),
+        "shipments": int(shipment_count),
+        "keys": key_files(ledger, folders),
+        "open_flags": {"total": sum(by_severity.values()), "by_severity": by_severity},
+    }

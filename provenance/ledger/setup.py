@@ -14,7 +14,7 @@ from pathlib import Path
 
 from provenance.crypto import keys
 from provenance.crypto.keys import SigningKey
-from provenance.errors import ConfigError, NotFoundError
+from provenance.errors import ConfigError, MissingFileError
 from provenance.ledger.log import Ledger
 from provenance.offline.entries import Appended
 from provenance.statements.catalog import Catalog
@@ -25,6 +25,9 @@ from provenance.statements.signing import sign
 CHECKPOINT_KEY_ENV = "PROVENANCE_CHECKPOINT_KEY"
 OPERATOR_KEY = "operator.pem"
 CHECKPOINT_KEY = "ledger.pem"
+VERIFIER_KEY_SUFFIX = ".vkey"
+"""The file beside the checkpoint key (`ledger.vkey`) that holds the ledger's verifier key,
+which `--ledger-key` accepts as well as the key itself."""
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,13 @@ class Initialised:
     genesis: Appended
     created_keys: list[Path]
     products: list[Appended]
+    verifier_key_file: Path | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "origin": self.ledger.origin,
             "verifier_key": self.ledger.verifier_key,
+            "verifier_key_file": str(self.verifier_key_file) if self.verifier_key_file else None,
             "operator_key": str(self.operator_key),
             "checkpoint_key": str(self.checkpoint_key),
             "created_keys": [str(p) for p in self.created_keys],
@@ -95,10 +100,34 @@ def initialise(
     try:
         statements = catalog_statements(catalog) if with_catalog else []
         products = ledger.append_many([sign(s, [operator_key]) for s in statements])
+        vkey = write_verifier_key(ledger, checkpoint_path.with_suffix(VERIFIER_KEY_SUFFIX))
     except BaseException:
         ledger.close()
         raise
-    return Initialised(ledger, operator_path, checkpoint_path, genesis, created, products)
+    return Initialised(ledger, operator_path, checkpoint_path, genesis, created, products, vkey)
+
+
+def write_verifier_key(ledger: Ledger, path: Path) -> Path:
+    """Write the ledger's verifier key to `path` (one line: a public value, for anyone
+    who checks receipts and bundles with `--ledger-key FILE`)."""
+    try:
+        path.write_text(ledger.verifier_key + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from exc
+    return path
+
+
+def verifier_key_file(ledger: Ledger) -> Path | None:
+    """The file beside the checkpoint key `init` wrote (`ledger.vkey`) when it holds the
+    ledger's verifier key on its last line; None when there is none, or another key."""
+    if not ledger.key_path:
+        return None
+    path = Path(ledger.key_path).with_suffix(VERIFIER_KEY_SUFFIX)
+    try:
+        lines = path.read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return path if lines and lines[-1].strip() == ledger.verifier_key else None
 
 
 def checkpoint_key_path(ledger: Ledger, explicit: str | None) -> Path:
@@ -123,7 +152,7 @@ def open_for_append(db: str | None, checkpoint_key: str | None, *, dry_run: bool
         path = checkpoint_key_path(ledger, checkpoint_key)
         try:
             key = keys.load_private(path)
-        except NotFoundError as exc:
+        except MissingFileError as exc:
             raise ConfigError(
                 f"the ledger's checkpoint key {path} is not there",
                 hint=f"pass --checkpoint-key or set {CHECKPOINT_KEY_ENV}",

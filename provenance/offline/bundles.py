@@ -9,14 +9,21 @@ entry, then every signature judged against the keys as they stood then.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provenance.crypto.envelope import verified_keyids
 from provenance.documents import loads_json
-from provenance.errors import AuthorizationError, InputError, IntegrityError, SignatureError
-from provenance.offline.entries import Receipt
+from provenance.errors import (
+    AuthorizationError,
+    InputError,
+    IntegrityError,
+    ProvenanceError,
+    SignatureError,
+)
+from provenance.offline.entries import ParsedEntry, Receipt
 from provenance.offline.receipts import verify_receipt
 from provenance.statements import payloads
 from provenance.statements.authority import (
@@ -70,10 +77,8 @@ def _requested(data: dict[str, Any]) -> list[int]:
     return list(value)
 
 
-def verify_bundle(data: object, verifier_keys: list[str]) -> BundleReport:
-    """Check a bundle offline: its form; every inclusion, all against one checkpoint of the
-    origin the bundle names; that every entry it says was requested is there; then every
-    signature and signer. Anything short of that raises: a report says verified or nothing."""
+def _shape(data: object) -> tuple[str, list[int], list[str]]:
+    """A bundle's origin, requested entries and receipts, once its form is checked."""
     if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
         raise InputError(f"not a provenance bundle: format must be {BUNDLE_FORMAT}")
     origin = data.get("origin")
@@ -88,6 +93,14 @@ def verify_bundle(data: object, verifier_keys: list[str]) -> BundleReport:
     for i, text in enumerate(receipts):
         if not isinstance(text, str):
             raise InputError(f"the bundle's receipts[{i}] is not a receipt (a string)")
+    return origin, requested, receipts
+
+
+def verify_bundle(data: object, verifier_keys: list[str]) -> BundleReport:
+    """Check a bundle offline: its form; every inclusion, all against one checkpoint of the
+    origin the bundle names; that every entry it says was requested is there; then every
+    signature and signer. Anything short of that raises: a report says verified or nothing."""
+    origin, requested, receipts = _shape(data)
     verified = [verify_receipt(text, verifier_keys) for text in receipts]
     checkpoints = {(v.checkpoint.size, v.checkpoint.root) for v in verified}
     if len(checkpoints) != 1:
@@ -137,6 +150,73 @@ def verify_bundle(data: object, verifier_keys: list[str]) -> BundleReport:
     return BundleReport(verified[0].checkpoint, report, requested)
 
 
+def describe_bundle(data: object) -> dict[str, Any]:
+    """What a bundle holds, decoded and **not verified** (`verify_bundle` verifies): the
+    origin, the checkpoint its receipts name, and each entry: its number, kind, signer
+    (the party the bundle's own key entries give each signing key to), subjects, a
+    summary of its statement and the statement's fields, and whether it was requested."""
+    from provenance.statements import kinds
+    from provenance.tlog.proof import parse_proof
+
+    origin, requested, receipts = _shape(data)
+    entries: list[ParsedEntry] = []
+    notes: set[str] = set()
+    for i, text in enumerate(receipts):
+        try:
+            proof = parse_proof(text)
+            if proof.extra is None:
+                raise InputError("it carries no entry (no extra line)")
+            entry = ParsedEntry.from_leaf(proof.extra)
+        except ProvenanceError as exc:
+            raise InputError(f"the bundle's receipts[{i}]: {exc.message}") from exc
+        notes.add(proof.note)
+        entries.append(entry)
+    entries.sort(key=lambda e: e.seq)
+    timeline = Timeline()
+    owners: dict[str, str] = {}
+    shown: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            model = entry.model()
+        except ProvenanceError as exc:
+            raise InputError(f"entry {entry.seq} of the bundle: {exc.message}") from exc
+        if entry.kind in KEY_KINDS:
+            # shown as it is: `provenance verify` says what is wrong with it
+            with contextlib.suppress(ProvenanceError):
+                timeline.apply(model, entry.seq)
+            owners.update({k: r.party for k, r in timeline.keys().items()})
+        keyids = [s.keyid for s in entry.envelope.signatures]
+        signers = sorted({owners[k] for k in keyids if k in owners})
+        predicate = entry.statement["predicate"]
+        shown.append(
+            {
+                "seq": entry.seq,
+                "kind": entry.kind,
+                "integrated_at": entry.integrated_at,
+                "signer": ", ".join(signers) or None,
+                "signer_keys": keyids,
+                "subjects": [s["name"] for s in entry.statement["subject"]],
+                "summary": kinds.get(entry.kind).summarise(predicate),
+                "requested": entry.seq in requested,
+                "predicate": predicate,
+            }
+        )
+    checkpoint: dict[str, Any] | None = None
+    try:  # the checkpoint the receipts name (one, in a bundle that verifies)
+        bodies = {note.split(n)[0] for n in notes}
+        if len(bodies) == 1:
+            checkpoint = note.Checkpoint.parse(bodies.pop()).to_json()
+    except ProvenanceError:
+        pass
+    return {
+        "origin": origin,
+        "checkpoint": checkpoint,
+        "requested": requested,
+        "entries": shown,
+        "verified": False,
+    }
+
+
 def load(text: str) -> tuple[str, Any]:
     """Tell a receipt from a bundle: ("receipt", text) or ("bundle", object)."""
     if text.startswith(RECEIPT_HEADER):
@@ -148,6 +228,18 @@ def load(text: str) -> tuple[str, Any]:
     if not isinstance(value, dict):
         raise InputError("a bundle must be a JSON object")
     return "bundle", value
+
+
+def load_bundle(text: str) -> dict[str, Any]:
+    """A bundle's JSON object (a receipt, or anything else, is refused)."""
+    form, value = load(text)
+    if form != "bundle":
+        raise InputError(
+            "a receipt, not a bundle: `provenance verify` checks it",
+            hint="`provenance ledger export` writes a bundle",
+        )
+    assert isinstance(value, dict)
+    return value
 
 
 def verifier_keys(given: str) -> list[str]:

@@ -296,7 +296,10 @@ class RemoteLedger:
         if self._verifier is not None:
             return
         if self._given_key:
-            verifier = note.Verifier.parse(self._given_key)
+            from provenance.offline.bundles import verifier_keys
+
+            # the key itself, or a file whose last line holds it (`ledger key -o FILE`)
+            verifier = note.Verifier.parse(verifier_keys(self._given_key)[0])
             self._origin, self._verifier = verifier.name, str(verifier)
             remembered = self.state.get(verifier.name)
             if remembered is not None and remembered.verifier_key != self._verifier:

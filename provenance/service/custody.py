@@ -16,7 +16,7 @@ from pathlib import Path
 
 from provenance.crypto import keys
 from provenance.crypto.keys import SigningKey
-from provenance.errors import ConfigError, NotFoundError
+from provenance.errors import ConfigError, MissingFileError
 from provenance.ledger import checkpoint_keys
 from provenance.ledger.log import Ledger
 from provenance.service.config import ServiceConfig
@@ -38,7 +38,7 @@ def load_checkpoint_key(path: Path, passphrase: str | None = None) -> SigningKey
         )
     try:
         return keys.load_private(path, passphrase)
-    except NotFoundError as exc:
+    except MissingFileError as exc:
         raise ConfigError(str(exc)) from exc
 
 

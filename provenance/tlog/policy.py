@@ -175,6 +175,6 @@ def load(path: str) -> Policy:
     try:
         return parse(Path(path).read_bytes())
     except FileNotFoundError as exc:
-        from provenance.errors import NotFoundError
+        from provenance.errors import MissingFileError
 
-        raise NotFoundError(f"no witness policy at {path}") from exc
+        raise MissingFileError(f"no witness policy at {path}") from exc

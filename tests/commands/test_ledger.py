@@ -277,7 +277,7 @@ def test_wrong_role_and_unknown_key_exit_3(ledger: Cli) -> None:
 def test_revoked_key_is_refused(ledger: Cli) -> None:
     acme = ledger.json("party", "show", "acme")
     keyid = acme["keys"][0]["keyid"]  # type: ignore[index]
-    ledger.ok("key", "revoke", keyid, "--reason", "compromised", "--key", "keys/operator.pem")
+    ledger.ok("keys", "revoke", keyid, "--reason", "compromised", "--key", "keys/operator.pem")
     write_party("late")
     result = ledger("party", "register", "late.json", "--key", "acme.pem")
     assert result.exit_code == 3 and "revoked" in result.stderr

@@ -186,3 +186,28 @@ def test_a_split_view_is_exit_4_with_both_checkpoints(
     assert "the checkpoint seen before" in shown.stderr
     assert world.ledger.checkpoint().note in shown.stderr
     assert "the checkpoint shown now" in shown.stderr
+
+
+def test_status_and_a_chips_bundle_of_a_served_ledger(
+    remote: Remote, parties: Parties, world: World
+) -> None:
+    world.ledger.append(parties.shipment("SH-S"))
+    Path("ledger.vkey").write_text(f"# the ledger's key\n{world.ledger.verifier_key}\n")
+    shown = remote("status", "--ledger-key", "ledger.vkey", "--json")  # a file holding the key
+    assert shown.exit_code == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["ledger"] == remote.url and data["database"] is None
+    assert data["verifier_key"] == world.ledger.verifier_key
+    assert data["size"] == data["checkpoint"]["size"] == world.ledger.size()
+    assert data["keys"] is None and data["open_flags"] is None
+    human = remote.ok("status").stdout
+    assert human.startswith(f"ledger {world.ledger.origin} (served at {remote.url})\n")
+    assert "open flags: not shown for a served ledger" in human
+    exported = remote.ok("ledger", "export", "--chip", SERIALS[0], "-o", "chip.json", key="bis")
+    assert exported.stdout.startswith("wrote chip.json: ")
+    history = json.loads(remote.ok("chip", SERIALS[0], "--json", key="bis").stdout)["history"]
+    assert json.loads(Path("chip.json").read_text())["requested"] == [h["seq"] for h in history]
+    verified = CliRunner().invoke(main, ["verify", "chip.json", "--ledger-key", "ledger.vkey"])
+    assert verified.exit_code == 0, verified.stderr
+    bad = remote("status", "--ledger-key", "nowhere.vkey")
+    assert bad.exit_code == 2 and "is neither a verifier key nor a file" in bad.stderr

@@ -323,7 +323,7 @@ def test_report_schema(cli: Reports) -> None:
         (["exporter", "--party", "ghost", "--period", "2026"], 5, "error: no party 'ghost'"),
         (["chip", "NO-SUCH-SERIAL"], 5, "error: no chip with serial 'NO-SUCH-SERIAL'"),
         (["shipment", "SH-404"], 5, "error: no shipment 'SH-404'"),
-        (["verify", "missing.json"], 5, "no such file"),
+        (["verify", "missing.json"], 2, "no such file"),
     ],
 )
 def test_bad_input(cli: Reports, args: list[str], code: int, words: str) -> None:

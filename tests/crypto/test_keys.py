@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from provenance.crypto import keys
-from provenance.errors import InputError, NotFoundError, SignatureError
+from provenance.errors import InputError, MissingFileError, SignatureError
 
 
 @pytest.mark.parametrize("algorithm", ["ed25519", "p256"])
@@ -63,8 +63,9 @@ def test_passphrase_from_argument_and_environment(
 
 
 def test_bad_key_files(tmp_path: Path) -> None:
-    with pytest.raises(NotFoundError):
+    with pytest.raises(MissingFileError) as caught:  # bad input: exit 2, not 5
         keys.load_private(tmp_path / "missing.pem")
+    assert caught.value.exit_code == 2
     junk = tmp_path / "junk.pem"
     junk.write_text("not a key")
     with pytest.raises(InputError):

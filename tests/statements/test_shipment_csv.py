@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provenance.errors import InputError, NotFoundError
+from provenance.errors import InputError, MissingFileError
 from provenance.statements import kinds, payloads
 from provenance.statements.shipment_csv import (
     COLUMNS,
@@ -327,8 +327,9 @@ def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
 
 
 def test_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(NotFoundError):
+    with pytest.raises(MissingFileError, match=r"nope\.csv: no such file$") as caught:
         read_shipments_csv(str(tmp_path / "nope.csv"))
+    assert caught.value.exit_code == 2
 
 
 def test_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
