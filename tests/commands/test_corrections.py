@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from provenance.statements import kinds
-from tests.commands.test_custody import (  # noqa: F401 (catalog, fresh, shipped, trade: fixtures)
-    H100,
+from tests.commands.test_custody import (  # noqa: F401  (fixtures)
     SERIALS,
     Trade,
     catalog,
@@ -19,6 +18,7 @@ from tests.commands.test_custody import (  # noqa: F401 (catalog, fresh, shipped
     item,
     ledger_state,
     license_doc,
+    manufacture_doc,
     receipt_doc,
     shipment_doc,
     shipped,
@@ -29,21 +29,21 @@ SHIPMENT_SEQ = 30
 """SHP-1's entry in the `shipped` ledger."""
 
 
-def amend(trade: Trade, document: dict[str, Any], *extra: str, key: str = "meridian") -> Any:
-    path = trade.write("amended", document)
-    return trade(
+def amend(cli: Trade, document: dict[str, Any], *extra: str, key: str = "meridian") -> Any:
+    path = cli.write("amended", document)
+    return cli(
         "shipment", "amend", "SHP-1", path, "--reason", "typo in the declaration",
         "--key", f"{key}.pem", *extra,
     )  # fmt: skip
 
 
-def void(trade: Trade, *extra: str, key: str = "meridian") -> Any:
-    return trade(
+def void(cli: Trade, *extra: str, key: str = "meridian") -> Any:
+    return cli(
         "shipment", "void", "SHP-1", "--reason", "never shipped", "--key", f"{key}.pem", *extra
     )
 
 
-def test_an_amendment_is_judged_and_supersedes_the_entry_it_corrects(shipped: Trade) -> None:
+def test_an_amendment_is_judged_and_supersedes_the_entry_it_corrects(shipped: Trade) -> None:  # noqa: F811
     shipped.append("license issue", license_doc(), "bis")  # entry 31
     # the typo: the last serial was not in this shipment
     result = amend(shipped, shipment_doc("SHP-1", item(SERIALS[:3])), "--json")
@@ -104,11 +104,11 @@ def test_an_amendment_is_judged_and_supersedes_the_entry_it_corrects(shipped: Tr
     assert shipped("ledger", "verify").exit_code == 0
 
 
-def test_flags_raised_on_the_old_facts_are_closed_by_the_amendment(shipped: Trade) -> None:
+def test_flags_raised_on_the_old_facts_are_closed_by_the_amendment(shipped: Trade) -> None:  # noqa: F811
     """The typo: a product the catalog does not know (flagged); the amendment names the
     product, the re-check no longer raises the flag and closes it."""
     typo = shipment_doc("SHP-2", item(["N-1"], product="nvidia-h100-sxm"))
-    shipped.append("attest manufacture", {**_made(["N-1"])}, "nvidia")
+    shipped.append("attest manufacture", manufacture_doc(["N-1"]), "nvidia")
     first = shipped("shipment", "register", shipped.write("s", typo), "--key", "meridian.pem",
                     "--json")  # fmt: skip
     assert first.stderr.startswith("note: items[0].product 'nvidia-h100-sxm'")
@@ -126,13 +126,7 @@ def test_flags_raised_on_the_old_facts_are_closed_by_the_amendment(shipped: Trad
         assert listed[before[rule]]["status"] == "closed"
 
 
-def _made(serials: list[str]) -> dict[str, Any]:
-    from tests.commands.test_custody import manufacture_doc
-
-    return manufacture_doc(serials)
-
-
-def test_a_voided_shipment_is_not_judged_nor_exported(shipped: Trade) -> None:
+def test_a_voided_shipment_is_not_judged_nor_exported(shipped: Trade) -> None:  # noqa: F811
     report = shipped.obj("report", "regulator", "--period", "2026")
     assert report["totals"]["shipments"] == 1
     result = void(shipped)
@@ -178,7 +172,8 @@ def test_a_voided_shipment_is_not_judged_nor_exported(shipped: Trade) -> None:
 
 @pytest.mark.parametrize("command", ["amend", "void"])
 def test_only_the_exporter_who_registered_it_corrects_a_shipment(
-    shipped: Trade, command: str
+    shipped: Trade,  # noqa: F811
+    command: str,
 ) -> None:
     if command == "amend":
         path = shipped.write("amended", shipment_doc("SHP-1", item(SERIALS[:3])))
@@ -198,7 +193,7 @@ def test_only_the_exporter_who_registered_it_corrects_a_shipment(
 
 
 @pytest.mark.parametrize("command", ["amend", "void"])
-def test_a_dry_run_correction_writes_nothing(shipped: Trade, command: str) -> None:
+def test_a_dry_run_correction_writes_nothing(shipped: Trade, command: str) -> None:  # noqa: F811
     before = ledger_state(shipped)
     if command == "amend":
         result = amend(shipped, shipment_doc("SHP-1", item(SERIALS[:3])), "--dry-run")
@@ -215,7 +210,7 @@ def test_a_dry_run_correction_writes_nothing(shipped: Trade, command: str) -> No
     assert shipped.obj("shipment", "show", "SHP-1")["status"] == "registered"
 
 
-def test_after_a_receipt_the_serials_stay_and_the_shipment_is_not_voided(shipped: Trade) -> None:
+def test_after_a_receipt_the_serials_stay_and_the_shipment_is_not_voided(shipped: Trade) -> None:  # noqa: F811
     shipped.append("attest receipt", receipt_doc(), "lion")  # entry 31
     shipped.refused(
         ("shipment", "void", "SHP-1", "--reason", "x", "--key", "meridian.pem"),
@@ -235,7 +230,7 @@ def test_after_a_receipt_the_serials_stay_and_the_shipment_is_not_voided(shipped
     assert shipped.obj("shipment", "show", "SHP-1")["license"] == "LIC-2"
 
 
-def test_bad_corrections_are_refused_naming_why(shipped: Trade) -> None:
+def test_bad_corrections_are_refused_naming_why(shipped: Trade) -> None:  # noqa: F811
     path = shipped.write("amended", shipment_doc("SHP-9"))
     error = shipped.refused(
         ("shipment", "amend", "SHP-1", path, "--reason", "x", "--key", "meridian.pem"), 2
@@ -274,7 +269,7 @@ def test_the_correction_kinds_are_in_the_registry() -> None:
             "corrects": 30,
             "date": "2026-03-01",
             "reason": "typo",
-            "shipment": {k: v for k, v in shipment_doc("SHP-1").items()},
+            "shipment": shipment_doc("SHP-1"),
         }
     )
     assert [name for name, _ in amendment.subjects()] == [
@@ -295,7 +290,7 @@ def test_the_correction_kinds_are_in_the_registry() -> None:
             "corrects": 30,
             "date": "2026-03-01",
             "reason": "never shipped",
-        }  # fmt: skip
+        }
     )
     assert [name for name, _ in voided.subjects()] == ["shipment/SHP-1"]
     assert kinds.get("shipment-void").summarise(voided.predicate()) == (
@@ -309,6 +304,5 @@ def test_the_correction_kinds_are_in_the_registry() -> None:
                 "corrects": -1,
                 "date": "2026-03-01",
                 "reason": "x",
-            }  # fmt: skip
+            }
         )
-    assert H100
