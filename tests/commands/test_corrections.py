@@ -306,3 +306,18 @@ def test_the_correction_kinds_are_in_the_registry() -> None:
                 "reason": "x",
             }
         )
+
+
+def test_a_void_signed_offline_is_appended_like_any_statement(shipped: Trade) -> None:  # noqa: F811
+    document = {"kind": "shipment-void", "shipment": "SHP-1", "corrects": SHIPMENT_SEQ,
+                "date": "2026-03-01", "reason": "never shipped"}  # fmt: skip
+    path = shipped.write("void", document)
+    signed = shipped("sign", path, "--key", "meridian.pem", "--out", "void.env.json")
+    assert signed.exit_code == 0 and signed.stderr == ""
+    appended = shipped("ledger", "append", "void.env.json")
+    assert appended.exit_code == 0 and appended.stderr == ""
+    assert appended.stdout.startswith("appended entry 31: shipment-void, signed by meridian")
+    assert shipped.obj("shipment", "show", "SHP-1")["status"] == "void"
+    # signed by another exporter: refused by the same handler, nothing written
+    shipped.ok("sign", path, "--key", "harbor.pem", "--out", "harbor.env.json")
+    shipped.refused(("ledger", "append", "harbor.env.json"), 3, "not by the signer 'harbor'")
