@@ -331,13 +331,20 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
     Exits as `check` does when the determination is not clear (1 blocked or license
     required, 6 hold); the shipment stays registered.
     """
+    statement = statement_from(file, "shipment")
+    if not write.ledger:
+        _note_unknown_products(statement, write.db)
+    _append_and_check(statement, write, operator_key, no_check)
+
+
+def _append_and_check(
+    statement: payloads.Statement, write: Write, operator_key: str | None, no_check: bool
+) -> None:
+    """Sign and append a shipment or an amendment, check the shipment, show both."""
     from provenance.commands.compliance import show_determination, verdict_exit
     from provenance.compliance import checks
 
-    statement = statement_from(file, "shipment")
     envelope = sign(statement, load_signers(write.key_paths))
-    if not write.ledger:
-        _note_unknown_products(statement, write.db)
     if write.ledger:
         # the service checks each shipment it appends, with the operator key it holds
         result, receipt, determination = append_remote(write, envelope)
@@ -369,7 +376,9 @@ def shipment_register(file: str, operator_key: str | None, no_check: bool, write
     else:
         if write.dry_run:
             state = "already in the ledger as" if result.duplicate else "would append as"
-            click.echo(f"dry run: {state} entry {result.seq}: shipment, signed by {result.signer}")
+            click.echo(
+                f"dry run: {state} entry {result.seq}: {result.kind}, signed by {result.signer}"
+            )
         else:
             appended_lines(result, receipt, write.receipt_file)
         if determination is not None:
@@ -401,6 +410,119 @@ def _note_unknown_products(statement: payloads.Statement, db: str | None) -> Non
                 + "; the rules judge it as an unknown product",
                 err=True,
             )
+
+
+def _in_force(write: Write, shipment_id: str) -> dict[str, Any]:
+    """The shipment as the ledger holds it (served or local), to name the entry in force."""
+    found: dict[str, Any]
+    if write.ledger:
+        with write.remote() as remote:
+            found = remote.shipment(shipment_id)
+        return found
+    found = query(write.db, lambda ledger: queries.shipment(ledger, shipment_id))
+    return found
+
+
+def _correction(model: type[payloads.Statement], **fields: Any) -> payloads.Statement:
+    """The correction statement, a bad field (an empty --reason) exit 2, naming it."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise InputError(kinds.describe_validation_error(model.kind, exc)) from exc
+
+
+_reason_option = click.option(
+    "--reason", required=True, help="Why: what was wrong (signed with the statement)."
+)
+_corrects_option = click.option(
+    "--corrects",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="SEQ",
+    help="The entry corrected (default: the shipment's version in force, as the ledger shows "
+    "it); a correction naming another is refused.",
+)
+
+
+@shipment_group.command("amend")
+@click.argument("shipment_id")
+@click.argument("file")
+@_reason_option
+@_corrects_option
+@click.option(
+    "--operator-key",
+    default=None,
+    metavar="PEM",
+    help="Operator key that signs the determination (as `shipment register`).",
+)
+@click.option("--no-check", is_flag=True, help="Amend only; do not run the rules.")
+@writes
+def shipment_amend(
+    shipment_id: str,
+    file: str,
+    reason: str,
+    corrects: int | None,
+    operator_key: str | None,
+    no_check: bool,
+    write: Write,
+) -> None:
+    """Correct shipment SHIPMENT_ID: FILE holds the shipment in full, as it should have
+    been (the fields of `shipment register`, the same id and exporter), signed by the
+    exporter who registered it, as a `shipment-amendment` entry naming the entry it
+    corrects and --reason. The ledger keeps every version; from this entry on the rules
+    judge the amended facts (checked at once, exits as `shipment register` does), and
+    `shipment show` and `chip` show the corrected entry as superseded. Refused (nothing
+    written) for a voided shipment, a stale --corrects, a changed exporter, or
+    changed serials after a receipt (exit 2; an unknown shipment, exit 5); by anyone but
+    that exporter, exit 3.
+    """
+    shipment = statement_from(file, "shipment")
+    assert isinstance(shipment, payloads.ShipmentStatement)
+    if shipment.id != shipment_id:
+        raise InputError(
+            f"{documents.display_name(file)}: id: the file is shipment {shipment.id!r}, "
+            f"not {shipment_id!r}",
+            hint="an amendment keeps the shipment's id",
+        )
+    if corrects is None:
+        corrects = int(_in_force(write, shipment_id)["version_seq"])
+    if not write.ledger:
+        _note_unknown_products(shipment, write.db)
+    statement = _correction(
+        payloads.ShipmentAmendmentStatement,
+        corrects=corrects,
+        date=dt.datetime.now(dt.UTC).date(),
+        reason=reason,
+        shipment=shipment,
+    )
+    _append_and_check(statement, write, operator_key, no_check)
+
+
+@shipment_group.command("void")
+@click.argument("shipment_id")
+@_reason_option
+@_corrects_option
+@writes
+def shipment_void(shipment_id: str, reason: str, corrects: int | None, write: Write) -> None:
+    """Withdraw shipment SHIPMENT_ID (registered by mistake, never shipped): a
+    `shipment-void` entry signed by the exporter who registered it, naming the entry in
+    force and --reason. A voided shipment is not judged (`check` exits 5) nor counted as
+    an export in reports; its entries and flags stay. Refused (exit 2, nothing written)
+    once a receipt is recorded, when already void or for a stale --corrects (an unknown
+    shipment, exit 5); by anyone but that exporter, exit 3.
+    """
+    if corrects is None:
+        corrects = int(_in_force(write, shipment_id)["version_seq"])
+    statement = _correction(
+        payloads.ShipmentVoidStatement,
+        shipment=shipment_id,
+        corrects=corrects,
+        date=dt.datetime.now(dt.UTC).date(),
+        reason=reason,
+    )
+    sign_and_append(statement, write)
 
 
 @shipment_group.command("import")
@@ -500,9 +622,16 @@ def shipment_show(shipment_id: str, read: Read, as_json: bool) -> None:
         data = query(read.db, lambda ledger: queries.shipment(ledger, shipment_id))
 
     def human() -> None:
+        status = data.get("status", "registered")
+        version = data.get("version_seq", data["seq"])
         click.echo(
             f"shipment {data['id']} (entry {data['seq']}), shipped {data['ship_date']} by "
             f"{data['exporter']}"
+            + {
+                "registered": "",
+                "amended": f", amended: facts of entry {version}",
+                "void": f", VOID (entry {data.get('voided_seq')}): not judged, not an export",
+            }[status]
         )
         click.echo(
             f"  to {data['consignee']} for end user {data['end_user']} in {data['destination']}"
@@ -531,6 +660,19 @@ def shipment_show(shipment_id: str, read: Read, as_json: bool) -> None:
             click.echo(f"  not received: {', '.join(data['not_received'])}")
         entries = ", ".join(map(str, data["end_use_statements"])) or "none"
         click.echo(f"  end-use statements: {entries}")
+        history = data.get("history", [])
+        if len(history) > 1:
+            click.echo("  history:")
+            for h in history:
+                if "superseded_by" in h:
+                    mark = f"superseded by entry {h['superseded_by']}"
+                elif "voided_by" in h:
+                    mark = f"voided by entry {h['voided_by']}"
+                else:
+                    mark = "in force" if h["kind"] != "shipment-void" else "void"
+                click.echo(f"    entry {h['seq']} {h['kind']} by {h['signer']} ({mark})")
+                if "reason" in h:
+                    click.echo(f"      reason: {h['reason']}")
 
     emit(as_json, data, human)
 
@@ -567,6 +709,7 @@ def shipment_list(
             click.echo(
                 f"{s['ship_date']}  {s['id']:<20} {s['exporter']:<18} -> {s['destination']} "
                 f"{s['consignee']:<18} {s['units']:>4} units  license {s['license'] or '-'}"
+                + ("  (void)" if s.get("status") == "void" else "")
             )
         click.echo(f"{len(rows)} shipments")
 
@@ -666,6 +809,10 @@ def chip(serial: str, read: Read, as_json: bool) -> None:
                 f"  {h['date'] or '':<10}  entry {h['seq']:<6} {h['kind']:<11} "
                 f"{h['signer']:<18} {h['summary']}"
             )
+            if "superseded_by" in h:
+                click.echo(f"{'':<14}superseded by entry {h['superseded_by']}")
+            elif "voided_by" in h:
+                click.echo(f"{'':<14}voided by entry {h['voided_by']}")
         flags = data.get("flags", [])
         if flags:
             click.echo(f"red flags on its shipments ({len(flags)}):")

@@ -85,14 +85,26 @@ class Checker:
         is also signed where it was evaluated (in the workers), for `record` to append."""
         with self.ledger.store.read() as conn:
             dates: dict[str, dt.date] = {}
+            voided: dict[str, int] = {}
             for chunk in in_chunks(shipment_ids):
                 rows = conn.execute(
-                    select(ShipmentRow.id, ShipmentRow.ship_date).where(ShipmentRow.id.in_(chunk))
+                    select(ShipmentRow.id, ShipmentRow.ship_date, ShipmentRow.voided_seq).where(
+                        ShipmentRow.id.in_(chunk)
+                    )
                 )
-                dates.update((r.id, r.ship_date) for r in rows)
+                for r in rows:
+                    dates[r.id] = r.ship_date
+                    if r.voided_seq is not None:
+                        voided[r.id] = r.voided_seq
         for shipment_id in shipment_ids:
             if shipment_id not in dates:
                 raise NotFoundError(f"no shipment {shipment_id!r}", hint="provenance shipment list")
+            if shipment_id in voided:
+                raise NotFoundError(
+                    f"shipment {shipment_id!r} is void (entry {voided[shipment_id]}): a voided "
+                    "shipment is not judged",
+                    hint=f"provenance shipment show {shipment_id}",
+                )
         screening = self.screening_digest()
         by_pack: dict[str, list[str]] = defaultdict(list)
         named = self.library.for_determination(pack_id) if pack_id else None
@@ -316,11 +328,12 @@ def classify(
 
 
 def every_shipment(db: str | None) -> list[str]:
-    """The ids of every shipment in the ledger, oldest first (what `check --all` checks)."""
+    """The ids of every shipment in the ledger but the voided, oldest first (what
+    `check --all` checks)."""
     from provenance.ledger import queries
 
     with Ledger.open(db) as ledger:
-        return [s["id"] for s in reversed(queries.shipments(ledger))]
+        return [s["id"] for s in reversed(queries.shipments(ledger)) if s["status"] != "void"]
 
 
 def check_shipments(
@@ -374,7 +387,8 @@ def register_shipment(
     checkpoint_key: str | None = None,
     dry_run: bool = False,
 ) -> Registered:
-    """Append a signed shipment, then check it against the pack in force. The determination
+    """Append a signed shipment (or an amendment of one), then check it against the pack
+    in force. The determination
     is appended too when the operator key is at hand; otherwise the check is a dry run.
 
     With `dry_run` all of it (the shipment, the check, the determination signed by the
@@ -383,7 +397,9 @@ def register_shipment(
     from provenance.crypto import keys
     from provenance.ledger.setup import open_for_append, operator_key_path
 
-    shipment_id = envelope.statement()["predicate"]["id"]
+    predicate = envelope.statement()["predicate"]
+    # a shipment, or an amendment carrying the corrected shipment (judged at once too)
+    shipment_id = predicate["shipment"]["id"] if "corrects" in predicate else predicate["id"]
     if dry_run:
         with open_for_append(db, checkpoint_key, dry_run=True) as ledger:
             appended, receipt = ledger.append(envelope)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from provenance.compliance import geodesy
 from provenance.errors import InputError, NotFoundError
@@ -359,6 +359,11 @@ def _memory_part(doc: dict[str, Any]) -> tuple[int, float]:
     return bandwidth, float(density)
 
 
+IN_FORCE = ShipmentRow.voided_seq.is_(None)
+"""A shipment not voided: what other shipments' facts (cumulative compute, a serial's
+earlier carriers, a license's drawdown) count."""
+
+
 def _effective_products(conn: Any, *where: Any) -> dict[tuple[str, int], str]:
     """(shipment, line) -> the product its serials are registered to, where they all agree
     on one (the rule `item.product` follows): relabeled chips count as what they are."""
@@ -653,9 +658,11 @@ class Facts:
                         ShipmentItemRow.line,
                         ShipmentItemRow.product,
                         ShipmentItemRow.quantity,
-                    ).join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
+                    )
+                    .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
+                    .where(IN_FORCE)
                 ).all()
-                effective = _effective_products(conn)
+                effective = _effective_products(conn, IN_FORCE)
             per_shipment: dict[str, list[Any]] = {}
             cap: dict[str, dict[str, list[tuple[tuple[dt.date, int], int]]]] = {}
             cap_from = _date(self.params.get("china_cap_from"), "params.china_cap_from")
@@ -798,7 +805,7 @@ class Facts:
                         ShipmentRow.ship_date,
                     )
                     .join(ShipmentRow, ShipmentRow.id == ShipmentSerialRow.shipment_id)
-                    .where(ShipmentSerialRow.serial.in_(chunk))
+                    .where(ShipmentSerialRow.serial.in_(chunk), IN_FORCE)
                 ):
                     carriers[serial].append((seq, shipment_id, ship_date))
                 for serial, shipment_id, date, country, site in conn.execute(
@@ -981,7 +988,7 @@ class Facts:
             for chunk in in_chunks(license_ids):
                 for r in conn.execute(select(LicenseRow.__table__).where(LicenseRow.id.in_(chunk))):
                     licenses[r.id] = r
-                under = ShipmentRow.license.in_(chunk)
+                under = and_(ShipmentRow.license.in_(chunk), IN_FORCE)
                 effective = _effective_products(conn, under)
                 for r in conn.execute(
                     select(

@@ -32,6 +32,8 @@ from provenance.ledger.projections.tables import (
     ShipmentItemRow,
     ShipmentRow,
     ShipmentSerialRow,
+    ShipmentVersionRow,
+    ShipmentVersionSerialRow,
     SubjectRow,
 )
 from provenance.ledger.tables import Entry
@@ -128,9 +130,10 @@ def verified_entry(ledger: Ledger, seq: int, size: int | None = None) -> dict[st
 # --- chips -------------------------------------------------------------------------------
 
 
-def _chip_entries(conn: Any, serial: str) -> tuple[Any, list[str], set[int]]:
-    """A chip's row (None when it was never registered), the shipments that carried it and
-    the entries about it: those naming it, and the end-use statements of its shipments."""
+def _chip_entries(conn: Any, serial: str) -> tuple[Any, list[str], set[int], list[str]]:
+    """A chip's row (None when it was never registered), the shipments that carry it, the
+    entries about it (those naming it, the end-use statements of its shipments, the voids
+    of the shipments that carried it) and those shipments, former ones included."""
     row = conn.execute(select(ChipRow.__table__).where(ChipRow.serial == serial)).first()
     shipments = list(
         conn.execute(
@@ -154,12 +157,32 @@ def _chip_entries(conn: Any, serial: str) -> tuple[Any, list[str], set[int]]:
                 )
             ).scalars()
         )
+    # shipments an amendment took the serial out of, and the voids of its shipments
+    former = list(
+        conn.execute(
+            select(ShipmentVersionRow.shipment_id)
+            .join(ShipmentVersionSerialRow, ShipmentVersionSerialRow.seq == ShipmentVersionRow.seq)
+            .where(ShipmentVersionSerialRow.serial == serial)
+        ).scalars()
+    )
+    carriers = list(dict.fromkeys([*shipments, *former]))
+    if carriers:
+        seqs.update(
+            conn.execute(
+                select(SubjectRow.seq)
+                .join(Entry, Entry.c.seq == SubjectRow.seq)
+                .where(
+                    SubjectRow.name.in_([f"shipment/{s}" for s in carriers]),
+                    Entry.c.kind == "shipment-void",
+                )
+            ).scalars()
+        )
     if row is None and not seqs:
         raise NotFoundError(
             f"no chip with serial {serial!r} in the ledger",
             hint="serials are registered by `provenance attest manufacture`",
         )
-    return row, shipments, seqs
+    return row, shipments, seqs, carriers
 
 
 def chip_entries(ledger: Ledger, serial: str) -> list[int]:
@@ -169,8 +192,8 @@ def chip_entries(ledger: Ledger, serial: str) -> list[int]:
 
 
 def shipment_entries(ledger: Ledger, shipment_id: str) -> list[int]:
-    """The entries about a shipment, in order: its declaration, the receipts, end-use
-    statements, determinations and flag resolutions that name it."""
+    """The entries about a shipment, in order: its declaration, its amendments and void, the
+    receipts, end-use statements, determinations and flag resolutions that name it."""
     seqs = ledger.entries_about(f"shipment/{shipment_id}")
     if not seqs:
         raise NotFoundError(f"no shipment {shipment_id!r}", hint="provenance shipment list")
@@ -181,10 +204,12 @@ def chip(ledger: Ledger, serial: str, size: int | None = None) -> dict[str, Any]
     """A chip's custody state and whole history, every entry verified (against the
     checkpoint at `size`, default the latest, counting only entries below it)."""
     with ledger.store.read() as conn:
-        row, shipments, seqs = _chip_entries(conn, serial)
+        row, shipments, seqs, carriers = _chip_entries(conn, serial)
+        corrected = _corrections(conn, carriers)
     size = size if size is not None else ledger.checkpoint().checkpoint.size
     history = [verified_entry(ledger, seq, size) for seq in sorted(seqs) if seq < size]
     history.sort(key=lambda h: (h["date"] or "", h["seq"]))
+    _mark_corrected(history, corrected, size)
     return {
         "serial": serial,
         "product": row.product_id if row else None,
@@ -202,11 +227,56 @@ def chip(ledger: Ledger, serial: str, size: int | None = None) -> dict[str, Any]
 
 # --- shipments ---------------------------------------------------------------------------
 
+SHIPMENT_KINDS = ("shipment", "shipment-amendment", "shipment-void")
+"""The entries that make a shipment's versions."""
+
+
+def _corrections(conn: Any, shipment_ids: Sequence[str]) -> dict[int, tuple[str, int]]:
+    """Entry seq -> ("superseded", amendment seq) or ("voided", void seq): every version
+    of these shipments that is no longer in force."""
+    if not shipment_ids:
+        return {}
+    found: dict[int, tuple[str, int]] = {
+        r.seq: ("superseded", r.superseded_seq)
+        for r in conn.execute(
+            select(ShipmentVersionRow.seq, ShipmentVersionRow.superseded_seq).where(
+                ShipmentVersionRow.shipment_id.in_(shipment_ids)
+            )
+        )
+    }
+    for r in conn.execute(
+        select(ShipmentRow.seq, ShipmentRow.version_seq, ShipmentRow.voided_seq).where(
+            ShipmentRow.id.in_(shipment_ids), ShipmentRow.voided_seq.is_not(None)
+        )
+    ):
+        found[r.version_seq if r.version_seq is not None else r.seq] = ("voided", r.voided_seq)
+    return found
+
+
+def _mark_corrected(
+    history: list[dict[str, Any]], corrected: dict[int, tuple[str, int]], size: int
+) -> None:
+    """Each shipment version in a history that a later entry (below `size`) superseded or
+    voided says so: `superseded_by` or `voided_by`, the entry's seq."""
+    for entry in history:
+        how = corrected.get(entry["seq"])
+        if entry["kind"] in SHIPMENT_KINDS[:2] and how is not None and how[1] < size:
+            entry[f"{how[0]}_by"] = how[1]
+
+
+def _status(row: Any) -> str:
+    if row.voided_seq is not None:
+        return "void"
+    return "amended" if row.version_seq not in (None, row.seq) else "registered"
+
 
 def _shipment_dict(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "seq": row.seq,
+        "status": _status(row),
+        "version_seq": row.version_seq if row.version_seq is not None else row.seq,
+        "voided_seq": row.voided_seq,
         "exporter": row.exporter,
         "consignee": row.consignee,
         "end_user": row.end_user,
@@ -261,6 +331,18 @@ def shipment(ledger: Ledger, shipment_id: str) -> dict[str, Any]:
                 .order_by(SubjectRow.seq)
             ).scalars()
         )
+        versions = list(
+            conn.execute(
+                select(SubjectRow.seq)
+                .join(Entry, Entry.c.seq == SubjectRow.seq)
+                .where(
+                    SubjectRow.name == f"shipment/{shipment_id}",
+                    Entry.c.kind.in_(SHIPMENT_KINDS),
+                )
+                .order_by(SubjectRow.seq)
+            ).scalars()
+        )
+        corrected = _corrections(conn, [shipment_id])
     by_line: dict[int, list[dict[str, Any]]] = {}
     for s in serials:
         by_line.setdefault(s.line, []).append(
@@ -301,6 +383,17 @@ def shipment(ledger: Ledger, shipment_id: str) -> dict[str, Any]:
     got = {x.serial for x in received if x.carried}
     data["not_received"] = sorted(s.serial for s in serials if s.serial not in got)
     data["end_use_statements"] = end_uses
+    # every version (the registration, amendments, a void), verified, each superseded
+    # one saying by which entry
+    size = ledger.checkpoint().checkpoint.size
+    history = [verified_entry(ledger, seq, size) for seq in versions]
+    _mark_corrected(history, corrected, size)
+    data["history"] = [
+        {k: h[k] for k in ("seq", "kind", "signer", "date", "summary")}
+        | {k: h[k] for k in ("superseded_by", "voided_by") if k in h}
+        | ({"reason": h["predicate"]["reason"]} if "reason" in h["predicate"] else {})
+        for h in history
+    ]
     return data
 
 

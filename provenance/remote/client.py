@@ -518,9 +518,23 @@ class RemoteLedger:
         data: dict[str, Any] = self.json(f"/v1/shipments/{shipment_id}", signed=True)
         verified = self.verified_receipt(str(data.pop("receipt", "")))
         signed = verified.entry.statement["predicate"]
+        not_signed = IntegrityError(f"the shipment {shipment_id} served is not the one signed")
+        if verified.entry.seq != data.get("seq"):
+            raise not_signed
+        if "version_receipt" in data:  # amended: the facts are the amendment's
+            version = self.verified_receipt(str(data.pop("version_receipt")))
+            amended = version.entry.statement["predicate"]
+            if (
+                version.entry.seq != data.get("version_seq")
+                or version.entry.kind != "shipment-amendment"
+            ):
+                raise not_signed
+            signed = amended["shipment"]
+        if "void_receipt" in data:
+            void = self.verified_receipt(str(data.pop("void_receipt")))
+            if void.entry.seq != data.get("voided_seq") or void.entry.kind != "shipment-void":
+                raise not_signed
         fields = ("id", "exporter", "consignee", "end_user", "ship_date", "destination")
-        if verified.entry.seq != data.get("seq") or any(
-            signed.get(f) != data.get(f) for f in fields
-        ):
-            raise IntegrityError(f"the shipment {shipment_id} served is not the one signed")
+        if any(signed.get(f) != data.get(f) for f in fields):
+            raise not_signed
         return data

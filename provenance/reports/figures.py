@@ -6,6 +6,11 @@ a report computed later from a longer ledger gives the same figures: that is wha
 PostgreSQL); Python only shapes the aggregated rows. Compute is in TPP, summed over
 units (the TPP of the product the chips are, from the latest determination, else of
 the declared product), and in H100-equivalents (TPP / the H100 SXM5's TPP).
+
+A voided shipment counts up to the size of its void, not after. An amended one counts
+once, with the facts in force now (the projections keep the latest version's facts
+only): a report signed before an amendment recomputes with the amended facts, and
+`report verify` names the figures that changed.
 """
 
 from __future__ import annotations
@@ -131,8 +136,16 @@ class Figures:
                 ),
             )
             .outerjoin(products, products.c.id == ShipmentItemRow.product)
-            .where(ShipmentRow.seq < self.size, *where)
+            .where(self._counted(), *where)
             .subquery("items")
+        )
+
+    def _counted(self) -> Any:
+        """A shipment the ledger held at this size, not voided by then (a voided shipment
+        is no export; an amended one counts once, with the facts in force)."""
+        return and_(
+            ShipmentRow.seq < self.size,
+            or_(ShipmentRow.voided_seq.is_(None), ShipmentRow.voided_seq >= self.size),
         )
 
     def _in_period(self, period: Period) -> Any:
@@ -241,7 +254,7 @@ class Figures:
             .select_from(ShipmentRow)
             .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
             .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
-            .where(ShipmentRow.seq < self.size, self._in_period(period), *scope)
+            .where(self._counted(), self._in_period(period), *scope)
             .group_by(verdict)
         ).all()
         out = {"clear": 0, "hold": 0, "license_required": 0, "blocked": 0, "unchecked": 0}
@@ -273,7 +286,7 @@ class Figures:
                 select(ShipmentRow.license, func.sum(value))
                 .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
                 .where(
-                    ShipmentRow.seq < self.size,
+                    self._counted(),
                     ShipmentRow.ship_date <= period.end,
                     ShipmentRow.license.in_([r.id for r in rows]),
                 )
@@ -431,7 +444,7 @@ class Figures:
             select(ShipmentRow.id, ShipmentRow.ship_date, ShipmentRow.destination, func.count())
             .join(ShipmentSerialRow, ShipmentSerialRow.shipment_id == ShipmentRow.id)
             .where(
-                ShipmentRow.seq < self.size,
+                self._counted(),
                 self._in_period(period),
                 ~exists(received),
                 *scope,
@@ -461,7 +474,7 @@ class Figures:
         )
         missing_end_use = c.execute(
             select(ShipmentRow.id, ShipmentRow.end_user, ShipmentRow.ship_date)
-            .where(ShipmentRow.seq < self.size, self._in_period(period), ~exists(covered), *scope)
+            .where(self._counted(), self._in_period(period), ~exists(covered), *scope)
             .order_by(ShipmentRow.ship_date, ShipmentRow.id)
         ).all()
         expired_where = [
@@ -564,7 +577,7 @@ class Figures:
             )
             .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
             .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
-            .where(ShipmentRow.seq < self.size, self._in_period(period), *scope)
+            .where(self._counted(), self._in_period(period), *scope)
             .order_by(ShipmentRow.ship_date, ShipmentRow.id)
         ).all()
         return [
@@ -663,7 +676,7 @@ class EvidenceFigures(Figures):
                     DeterminationItemRow.line == ShipmentItemRow.line,
                 ),
             )
-            .where(ShipmentRow.seq < self.size, *where)
+            .where(self._counted(), *where)
             .subquery("path_items")
         )
 
@@ -839,7 +852,7 @@ class EvidenceFigures(Figures):
                 ),
             )
             .where(
-                ShipmentRow.seq < self.size,
+                self._counted(),
                 ShipmentRow.ship_date <= period.end,
                 ShipmentRow.destination != "US",
                 controlled,

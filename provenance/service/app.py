@@ -186,10 +186,12 @@ def _determiner(
     def determine(ledger: Ledger, appended: Sequence[Appended]) -> dict[int, dict[str, Any]]:
         from provenance.compliance.checks import Checker
 
-        shipments = [a for a in appended if a.kind == "shipment" and not a.duplicate]
+        judged = ("shipment", "shipment-amendment")  # an amendment is judged at once too
+        shipments = [a for a in appended if a.kind in judged and not a.duplicate]
         if not shipments:
             return {}
-        ids = [ledger.entry(a.seq).statement["predicate"]["id"] for a in shipments]
+        predicates = [ledger.entry(a.seq).statement["predicate"] for a in shipments]
+        ids = [p["shipment"]["id"] if "corrects" in p else p["id"] for p in predicates]
         checker = Checker.open(ledger)
         found = checker.determine(ids)
         described = checker.described(found, checker.record(found, [signer]))
@@ -453,6 +455,10 @@ def shipment(request: Request) -> Response:
         )
     data = queries.shipment(service.ledger, shipment_id)
     data["receipt"] = service.receipt(data["seq"]).text()
+    if data["version_seq"] != data["seq"]:  # amended: the amendment in force, to check
+        data["version_receipt"] = service.receipt(data["version_seq"]).text()
+    if data["voided_seq"] is not None:
+        data["void_receipt"] = service.receipt(data["voided_seq"]).text()
     return JSONResponse(data)
 
 

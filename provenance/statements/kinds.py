@@ -44,7 +44,9 @@ from provenance.statements.payloads import (
     ResolutionStatement,
     Role,
     ScreeningListStatement,
+    ShipmentAmendmentStatement,
     ShipmentStatement,
+    ShipmentVoidStatement,
     Statement,
 )
 
@@ -100,6 +102,14 @@ def _shipment(p: dict[str, Any]) -> str:
         f"shipment {p['id']}: {units} units, {p['exporter']} to {p['consignee']} "
         f"(end user {p['end_user']}), {route}, license {p.get('license') or 'none cited'}"
     )
+
+
+def _amendment(p: dict[str, Any]) -> str:
+    return f"amends entry {p['corrects']}: {_shipment(p['shipment'])}; reason: {p['reason']}"
+
+
+def _void(p: dict[str, Any]) -> str:
+    return f"voids shipment {p['shipment']} (entry {p['corrects']}); reason: {p['reason']}"
 
 
 def _receipt(p: dict[str, Any]) -> str:
@@ -197,6 +207,20 @@ KINDS: dict[str, Kind] = {
             frozenset({R.EXPORTER}),
             date_field="ship_date",
             summary=_shipment,
+        ),
+        Kind(
+            "shipment-amendment",
+            ShipmentAmendmentStatement,
+            frozenset({R.EXPORTER}),
+            date_field="date",
+            summary=_amendment,
+        ),
+        Kind(
+            "shipment-void",
+            ShipmentVoidStatement,
+            frozenset({R.EXPORTER}),
+            date_field="date",
+            summary=_void,
         ),
         Kind(
             "receipt",

@@ -565,6 +565,45 @@ class ShipmentStatement(Statement):
         ]
 
 
+class ShipmentAmendmentStatement(Statement):
+    """A correction of a registered shipment by its exporter: the shipment's fields in
+    full, as they should have been, naming the entry it corrects (the version in force:
+    the shipment's entry or its latest amendment) and why. The ledger never changes an
+    entry; from this one on, the rules judge the amended facts and the corrected entry
+    is shown as superseded."""
+
+    kind: ClassVar[str] = "shipment-amendment"
+    corrects: Annotated[int, Field(ge=0), BeforeValidator(_count_in)]
+    """The entry it corrects: the shipment's version in force."""
+    date: Date
+    """When the correction was made."""
+    reason: Text
+    shipment: ShipmentStatement
+    """The corrected shipment, every field (the same `id` and `exporter`)."""
+
+    def serials(self) -> list[str]:
+        return self.shipment.serials()
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return self.shipment.subjects()
+
+
+class ShipmentVoidStatement(Statement):
+    """A shipment withdrawn by its exporter (registered by mistake, never shipped): naming
+    the entry in force and why. A voided shipment is not judged nor counted as an export;
+    its entries and flags stay in the ledger."""
+
+    kind: ClassVar[str] = "shipment-void"
+    shipment: Identifier
+    corrects: Annotated[int, Field(ge=0), BeforeValidator(_count_in)]
+    """The entry it voids: the shipment's version in force."""
+    date: Date
+    reason: Text
+
+    def subjects(self) -> list[tuple[str, str]]:
+        return [subject("shipment", {"id": self.shipment}, f"shipment/{self.shipment}")]
+
+
 class ReceiptStatement(Statement):
     """The consignee or end user received these serials of a shipment."""
 

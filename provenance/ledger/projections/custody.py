@@ -172,8 +172,17 @@ def _shipment_statement(writer: Writer, accepted: Accepted, directory: Directory
             "units": sum(item.quantity for item in statement.items),
             "payer": statement.payer,
             "delivery_address": statement.delivery_address,
+            "version_seq": accepted.seq,
         },
     )
+    write_lines(writer, statement)
+    set_custody(
+        writer, statement.serials(), accepted.seq, "shipped", shipment_id=statement.id, country=None
+    )
+
+
+def write_lines(writer: Writer, statement: ShipmentStatement) -> None:
+    """The shipment's items and serials (its registration, or an amendment's)."""
     for line, item in enumerate(statement.items):
         writer.insert(
             ShipmentItemRow,
@@ -192,9 +201,6 @@ def _shipment_statement(writer: Writer, accepted: Accepted, directory: Directory
             writer.insert(
                 ShipmentSerialRow, {"shipment_id": statement.id, "serial": serial, "line": line}
             )
-    set_custody(
-        writer, statement.serials(), accepted.seq, "shipped", shipment_id=statement.id, country=None
-    )
 
 
 @handles("receipt")

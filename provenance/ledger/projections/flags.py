@@ -141,7 +141,15 @@ def _determination(writer: Writer, accepted: Accepted, _directory: Directory) ->
     if statement.shipment in known:
         shipment_seq = known[statement.shipment]
     else:
-        shipment_seq = shipment_row(writer, accepted.kind, "shipment", statement.shipment).seq
+        row = shipment_row(writer, accepted.kind, "shipment", statement.shipment)
+        if row.voided_seq is not None:
+            raise refused(
+                accepted.kind,
+                "shipment",
+                f"shipment {statement.shipment!r} was voided by entry {row.voided_seq}: "
+                "a voided shipment is not judged",
+            )
+        shipment_seq = row.seq
     if shipment_seq != statement.shipment_seq:
         raise refused(
             accepted.kind,
@@ -380,7 +388,9 @@ def _judged_shipments(writer: Writer, batch: Sequence[Statement]) -> None:
     writer.flush()
     for chunk in in_chunks(judged):
         rows = writer.conn.execute(
-            select(ShipmentRow.id, ShipmentRow.seq).where(ShipmentRow.id.in_(chunk))
+            select(ShipmentRow.id, ShipmentRow.seq).where(
+                ShipmentRow.id.in_(chunk), ShipmentRow.voided_seq.is_(None)
+            )
         )
         seqs.update((r.id, r.seq) for r in rows)
         subjects = [f"shipment/{s}" for s in chunk]

@@ -8,7 +8,14 @@ from collections.abc import Iterable
 from sqlalchemy import delete
 from sqlalchemy.engine import Connection
 
-from provenance.ledger.projections import custody, evidence, flags, ledger_keys, parties
+from provenance.ledger.projections import (
+    corrections,
+    custody,
+    evidence,
+    flags,
+    ledger_keys,
+    parties,
+)
 from provenance.ledger.projections.tables import PROJECTION_TABLES, Base
 from provenance.ledger.projections.writer import HANDLERS, PREFETCHERS, Accepted, Writer
 from provenance.statements.authority import Directory
@@ -16,7 +23,7 @@ from provenance.statements.payloads import Statement
 
 __all__ = ["Accepted", "Writer", "clear", "prefetch", "project", "subject_rows"]
 
-HANDLER_MODULES = (parties, custody, evidence, flags, ledger_keys)
+HANDLER_MODULES = (parties, custody, corrections, evidence, flags, ledger_keys)
 """Importing them registers their handlers."""
 
 

@@ -164,6 +164,11 @@ class ShipmentRow(Base):
     payer: Mapped[str | None] = mapped_column(String(128))
     delivery_address: Mapped[str | None] = mapped_column(String(16))
     """commercial, residential or unknown (None: not declared)."""
+    version_seq: Mapped[int | None] = mapped_column(BigInt)
+    """The entry of the facts in force: the shipment's own, or its latest amendment
+    (`0012_shipment_corrections`; None in a row written before it: the shipment's own)."""
+    voided_seq: Mapped[int | None] = mapped_column(BigInt)
+    """The `shipment-void` entry that withdrew it (None: in force)."""
 
 
 class ShipmentItemRow(Base):
@@ -183,6 +188,27 @@ class ShipmentSerialRow(Base):
     shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"), primary_key=True)
     serial: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     line: Mapped[int] = mapped_column(Integer)
+
+
+class ShipmentVersionRow(Base):
+    """A superseded version of a shipment: the facts an amendment replaced (the entry
+    holds them too; kept here so that a chip's history finds a serial an amendment
+    removed, and so that history lists every version)."""
+
+    __tablename__ = "shipment_versions"
+    seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
+    """The superseded entry (the shipment's own, or an earlier amendment)."""
+    shipment_id: Mapped[str] = mapped_column(String(128), index=True)
+    superseded_seq: Mapped[int] = mapped_column(BigInt)
+    """The amendment that replaced it."""
+
+
+class ShipmentVersionSerialRow(Base):
+    """The serials of a superseded version."""
+
+    __tablename__ = "shipment_version_serials"
+    seq: Mapped[int] = mapped_column(ForeignKey("shipment_versions.seq"), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class ReceiptRow(Base):
