@@ -395,15 +395,15 @@ class Figures:
         ).scalar()
         # By the ship date of the shipment a flag is about (a party's or a chip's flag: the
         # day it was raised), in the twelve months to the period's end.
-        day = func.coalesce(ShipmentRow.ship_date, FlagRow.raised_on)
+        plotted = func.coalesce(ShipmentRow.ship_date, FlagRow.raised_on)
         by_day = c.execute(
-            select(day, FlagRow.severity, func.count())
+            select(plotted, FlagRow.severity, func.count())
             .select_from(FlagRow)
             .outerjoin(
                 ShipmentRow, FlagRow.subject == literal_column("'shipment/'") + ShipmentRow.id
             )
-            .where(*base, day <= period.end, day > period.end - dt.timedelta(days=366))
-            .group_by(day, FlagRow.severity)
+            .where(*base, plotted <= period.end, plotted > period.end - dt.timedelta(days=366))
+            .group_by(plotted, FlagRow.severity)
         ).all()
         months: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for day, severity, n in by_day:
