@@ -11,6 +11,10 @@ block, 2 usage or invalid input, 3 signature or authorisation failure,
 4 ledger integrity failure, 5 not found, 6 hold (a high red flag awaits a signed
 resolution), 70 an internal error. `--debug` shows the traceback.
 
+Option defaults come from configuration files (`provenance/commands/configuration.py`:
+`./provenance.toml`, the XDG one, or `--config FILE`), as click's `default_map`. On a
+terminal, an encrypted key with no passphrase in the environment is asked for.
+
 An installed wheel carries this file as `provenance/__main__.py`, so that
 `python -m provenance` runs it and no top-level `cli` module is installed.
 """
@@ -92,8 +96,16 @@ class ProvenanceGroup(click.Group):
 @click.group(cls=ProvenanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provenance")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    default=None,
+    help="Read option defaults from FILE (TOML) instead of ./provenance.toml and "
+    "$XDG_CONFIG_HOME/provenance/config.toml.",
+)
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, config_file: str | None) -> None:
     """Compute provenance and export compliance for advanced AI chips.
 
     A tamper-evident ledger of signed statements (DSSE envelopes carrying in-toto
@@ -104,6 +116,29 @@ def main(ctx: click.Context, debug: bool) -> None:
     Start with `provenance demo`, or `provenance init`.
     """
     ctx.meta["debug"] = debug
+    if ctx.resilient_parsing:  # shell completion: no files read, nothing asked
+        return
+    from provenance.commands import configuration
+
+    ctx.meta["config_files"] = files = configuration.files(config_file)
+    if files:
+        settings = configuration.read(files)
+        assert isinstance(ctx.command, click.Group)
+        ctx.default_map = configuration.default_map(ctx.command, settings, ctx.invoked_subcommand)
+    if _interactive():
+        from provenance.crypto import keys
+
+        ctx.with_resource(keys.prompting(_ask_passphrase))
+
+
+def _interactive() -> bool:
+    """Whether a person can be asked (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def _ask_passphrase(path: Any) -> str:
+    answer: str = click.prompt(f"passphrase for {path}", hide_input=True, err=True)
+    return answer
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,8 +2,11 @@
 
 Everything here goes through the same library calls the CLI makes, and every
 file it signs is written to the demo folder, so a reader can re-run each step
-by hand with the command shown beside it. The library never prints: the demo
-reports each step to a `narrate` callback (the CLI prints it).
+by hand with the command shown beside it: pasted in order into an empty folder,
+the commands shown build the same ledger with the reader's own keys (the party
+files name no keys; the commands give them as key files) and exit as the demo
+says (`DemoResult.commands`). The library never prints: the demo reports each
+step to a `narrate` callback (the CLI prints it).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import csv
 import datetime as dt
 import io
 import json
+import shlex
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -324,6 +328,8 @@ class DemoResult:
     chip: dict[str, Any] | None = None
     determinations: dict[str, dict[str, Any]] = field(default_factory=dict)
     reports: dict[str, str] = field(default_factory=dict)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    """The commands shown, in order, each with the exit code it has when replayed."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -337,15 +343,18 @@ class DemoResult:
             "chip": self.chip,
             "determinations": self.determinations,
             "reports": self.reports,
+            "commands": self.commands,
         }
 
 
 class Demo:
     """One run of the story; each step is a method, in order."""
 
-    def __init__(self, directory: Path, narrate: Narrate) -> None:
+    def __init__(self, directory: Path, narrate: Narrate, setup: Sequence[str] = ()) -> None:
         self.dir = directory
         self.say = narrate
+        self.setup = list(setup)
+        self.commands: list[dict[str, Any]] = []
         self.db = str(directory / "ledger.db")
         self.keys: dict[str, SigningKey] = {}
         self.key_files: dict[str, str] = {}
@@ -367,6 +376,12 @@ class Demo:
             path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         return path
 
+    def _cmd(self, command: str) -> None:
+        """Show `command`, the one a reader runs to do the same (exit 0 unless a refusal
+        or a verdict says otherwise)."""
+        self.commands.append({"command": command, "exit": 0})
+        self.say("cmd", command)
+
     def _rel(self, path: Path) -> str:
         return str(path.relative_to(self.dir))
 
@@ -387,7 +402,7 @@ class Demo:
         envelope = sign(statement, [self.keys[s] for s in signers])
         key_args = " ".join(f"--key {self.key_files[s]}" for s in signers)
         shown = command or "provenance sign FILE KEYS | provenance ledger append -"
-        self.say("cmd", shown.replace("FILE", self._rel(path)).replace("KEYS", key_args))
+        self._cmd(shown.replace("FILE", self._rel(path)).replace("KEYS", key_args))
         appended, receipt = self.ledger.append(envelope)
         self.say("info", f"entry {appended.seq}: {appended.kind}, signed by {appended.signer}")
         return receipt
@@ -398,17 +413,33 @@ class Demo:
         keys.save_public(self.dir / "keys" / f"{name}.pub", key.verifying)
         self.keys[name] = key
         self.key_files[name] = f"keys/{name}.pem"
-        self.say("cmd", f"provenance keys generate {name} --dir keys --algorithm {algorithm}")
+        self._cmd(f"provenance keys generate {name} --dir keys --algorithm {algorithm}")
         return key
+
+    def _register(self, party: dict[str, Any], algorithm: str = "ed25519") -> None:
+        """A new key for `party`, and its registration by the operator: the party file
+        names no key, the command gives it (`--public-key`), so that a reader's replay
+        registers the reader's own key."""
+        key = self._new_key(party["id"], algorithm)
+        self._append(
+            f"party-{party['id']}.yaml",
+            {"kind": "party", **party, "keys": [key.verifying.pem()]},
+            "operator",
+            command=f"provenance party register FILE --public-key keys/{party['id']}.pub KEYS",
+            written={"kind": "party", **party},
+        )
 
     def _expect_refusal(self, what: str, action: Callable[[], object]) -> None:
         assert self.ledger is not None
         size = self.ledger.size()
+        shown = len(self.commands)
         try:
             action()
         except ProvenanceError as exc:
             if self.ledger.size() != size:
                 raise AssertionError("a refused entry changed the ledger") from exc
+            for command in self.commands[shown:]:
+                command["exit"] = exc.exit_code
             self.caught.append(f"{what}: {exc.message}")
             self.say("warn", f"refused, exit {exc.exit_code}: {exc.message}")
             return
@@ -435,8 +466,20 @@ class Demo:
 
     def create_ledger(self) -> None:
         self.say("step", "1. The operator creates the ledger and its two keys")
-        self.say("cmd", f"cd {self.dir} && export PROVENANCE_DB=ledger.db")
-        self.say("cmd", f"provenance init --origin {ORIGIN} --keys keys")
+        self.say(
+            "info",
+            "to do it by hand: in an empty folder, paste each $ line in order (the same "
+            "ledger, with your own keys)",
+        )
+        here = self.dir.resolve()
+        inputs = " ".join(
+            shlex.quote(str(here / name)) for name in ("statements", "evidence", "csl")
+        )
+        self._cmd(f"cp -r {inputs} .")
+        for command in self.setup:
+            self._cmd(command)
+        self._cmd("export PROVENANCE_DB=ledger.db")
+        self._cmd(f"provenance init --origin {ORIGIN} --keys keys")
         done = initialise(self.db, origin=ORIGIN, keys_dir=self.dir / "keys")
         self.ledger = done.ledger
         self.keys["operator"] = keys.load_private(done.operator_key)
@@ -448,31 +491,34 @@ class Demo:
         self.say("step", "2. The operator registers the parties and their keys")
         for party in PARTIES:
             algorithm = "p256" if party["id"] == "bis" else "ed25519"
-            key = self._new_key(party["id"], algorithm)
-            document = {"kind": "party", **party, "keys": [key.verifying.pem()]}
-            self._append(f"party-{party['id']}.yaml", document, "operator")
+            self._register(party, algorithm)
 
     def refuse_bad_signers(self) -> None:
         self.say("step", "3. The ledger refuses what the wrong key signs")
-        impostor = {
+        stranger = self._new_key("stranger")
+        shell = {
             "kind": "party",
             "id": "shell-trading",
             "name": "Shell Trading Co.",
             "roles": ["exporter"],
             "country": "HK",
             "headquarters": "HK",
-            "keys": [keys.generate().verifying.pem()],
         }
+        impostor = {**shell, "keys": [stranger.verifying.pem()]}
+        command = "provenance party register FILE --public-key keys/stranger.pub KEYS"
         self.say("info", "an exporter tries to register a party of its own")
         self._expect_refusal(
             "a party registered by an exporter",
-            lambda: self._append("party-shell.yaml", impostor, "meridian-exports"),
+            lambda: self._append(
+                "party-shell.yaml", impostor, "meridian-exports", command=command, written=shell
+            ),
         )
         self.say("info", "someone signs with a key the ledger never registered")
-        self._new_key("stranger")
         self._expect_refusal(
             "a statement signed by an unregistered key",
-            lambda: self._append("party-shell.yaml", impostor, "stranger"),
+            lambda: self._append(
+                "party-shell.yaml", impostor, "stranger", command=command, written=shell
+            ),
         )
 
     def rotate_a_key(self) -> None:
@@ -487,13 +533,22 @@ class Demo:
             "reason": "annual rotation",
         }
         self.receipts["rotation"] = self._append(
-            "rotate-meridian.yaml", rotation, "meridian-exports"
+            "rotate-meridian.yaml",
+            rotation,
+            "meridian-exports",
+            command="provenance key rotate meridian-exports --old keys/meridian-exports.pub "
+            "--new-public-key keys/meridian-exports-2026.pub --reason 'annual rotation' KEYS",
         ).text()
         revoke = {"kind": "key-revocation", "key": new.keyid, "reason": "demo"}
         self.say("info", "the retired key tries to sign again")
         self._expect_refusal(
             "a statement signed by a rotated-out key",
-            lambda: self._append("revoke.yaml", revoke, "meridian-exports"),
+            lambda: self._append(
+                "revoke.yaml",
+                revoke,
+                "meridian-exports",
+                command="provenance key revoke keys/meridian-exports-2026.pub --reason demo KEYS",
+            ),
         )
         self.keys["meridian-exports"] = new
         self.key_files["meridian-exports"] = self.key_files["meridian-exports-2026"]
@@ -535,7 +590,7 @@ class Demo:
             "shipment-mx-2026-0042.yaml",
             SHIPMENT,
             "meridian-exports",
-            command="provenance shipment register FILE KEYS",
+            command="provenance shipment register FILE --no-check KEYS",
         ).text()
 
     def receive_and_declare_end_use(self) -> None:
@@ -603,7 +658,7 @@ class Demo:
         assert self.ledger is not None
         serial = SHIPPED[0]
         self.say("step", f"9. The auditor's first command: the whole history of chip {serial}")
-        self.say("cmd", f"provenance chip {serial}")
+        self._cmd(f"provenance chip {serial}")
         found = queries.chip(self.ledger, serial)
         self.say(
             "info",
@@ -621,13 +676,14 @@ class Demo:
             "step", "10. New customers; the restricted-party list arrives; every party re-screened"
         )
         for party in ROGUES:
-            key = self._new_key(party["id"])
-            document = {"kind": "party", **party, "keys": [key.verifying.pem()]}
-            self._append(f"party-{party['id']}.yaml", document, "operator")
+            self._register(party)
         path = self.dir / "csl" / "consolidated.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(screening_list_csv(), encoding="utf-8")
-        self.say("cmd", f"provenance screening import {self._rel(path)} --key keys/operator.pem")
+        self._cmd(
+            f"provenance screening import {self._rel(path)} --date 2026-11-20 "
+            "--key keys/operator.pem"
+        )
         assert self.ledger is not None
         done = snapshots.import_list(
             self.ledger,
@@ -654,7 +710,8 @@ class Demo:
         [determination] = checker.determine([shipment_id])
         appended = checker.record([determination], [self.keys["operator"]])
         [data] = checker.described([determination], appended)
-        self.say("cmd", f"provenance check {shipment_id} --as-of {AS_OF}")
+        self._cmd(f"provenance check {shipment_id} --as-of {AS_OF}")
+        self.commands[-1]["exit"] = {"clear": 0, "hold": 6}.get(data["verdict"], 1)
         item = data["items"][0]
         self.say(
             "info",
@@ -688,7 +745,7 @@ class Demo:
             "shipment-hb-7731.yaml",
             RELABELED,
             "harbor-bridge",
-            command="provenance shipment register FILE KEYS",
+            command="provenance shipment register FILE --no-check KEYS",
         )
         data = self._check(RELABELED["id"])
         self.determinations["relabeled"] = data
@@ -720,9 +777,7 @@ class Demo:
             "KYC'd, inside the 50% cap, located by landmarks",
         )
         for party in CHINA_PARTIES:
-            key = self._new_key(party["id"])
-            document = {"kind": "party", **party, "keys": [key.verifying.pem()]}
-            self._append(f"party-{party['id']}.yaml", document, "operator")
+            self._register(party)
         self._append(
             "manufacture-h200.yaml",
             {"kind": "manufacture", "product": "nvidia-h200-sxm", "serials": US_H200S + H200S,
@@ -738,7 +793,7 @@ class Demo:
         }  # fmt: skip
         self._append(
             "shipment-us-2026-0107.yaml", us, "meridian-exports",
-            command="provenance shipment register FILE KEYS",
+            command="provenance shipment register FILE --no-check KEYS",
         )  # fmt: skip
         license = {
             "kind": "license", "id": "BIS-2026-H200-7", "exporter": "meridian-exports",
@@ -793,7 +848,7 @@ class Demo:
         }  # fmt: skip
         self._append(
             "shipment-cn-2026-0311.yaml", shipment, "meridian-exports",
-            command="provenance shipment register FILE KEYS",
+            command="provenance shipment register FILE --no-check KEYS",
         )  # fmt: skip
         end_use = {
             "kind": "end-use", "shipments": ["CN-2026-0311"], "date": "2026-11-01",
@@ -858,14 +913,11 @@ class Demo:
         report = build.regulator(self.ledger, period)
         html = self.dir / "report-2026-Q4.html"
         html.write_text(render.render(report, "html"), encoding="utf-8")
-        self.say(
-            "cmd", f"provenance report regulator --period 2026-Q4 --format html -o {html.name}"
-        )
+        self._cmd(f"provenance report regulator --period 2026-Q4 --format html -o {html.name}")
         envelope = sign_report(report, [self.keys["bis"]])
         signed = self.dir / "report-2026-Q4.json"
         signed.write_text(json.dumps(envelope.to_json(), indent=2) + "\n", encoding="utf-8")
-        self.say(
-            "cmd",
+        self._cmd(
             f"provenance report regulator --period 2026-Q4 --sign keys/bis.pem --append "
             f"-o {signed.name}",
         )
@@ -892,7 +944,7 @@ class Demo:
                 f"envelope chips to China/Macau; 25% is {row['charge']} (computed from declared "
                 "values, not a tax assessment)",
             )
-        self.say("cmd", f"provenance report verify {signed.name}")
+        self._cmd(f"provenance report verify {signed.name}")
         result = verify_report(self.ledger, report, envelope)
         self.say(
             "info",
@@ -906,7 +958,7 @@ class Demo:
         assert self.ledger is not None
         ledger = self.ledger
         self.say("step", "17. An auditor verifies the whole ledger, then one receipt offline")
-        self.say("cmd", "provenance ledger verify")
+        self._cmd("provenance ledger verify")
         report = audit(ledger)
         self.say(
             "info",
@@ -919,9 +971,8 @@ class Demo:
         receipt = ledger.receipt(seq)
         path = self.dir / "receipt-shipment.txt"
         path.write_text(receipt.text(), encoding="utf-8")
-        self.say("cmd", f"provenance ledger proof {seq} > receipt-shipment.txt")
-        self.say(
-            "cmd",
+        self._cmd(f"provenance ledger proof {seq} > receipt-shipment.txt")
+        self._cmd(
             "provenance verify receipt-shipment.txt "
             '--ledger-key "$(provenance ledger key | tail -1)"',
         )
@@ -934,8 +985,7 @@ class Demo:
         seqs = [h["seq"] for h in self.chip["history"]] if self.chip else [1]
         export = ledger.export(seqs)
         (self.dir / "bundle.json").write_text(json.dumps(export, indent=1), encoding="utf-8")
-        self.say(
-            "cmd",
+        self._cmd(
             "provenance ledger export " + " ".join(f"--seq {s}" for s in seqs) + " -o bundle.json",
         )
         bundle.verify_bundle(export, [ledger.verifier_key])
@@ -952,6 +1002,7 @@ class Demo:
             self.chip,
             self.determinations,
             self.reports,
+            self.commands,
         )
 
     def close(self) -> None:
@@ -959,8 +1010,11 @@ class Demo:
             self.ledger.close()
 
 
-def run(directory: Path, narrate: Narrate, *, fresh: bool = False) -> DemoResult:
-    """Run the demo in `directory` (it must be new or empty, or `fresh` to wipe it)."""
+def run(
+    directory: Path, narrate: Narrate, *, fresh: bool = False, setup: Sequence[str] = ()
+) -> DemoResult:
+    """Run the demo in `directory` (it must be new or empty, or `fresh` to wipe it).
+    `setup`: commands shown first, that a reader's replay needs (to find `provenance`)."""
     if directory.exists() and any(directory.iterdir()):
         if not fresh:
             raise InputError(
@@ -969,7 +1023,7 @@ def run(directory: Path, narrate: Narrate, *, fresh: bool = False) -> DemoResult
             )
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    demo = Demo(directory, narrate)
+    demo = Demo(directory, narrate, setup)
     try:
         return demo.run()
     finally:

@@ -44,7 +44,11 @@ DATA = Path(__file__).parent / "data"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Under CI the suite must run on PostgreSQL too: refuse to start without it."""
+    """Under CI the suite must run on PostgreSQL too: refuse to start without it. No
+    configuration file of the user's applies (an empty XDG_CONFIG_HOME)."""
+    import tempfile
+
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="provenance-xdg-")
     if os.environ.get("CI") and not os.environ.get(PG_ENV):
         raise pytest.UsageError(f"CI is set but {PG_ENV} is not: the suite needs PostgreSQL")
     if os.environ.get(PG_ENV):

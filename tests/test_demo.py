@@ -117,3 +117,45 @@ def test_demo_json_and_refuses_a_used_folder(tmp_path: Path) -> None:
     fresh = CliRunner().invoke(main, ["demo", "--dir", str(target), "--fresh", "--json"])
     assert fresh.exit_code == 0
     assert json.loads(fresh.stdout)["verifier_key"] != data["verifier_key"]
+
+
+@pytest.mark.slow
+def test_the_commands_the_demo_prints_replay_in_an_empty_folder(tmp_path: Path) -> None:
+    """Every `$` line the demo prints, pasted in order into an empty folder, does what the
+    demo says it does: exit 0, or the exit code of the refusal or verdict it shows."""
+    script = Path(sys.executable).parent / "provenance"
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    env.pop("PROVENANCE_DB", None)
+    shown = subprocess.run(
+        [str(script), "demo", "--dir", str(tmp_path / "demo")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    printed = [line.removeprefix("  $ ") for line in shown.splitlines() if line.startswith("  $ ")]
+    ran = subprocess.run(
+        [str(script), "demo", "--dir", str(tmp_path / "demo"), "--fresh", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = json.loads(ran.stdout)["commands"]
+    assert [c["command"] for c in expected] == printed
+    assert printed[1] == f'export PATH={script.parent}:"$PATH"'  # `provenance` is not on PATH
+    assert {c["exit"] for c in expected} == {0, 1, 2, 3, 6}
+    # One shell, as a person pasting them: each command's exit code and stderr recorded.
+    replay = tmp_path / "replay"
+    replay.mkdir()
+    lines = []
+    for n, command in enumerate(printed):
+        lines.append(f"{{ {command}\n}} > out-{n}.txt 2> err-{n}.txt; echo $? >> exits.txt")
+    subprocess.run(
+        ["bash", "-c", "\n".join(lines)], cwd=replay, env=env, capture_output=True, check=True
+    )
+    exits = [int(line) for line in (replay / "exits.txt").read_text().split()]
+    for n, (command, code) in enumerate(zip(printed, exits, strict=True)):
+        assert code == expected[n]["exit"], (command, (replay / f"err-{n}.txt").read_text())
+    audit = CliRunner().invoke(main, ["ledger", "verify", "--db", str(replay / "ledger.db")])
+    assert audit.exit_code == 0, audit.stderr

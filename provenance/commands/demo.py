@@ -36,7 +36,8 @@ def demo(directory: str, fresh: bool, service: bool, as_json: bool) -> None:
     shipment, receipt, end-use statement, an inspection with nvidia-smi evidence,
     and the chip's verified history. Shows what the ledger refuses, verifies
     everything and prints a receipt. Each step shows the command that does the
-    same by hand.
+    same by hand: pasted in order into an empty folder, they build the same ledger
+    with your own keys.
     """
     from rich.console import Console
 
@@ -61,7 +62,7 @@ def demo(directory: str, fresh: bool, service: bool, as_json: bool) -> None:
             f"the regulator's replica: {done.replica}",
         )
         return
-    result = story.run(Path(directory), narrate, fresh=fresh)
+    result = story.run(Path(directory), narrate, fresh=fresh, setup=replay_setup())
 
     def human() -> None:
         click.echo("")
@@ -99,3 +100,19 @@ def invocation() -> str:
     if on_path and Path(on_path).parent.resolve() == Path(sys.executable).parent.resolve():
         return "provenance"
     return f"{shlex.quote(sys.executable)} -m provenance"
+
+
+def replay_setup() -> list[str]:
+    """The commands a replay of the demo needs first so that `provenance`, in any folder,
+    is this one: none when it is on the PATH; else the PATH with its folder, or a shell
+    function running this interpreter's `-m provenance`."""
+    import shlex
+    import sys
+
+    me = invocation()
+    if me == "provenance":
+        return []
+    if me.endswith("-m provenance"):
+        return [f'provenance() {{ {shlex.quote(sys.executable)} -m provenance "$@"; }}']
+    folder = Path(sys.argv[0]).resolve().parent
+    return [f'export PATH={shlex.quote(str(folder))}:"$PATH"']

@@ -77,7 +77,12 @@ def key_add(party: str, public_key: str, write: Write) -> None:
 
 @key_group.command("rotate")
 @click.argument("party")
-@click.option("--old", "old_key", required=True, help="Key id of the key being replaced.")
+@click.option(
+    "--old",
+    "old_key",
+    required=True,
+    help="The key being replaced: its key id, or its public key file (PEM).",
+)
 @pem_option("--new-public-key", help="The replacement key's public half (PEM).")
 @click.option(
     "--new-key",
@@ -101,7 +106,7 @@ def key_rotate(
     """
     verifying = keys.load_public(Path(new_public_key))
     statement = payloads.KeyRotationStatement(
-        party=party, old_key=old_key, public_key=verifying.pem(), reason=reason
+        party=party, old_key=key_id(old_key), public_key=verifying.pem(), reason=reason
     )
     signers = load_signers(write.key_paths)
     if new_private:
@@ -116,9 +121,10 @@ def key_rotate(
 def key_revoke(keyid: str, reason: str, write: Write) -> None:
     """Revoke key KEYID: nothing it signs after this entry is accepted.
 
-    Sign with the operator's key, or with the key being revoked.
+    KEYID is a key id, or the key's public key file (PEM). Sign with the operator's
+    key, or with the key being revoked.
     """
-    statement = payloads.KeyRevocationStatement(key=keyid, reason=reason)
+    statement = payloads.KeyRevocationStatement(key=key_id(keyid), reason=reason)
     sign_and_append(statement, write)
 
 
@@ -178,3 +184,20 @@ key_alias = click.Group(
     deprecated="Use `provenance keys` instead.",
 )
 """`provenance key`: the old name of `provenance keys`, kept for scripts (not in the help)."""
+
+
+def key_id(value: str) -> str:
+    """A key id as given, or the id of the public key in the file `value` names."""
+    import re
+
+    from provenance.errors import InputError
+
+    path = Path(value)
+    if path.is_file():
+        return keys.load_public(path).keyid
+    if not re.fullmatch("[0-9a-f]{64}", value):
+        raise InputError(
+            f"{value!r} is neither a key id (64 hex digits) nor a public key file",
+            hint="`provenance party show PARTY` lists its keys' ids",
+        )
+    return value

@@ -43,6 +43,7 @@ json_option = click.option(
 )
 checkpoint_key_option = click.option(
     "--checkpoint-key",
+    envvar="PROVENANCE_CHECKPOINT_KEY",  # the variable wins over a configuration file
     metavar="PEM",
     default=None,
     help="The ledger's checkpoint signing key (default $PROVENANCE_CHECKPOINT_KEY, "

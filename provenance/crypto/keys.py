@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -202,8 +205,27 @@ def save_public(path: Path, key: VerifyingKey) -> None:
         handle.write(key.pem())
 
 
+PassphrasePrompt = Callable[[Path], str]
+"""prompt(path) -> the passphrase of the encrypted key at `path` (asked of a person)."""
+
+_prompt: ContextVar[PassphrasePrompt | None] = ContextVar("passphrase_prompt", default=None)
+
+
+@contextmanager
+def prompting(prompt: PassphrasePrompt) -> Iterator[None]:
+    """Within this, an encrypted key loaded with no passphrase (argument or env) asks
+    `prompt` for it. The library never asks: the command line installs a prompt when its
+    stdin is a terminal."""
+    token = _prompt.set(prompt)
+    try:
+        yield
+    finally:
+        _prompt.reset(token)
+
+
 def load_private(path: Path, passphrase: str | bytes | None = None) -> SigningKey:
-    """Read a PEM private key; encrypted keys need a passphrase (argument or env)."""
+    """Read a PEM private key; encrypted keys need a passphrase (argument or env, else the
+    installed prompt's answer, see `prompting`)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
@@ -211,6 +233,9 @@ def load_private(path: Path, passphrase: str | bytes | None = None) -> SigningKe
     except OSError as exc:
         raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from exc
     secret = _passphrase(passphrase)
+    prompt = _prompt.get()
+    if secret is None and prompt is not None and b"ENCRYPTED" in data:
+        secret = prompt(path).encode()
     try:
         key = serialization.load_pem_private_key(data, password=secret)
     except TypeError as exc:

@@ -39,6 +39,52 @@ def bars(title: str, rows: Sequence[tuple[str, float]], unit: str = "", width: i
     return "".join(parts)
 
 
+def split_bars(
+    title: str, rows: Sequence[tuple[str, float, float]], unit: str = "", width: int = 640
+) -> str:
+    """Horizontal bars, one per (label, exported, blocked): the exported part, then the
+    blocked part in red, the total at the end; a legend below."""
+    if not rows:
+        return _empty(title, width)
+    row_h, left, top = 22, 150, 30
+    height = top + row_h * len(rows) + 28
+    peak = max(exported + blocked for _, exported, blocked in rows) or 1.0
+    span = width - left - 90
+    parts = [_open(width, height, title), _title(title)]
+    for i, (label, exported, blocked) in enumerate(rows):
+        y = top + i * row_h
+        x = float(left)
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
+            f"{escape(label)}</text>"
+        )
+        for part, value, color in (
+            ("exported", exported, PALETTE["bar"]),
+            ("blocked", blocked, PALETTE["blocking"]),
+        ):
+            if not value and (part == "blocked" or blocked):
+                continue
+            w = max(1.0, span * value / peak)
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}" '
+                f'fill="{color}"><title>{escape(label)}: {value:,.2f} {escape(unit)} {part}'
+                f"</title></rect>"
+            )
+            x += w
+        parts.append(
+            f'<text x="{x + 4:.1f}" y="{y + 15}" font-size="11">{exported + blocked:,.2f}</text>'
+        )
+    legend_y = height - 14
+    parts.append(
+        f'<rect x="{left}" y="{legend_y}" width="10" height="10" fill="{PALETTE["bar"]}"/>'
+        f'<text x="{left + 14}" y="{legend_y + 9}" font-size="11">exported</text>'
+        f'<rect x="{left + 90}" y="{legend_y}" width="10" height="10" '
+        f'fill="{PALETTE["blocking"]}"/><text x="{left + 104}" y="{legend_y + 9}" '
+        f'font-size="11">blocked (the latest determination)</text></svg>'
+    )
+    return "".join(parts)
+
+
 def stacked_months(title: str, months: Sequence[dict[str, object]], width: int = 640) -> str:
     """Vertical bars per month, stacked by severity."""
     if not months:
@@ -80,12 +126,16 @@ def stacked_months(title: str, months: Sequence[dict[str, object]], width: int =
     return "".join(parts)
 
 
+LIMIT_LINE = "dashed line: 100%, all of the license's tightest limit (units, value or TPP) drawn"
+
+
 def drawdown(title: str, rows: Sequence[tuple[str, float, float]], width: int = 640) -> str:
-    """Per license: share of its limit drawn (0-100%+), the limit marked at 100%."""
+    """Per license: share of its limit drawn (0-100%+), the limit marked at 100% by a
+    dashed line that a note under the bars names."""
     if not rows:
         return _empty(title, width)
     row_h, left, top = 22, 150, 30
-    height = top + row_h * len(rows) + 10
+    height = top + row_h * len(rows) + 28
     span = width - left - 90
     parts = [_open(width, height, title), _title(title)]
     for i, (label, used, limit) in enumerate(rows):
@@ -102,9 +152,11 @@ def drawdown(title: str, rows: Sequence[tuple[str, float, float]], width: int = 
         )
     limit_x = left + span / 1.5
     parts.append(
-        f'<line x1="{limit_x:.1f}" y1="{top - 4}" x2="{limit_x:.1f}" y2="{height - 6}" '
-        f'stroke="{PALETTE["limit"]}" stroke-dasharray="4 3"/>'
-        f'<text x="{limit_x + 3:.1f}" y="{top - 6}" font-size="10">limit</text></svg>'
+        f'<line x1="{limit_x:.1f}" y1="{top - 4}" x2="{limit_x:.1f}" y2="{height - 24}" '
+        f'stroke="{PALETTE["limit"]}" stroke-dasharray="4 3"><title>{escape(LIMIT_LINE)}'
+        f'</title></line><text x="{limit_x + 3:.1f}" y="{top - 6}" font-size="10">limit (100%)'
+        f'</text><text x="{left}" y="{height - 6}" font-size="11" fill="#555">'
+        f"{escape(LIMIT_LINE)}</text></svg>"
     )
     return "".join(parts)
 

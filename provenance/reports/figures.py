@@ -19,7 +19,18 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Float, and_, cast, exists, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    Float,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from provenance.ledger.projections.tables import (
@@ -125,9 +136,11 @@ class Figures:
                 ShipmentItemRow.quantity.label("quantity"),
                 func.coalesce(DeterminationItemRow.eccn, literal("unchecked")).label("eccn"),
                 (unit_tpp * ShipmentItemRow.quantity).label("tpp"),
+                DeterminationRow.verdict.label("verdict"),
             )
             .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
             .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
             .outerjoin(
                 DeterminationItemRow,
                 and_(
@@ -159,12 +172,14 @@ class Figures:
         items = self._items(self._in_period(period), *scope)
         upto = self._items(ShipmentRow.ship_date <= period.end, *scope)
         c = self.conn
+        blocked = case((items.c.verdict == literal_column("'blocked'"), items.c.tpp), else_=0.0)
         by_destination = c.execute(
             select(
                 items.c.destination,
                 func.count(func.distinct(items.c.shipment)),
                 func.sum(items.c.quantity),
                 func.sum(items.c.tpp),
+                func.sum(blocked),
             )
             .group_by(items.c.destination)
             .order_by(func.sum(items.c.tpp).desc(), items.c.destination)
@@ -224,8 +239,10 @@ class Figures:
                     "h100_equivalents": h100_text(t, h),
                     "cumulative_tpp": tpp_text(cumulative_destination.get(d)),
                     "cumulative_h100_equivalents": h100_text(cumulative_destination.get(d), h),
+                    "blocked_tpp": tpp_text(b),
+                    "blocked_h100_equivalents": h100_text(b, h),
                 }
-                for d, n, u, t in by_destination
+                for d, n, u, t, b in by_destination
             ],
             "by_eccn": [
                 {"eccn": e, "shipments": int(n), "units": int(u or 0), "tpp": tpp_text(t)}
@@ -389,14 +406,17 @@ class Figures:
             .outerjoin(then, then.c.flag_id == FlagRow.id)
             .where(*base, status == "open", FlagRow.raised_on <= period.end)
         ).scalar()
+        # By the ship date of the shipment a flag is about (a party's or a chip's flag: the
+        # day it was raised), in the twelve months to the period's end.
+        plotted = func.coalesce(ShipmentRow.ship_date, FlagRow.raised_on)
         by_day = c.execute(
-            select(FlagRow.raised_on, FlagRow.severity, func.count())
-            .where(
-                *base,
-                FlagRow.raised_on <= period.end,
-                FlagRow.raised_on > period.end - dt.timedelta(days=366),
+            select(plotted, FlagRow.severity, func.count())
+            .select_from(FlagRow)
+            .outerjoin(
+                ShipmentRow, FlagRow.subject == literal_column("'shipment/'") + ShipmentRow.id
             )
-            .group_by(FlagRow.raised_on, FlagRow.severity)
+            .where(*base, plotted <= period.end, plotted > period.end - dt.timedelta(days=366))
+            .group_by(plotted, FlagRow.severity)
         ).all()
         months: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for day, severity, n in by_day:

@@ -327,13 +327,21 @@ def html(report: dict[str, Any]) -> str:
             f"{escape(_title(report))}</title></head><body><pre>{escape(body)}</pre></body></html>"
         )
     plots = {
-        "destination": charts.bars(
-            "Compute exported by destination (H100-equivalents)",
-            [(d["destination"], float(d["h100_equivalents"])) for d in report["by_destination"]],
+        "destination": charts.split_bars(
+            "Compute by destination, exported and blocked (H100-equivalents)",
+            [
+                (
+                    d["destination"],
+                    float(d["h100_equivalents"]) - float(d["blocked_h100_equivalents"]),
+                    float(d["blocked_h100_equivalents"]),
+                )
+                for d in report["by_destination"]
+            ],
             "H100-eq.",
         ),
         "flags": charts.stacked_months(
-            "Red flags raised per month (last 12 months)", report["flags"]["by_month"]
+            "Red flags per month of their shipment's ship date (last 12 months)",
+            report["flags"]["by_month"],
         ),
         "drawdown": charts.drawdown(
             "License drawdown (share of the tightest limit)",

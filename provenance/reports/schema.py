@@ -65,6 +65,9 @@ class ByDestination(_M):
     h100_equivalents: Decimal
     cumulative_tpp: Decimal
     cumulative_h100_equivalents: Decimal
+    blocked_tpp: Decimal
+    """The part of `tpp` in shipments whose latest determination is blocked."""
+    blocked_h100_equivalents: Decimal
 
 
 class ByEccn(_M):
@@ -138,6 +141,8 @@ class FlagsJ(_M):
     open_total: int
     oldest_open: list[OpenFlag]
     by_month: list[dict[str, Any]]
+    """Flags per severity by the month of the ship date of their shipment (a party's or a
+    chip's flag: of the day it was raised), in the twelve months to the period's end."""
 
 
 class Counted(_M):

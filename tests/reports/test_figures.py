@@ -114,7 +114,9 @@ def test_totals(q3: dict[str, Any]) -> None:
     assert q3["totals"]["cumulative_tpp"] == "231120.0"
 
 
-def test_compute_by_destination_eccn_and_end_user(q3: dict[str, Any]) -> None:
+def test_compute_by_destination_eccn_and_end_user(trade: Trade, q3: dict[str, Any]) -> None:
+    blocked = {s for s, d in trade.determinations.items() if d.verdict == "blocked"}
+    assert blocked == {"SH-SG", "SH-RELABEL"}
     assert q3["by_destination"] == [
         {
             "destination": "SG",
@@ -124,6 +126,8 @@ def test_compute_by_destination_eccn_and_end_user(q3: dict[str, Any]) -> None:
             "h100_equivalents": "7.00",
             "cumulative_tpp": tpp(9),
             "cumulative_h100_equivalents": "9.00",
+            "blocked_tpp": tpp(6),  # SH-SG's 4 and SH-RELABEL's 2: blocked
+            "blocked_h100_equivalents": "6.00",
         },
         {
             "destination": "AE",
@@ -133,6 +137,8 @@ def test_compute_by_destination_eccn_and_end_user(q3: dict[str, Any]) -> None:
             "h100_equivalents": "5.00",
             "cumulative_tpp": tpp(5),
             "cumulative_h100_equivalents": "5.00",
+            "blocked_tpp": "0.0",
+            "blocked_h100_equivalents": "0.00",
         },
         {
             "destination": "HK",
@@ -142,6 +148,8 @@ def test_compute_by_destination_eccn_and_end_user(q3: dict[str, Any]) -> None:
             "h100_equivalents": "0.60",
             "cumulative_tpp": tpp(4, H20_TPP),
             "cumulative_h100_equivalents": "0.60",
+            "blocked_tpp": "0.0",
+            "blocked_h100_equivalents": "0.00",
         },
     ]
     assert q3["by_eccn"] == [
@@ -219,8 +227,12 @@ def test_flags_by_rule_and_the_oldest_open(trade: Trade, q3: dict[str, Any]) -> 
     keys = [(f["raised_on"], *map(int, f["id"].split("-")[1:])) for f in oldest]
     assert keys == sorted(keys)
     assert {f["subject"] for f in oldest[7:]} == {"shipment/SH-AE2", "shipment/SH-RELABEL"}
+    # By ship date, not by the day the check ran (all of them on 2026-08-31 and 2026-09-30):
+    # SH-Q2's in May, SH-SG's in July, SH-HK's, SH-HARBOR's and SH-AE1's in August.
     assert flags["by_month"] == [
-        {"month": "2026-08", "blocking": 1, "high": 6},
+        {"month": "2026-05", "high": 1},
+        {"month": "2026-07", "blocking": 1},
+        {"month": "2026-08", "high": 5},
         {"month": "2026-09", "blocking": 1, "high": 4},
     ]
 
@@ -347,7 +359,11 @@ def test_a_report_at_an_older_size_has_the_figures_of_that_time(trade: Trade) ->
         {"eccn": "unchecked", "shipments": 2, "units": 4, "tpp": tpp(2)},  # the relabeled: 0
     ]
     assert older["flags"]["open_total"] == 7
-    assert older["flags"]["by_month"] == [{"month": "2026-08", "blocking": 1, "high": 6}]
+    assert older["flags"]["by_month"] == [
+        {"month": "2026-05", "high": 1},
+        {"month": "2026-07", "blocking": 1},
+        {"month": "2026-08", "high": 5},
+    ]
     # The same report at the same size, computed again, is the same.
     again = regulator(trade.ledger, Q3, size=size, verify=False)
     assert recomputed(again) == recomputed(older)

@@ -93,24 +93,41 @@ def test_four_inline_plots(html: str, report: dict[str, Any]) -> None:
     assert len(plots) == 4 and html.count("<svg") == 4
     labels = [re.search(r'aria-label="([^"]*)"', p).group(1) for p in plots]  # type: ignore[union-attr]
     assert labels == [
-        "Compute exported by destination (H100-equivalents)",
+        "Compute by destination, exported and blocked (H100-equivalents)",
         "License drawdown (share of the tightest limit)",
-        "Red flags raised per month (last 12 months)",
+        "Red flags per month of their shipment&#x27;s ship date (last 12 months)",
         "China/Macau units as a share of US end-user units (cumulative), per product",
     ]
     destination, drawdown, flags, _cap = plots
-    # One bar per destination, largest first, with its value.
+    # One bar per destination, largest first, with its total; SG's split: SH-SG's four
+    # H100s and SH-RELABEL's two are blocked, SH-HARBOR's one is not.
     assert re.findall(r'text-anchor="end" font-size="12">([^<]*)</text>', destination) == [
         "SG",
         "AE",
         "HK",
     ]
-    assert "SG: 7.00 H100-eq." in destination and "HK: 0.60 H100-eq." in destination
-    # L-AE-1 drew 5 of 10 units, 150000 of 400000 USD and 79160 of 158320 TPP: 50%.
-    assert "L-AE-1: 50% of the limit" in drawdown and ">limit</text>" in drawdown
-    # Flags raised in August and September 2026, stacked by severity.
-    assert re.findall(r'text-anchor="middle">([^<]*)</text>', flags) == ["2026-08", "2026-09"]
-    assert "2026-08: 1 blocking" in flags and "2026-09: 5 high" in flags
+    assert "SG: 1.00 H100-eq. exported" in destination
+    assert "SG: 6.00 H100-eq. blocked" in destination and ">7.00</text>" in destination
+    assert "HK: 0.60 H100-eq. exported" in destination and "HK: 0.00" not in destination
+    assert ">exported</text>" in destination and ">blocked (the latest determination)<" in (
+        destination
+    )
+    # L-AE-1 drew 5 of 10 units, 150000 of 400000 USD and 79160 of 158320 TPP: 50%; the
+    # plot says what its dashed line is.
+    assert "L-AE-1: 50% of the limit" in drawdown and ">limit (100%)</text>" in drawdown
+    assert (
+        ">dashed line: 100%, all of the license&#x27;s tightest limit (units, value or TPP) "
+        "drawn</text>" in drawdown
+    )
+    # Flags by the month their shipment shipped, stacked by severity; the screening flag
+    # on kowloon (a party) by the day the list was imported, 2026-09-15.
+    assert re.findall(r'text-anchor="middle">([^<]*)</text>', flags) == [
+        "2026-05",
+        "2026-07",
+        "2026-08",
+        "2026-09",
+    ]
+    assert "2026-07: 1 blocking" in flags and "2026-08: 5 high" in flags
     assert report["flags"]["by_month"][-1] == {"month": "2026-09", "blocking": 1, "high": 5}
 
 
