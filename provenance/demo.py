@@ -536,7 +536,7 @@ class Demo:
             "rotate-meridian.yaml",
             rotation,
             "meridian-exports",
-            command="provenance key rotate meridian-exports --old keys/meridian-exports.pub "
+            command="provenance keys rotate meridian-exports --old keys/meridian-exports.pub "
             "--new-public-key keys/meridian-exports-2026.pub --reason 'annual rotation' KEYS",
         ).text()
         revoke = {"kind": "key-revocation", "key": new.keyid, "reason": "demo"}
@@ -547,7 +547,7 @@ class Demo:
                 "revoke.yaml",
                 revoke,
                 "meridian-exports",
-                command="provenance key revoke keys/meridian-exports-2026.pub --reason demo KEYS",
+                command="provenance keys revoke keys/meridian-exports-2026.pub --reason demo KEYS",
             ),
         )
         self.keys["meridian-exports"] = new

@@ -308,17 +308,17 @@ def test_key_rotate(ledger: Cli) -> None:
 def test_key_rotate_and_revoke_name_the_keys_by_their_files(ledger: Cli) -> None:
     ledger.ok("keys", "generate", "acme2")
     result = ledger(
-        "key", "rotate", "acme", "--old", "acme.pub", "--new-public-key", "acme2.pub",
+        "keys", "rotate", "acme", "--old", "acme.pub", "--new-public-key", "acme2.pub",
         "--key", "acme.pem", "--json",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     keys = ledger.json("party", "show", "acme")["keys"]  # type: ignore[index]
     assert [k["revoked_seq"] is None for k in keys] == [False, True]
-    revoked = ledger("key", "revoke", "acme2.pub", "--reason", "lost", "--key", "keys/operator.pem")
+    revoked = ledger("keys", "revoke", "acme2.pub", "--reason", "lost", "--key", "keys/operator.pem")
     assert revoked.exit_code == 0, revoked.stderr
     keys = ledger.json("party", "show", "acme")["keys"]  # type: ignore[index]
     assert keys[1]["revocation_reason"] == "lost"
-    missing = ledger("key", "revoke", "nope.pub", "--reason", "x", "--key", "keys/operator.pem")
+    missing = ledger("keys", "revoke", "nope.pub", "--reason", "x", "--key", "keys/operator.pem")
     assert missing.exit_code == 2 and missing.stderr.startswith(
         "error: 'nope.pub' is neither a key id (64 hex digits) nor a public key file"
     )
