@@ -314,7 +314,9 @@ def test_key_rotate_and_revoke_name_the_keys_by_their_files(ledger: Cli) -> None
     assert result.exit_code == 0, result.stderr
     keys = ledger.json("party", "show", "acme")["keys"]  # type: ignore[index]
     assert [k["revoked_seq"] is None for k in keys] == [False, True]
-    revoked = ledger("keys", "revoke", "acme2.pub", "--reason", "lost", "--key", "keys/operator.pem")
+    revoked = ledger(
+        "keys", "revoke", "acme2.pub", "--reason", "lost", "--key", "keys/operator.pem"
+    )
     assert revoked.exit_code == 0, revoked.stderr
     keys = ledger.json("party", "show", "acme")["keys"]  # type: ignore[index]
     assert keys[1]["revocation_reason"] == "lost"
