@@ -36,15 +36,19 @@ def statement_from(path: str, kind: str | None = None) -> payloads.Statement:
     return kinds.from_document(document, documents.display_name(path))
 
 
-def appended_lines(result: Appended, receipt: Receipt, receipt_file: str | None) -> None:
+def appended_lines(
+    result: Appended, receipt: Receipt, receipt_file: str | None, verbose: bool = False
+) -> None:
+    """One line for the entry; the receipt to `receipt_file`, and with `verbose` the
+    checkpoint and the whole receipt too."""
     state = "already in the ledger as" if result.duplicate else "appended"
     click.echo(f"{state} entry {result.seq}: {result.kind}, signed by {result.signer}")
-    cp = receipt.checkpoint.checkpoint
-    click.echo(f"checkpoint: {cp.origin} size {cp.size}")
     if receipt_file:
         Path(receipt_file).write_text(receipt.text(), encoding="utf-8")
         click.echo(f"receipt written to {receipt_file} (check it with: provenance verify)")
-    else:
+    if verbose:
+        cp = receipt.checkpoint.checkpoint
+        click.echo(f"checkpoint: {cp.origin} size {cp.size}")
         click.echo("receipt (C2SP tlog-proof; check it offline with `provenance verify`):")
         click.echo(receipt.text(), nl=False)
 
@@ -75,7 +79,7 @@ def append_and_report(write: Write, envelope: Envelope) -> Appended:
     if write.as_json:
         emit(True, {"entry": result.__dict__, "receipt": receipt.to_json()}, "")
     else:
-        appended_lines(result, receipt, write.receipt_file)
+        appended_lines(result, receipt, write.receipt_file, write.verbose)
     return result
 
 

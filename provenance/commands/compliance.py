@@ -78,6 +78,30 @@ def show_determination(data: dict[str, Any], explain: bool) -> None:
                 click.echo(f"      {name} = {json.dumps(value)}")
 
 
+def summary(results: list[dict[str, Any]], dry_run: bool) -> None:
+    """`check --all`: shipments by verdict, and the blocked and license-required ones."""
+    counts: dict[str, int] = {}
+    for data in results:
+        counts[data["verdict"]] = counts.get(data["verdict"], 0) + 1
+    click.echo(f"{len(results):,} shipments checked")
+    click.echo(f"  {'verdict':<18} {'shipments':>9}")
+    for verdict in ("clear", "hold", "license_required", "blocked"):
+        if verdict in counts:
+            click.echo(f"  {verdict.replace('_', ' '):<18} {counts[verdict]:>9,}")
+    for verdict in ("blocked", "license_required"):
+        ids = [d["shipment"] for d in results if d["verdict"] == verdict]
+        if ids:
+            shown = ", ".join(ids[:20]) + (f" and {len(ids) - 20:,} more" if ids[20:] else "")
+            click.echo(f"{verdict.replace('_', ' ')}: {shown}")
+    appended = sum(1 for d in results if "seq" in d and not d.get("duplicate"))
+    if dry_run:
+        click.echo("dry run: nothing appended")
+    else:
+        again = sum(1 for d in results if d.get("duplicate"))
+        click.echo(f"determinations appended: {appended:,} ({again:,} already in the ledger)")
+    click.echo("each shipment: provenance check ID, or --all --verbose")
+
+
 def verdict_exit(results: list[dict[str, Any]]) -> None:
     """Exit 1 when a determination is blocked or needs a license nothing covers; else
     HOLD when one is on hold; else 0 (the worst verdict decides)."""
@@ -88,7 +112,14 @@ def verdict_exit(results: list[dict[str, Any]]) -> None:
 
 @click.command("check")
 @click.argument("shipment_ids", nargs=-1)
-@click.option("--all", "check_all", is_flag=True, help="Check every shipment in the ledger.")
+@click.option(
+    "--all",
+    "check_all",
+    is_flag=True,
+    help="Check every shipment in the ledger; ends with a summary (counts by verdict, the "
+    "blocked shipments), each shipment shown only with --verbose.",
+)
+@click.option("--verbose", is_flag=True, help="With --all: show every shipment's determination.")
 @click.option("--pack", "pack_id", default=None, help="Use this rule pack, not the one in force.")
 @click.option("--explain", is_flag=True, help="Show each rule that held, its expression and facts.")
 @click.option("--dry-run", is_flag=True, help="Evaluate only; append nothing.")
@@ -109,6 +140,7 @@ def verdict_exit(results: list[dict[str, Any]]) -> None:
 def check(
     shipment_ids: tuple[str, ...],
     check_all: bool,
+    verbose: bool,
     pack_id: str | None,
     explain: bool,
     dry_run: bool,
@@ -149,6 +181,9 @@ def check(
         )
 
     def human() -> None:
+        if check_all and not verbose:
+            summary(results, dry_run)
+            return
         for data in results:
             show_determination(data, explain)
             if data.get("duplicate"):

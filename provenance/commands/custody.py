@@ -380,7 +380,7 @@ def _append_and_check(
                 f"dry run: {state} entry {result.seq}: {result.kind}, signed by {result.signer}"
             )
         else:
-            appended_lines(result, receipt, write.receipt_file)
+            appended_lines(result, receipt, write.receipt_file, write.verbose)
         if determination is not None:
             show_determination(determination, False)
             if "seq" in determination:

@@ -27,6 +27,7 @@ from provenance.commands.options import (
     progress_bar,
     query,
     reads,
+    receipt_options,
     witness_policy_option,
     writes,
 )
@@ -78,7 +79,7 @@ def ledger_key(output: str | None, db: str | None, as_json: bool) -> None:
 @ledger_group.command("append")
 @click.argument("envelope_file", metavar="ENVELOPE")
 @checkpoint_key_option
-@click.option("--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE.")
+@receipt_options
 @ledger_url_option
 @ledger_key_option
 @witness_policy_option
@@ -88,6 +89,7 @@ def ledger_append(
     envelope_file: str,
     checkpoint_key: str | None,
     receipt_file: str | None,
+    verbose: bool,
     ledger_url: str | None,
     ledger_key: str | None,
     witness_policy: str | None,
@@ -113,6 +115,7 @@ def ledger_append(
         ledger_key,
         witness_policy=witness_policy,
         dry_run=dry_run,
+        verbose=verbose,
     )
     append_and_report(write, envelope)
 

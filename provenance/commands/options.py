@@ -139,6 +139,8 @@ class Write:
     witness_policy: str | None = None
     dry_run: bool = False
     """`--dry-run`: validate, authorise and judge as the write would, write nothing."""
+    verbose: bool = False
+    """`--verbose`: print the checkpoint and the whole receipt after the entry's line."""
 
     def __post_init__(self) -> None:
         if self.dry_run and self.ledger:
@@ -211,6 +213,7 @@ def writes(func: Callable[..., None]) -> Callable[..., None]:
         ledger_key: str | None,
         witness_policy: str | None,
         dry_run: bool,
+        verbose: bool,
         **kwargs: Any,
     ) -> None:
         write = Write(
@@ -223,6 +226,7 @@ def writes(func: Callable[..., None]) -> Callable[..., None]:
             ledger_key,
             witness_policy=witness_policy,
             dry_run=dry_run,
+            verbose=verbose,
         )
         func(*args, write=write, **kwargs)
 
@@ -312,10 +316,21 @@ def query(db: str | None, read: Callable[[Any], T]) -> T:
 
 def signing_options(func: F) -> F:
     func = signing_key_option("Private key to sign with (repeat to add signatures).")(func)
+    func = receipt_options(func)
+    return checkpoint_key_option(func)
+
+
+def receipt_options(func: F) -> F:
+    """`--receipt FILE` and `--verbose`: an append prints one line (the entry, its kind and
+    signer); the receipt goes to FILE, or with --verbose is printed after the checkpoint."""
     func = click.option(
+        "--verbose",
+        is_flag=True,
+        help="Also print the checkpoint and the whole receipt (a C2SP tlog-proof).",
+    )(func)
+    return click.option(
         "--receipt", "receipt_file", metavar="FILE", help="Write the receipt to FILE."
     )(func)
-    return checkpoint_key_option(func)
 
 
 FINDINGS = 1

@@ -148,7 +148,7 @@ def test_a_voided_shipment_is_not_judged_nor_exported(shipped: Trade) -> None:  
         "error: shipment 'SHP-1' is void (entry 31): a voided shipment is not judged\n"
         "hint: provenance shipment show SHP-1\n"
     )
-    every = shipped("check", "--all")
+    every = shipped("check", "--all", "--verbose")
     assert "SHP-1" not in every.stdout
     assert shipped.chip(SERIALS[0])["state"] == "manufactured"
     report = shipped.obj("report", "regulator", "--period", "2026")

@@ -229,10 +229,7 @@ class Trade(Cli):
         found = re.fullmatch(rf"appended entry (\d+): {kind}, signed by {signer}", lines[0])
         assert found, result.stdout
         seq = int(found.group(1))
-        assert lines[1] == f"checkpoint: {ORIGIN} size {seq + 1}"
-        assert lines[2].startswith("receipt (C2SP tlog-proof")
-        assert lines[3] == "c2sp.org/tlog-proof@v1"
-        assert lines[4].startswith("extra ") and lines[5] == f"index {seq}"
+        assert lines[1:] == [], result.stdout  # one line: the receipt only with --verbose
         return seq
 
     def refused(self, args: Sequence[str], code: int, *fragments: str) -> str:
@@ -1244,3 +1241,55 @@ def test_flags_follow_the_facts_within_one_batch(shipped: Trade) -> None:
     shipped.ok("ledger", "replay")
     again = {f["rule"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")}  # type: ignore[union-attr]
     assert again == flags
+
+
+def test_an_append_prints_one_line_the_receipt_to_a_file_or_with_verbose(trade: Trade) -> None:
+    """Issue 17 item 8: one line (entry, kind, signer); --receipt writes the receipt to a
+    file and says so; --verbose prints the checkpoint and the whole receipt."""
+    quiet = trade.ok("attest", "manufacture", trade.write("m", manufacture_doc(["Q-1"])),
+                     "--key", "nvidia.pem")  # fmt: skip
+    assert quiet.stderr == ""
+    [line] = quiet.stdout.splitlines()
+    seq = int(re.fullmatch(r"appended entry (\d+): manufacture, signed by nvidia", line).group(1))  # type: ignore[union-attr]
+    filed = trade.ok("attest", "manufacture", trade.write("m", manufacture_doc(["Q-2"])),
+                     "--key", "nvidia.pem", "--receipt", "q2.receipt")  # fmt: skip
+    assert filed.stdout.splitlines() == [
+        f"appended entry {seq + 1}: manufacture, signed by nvidia",
+        "receipt written to q2.receipt (check it with: provenance verify)",
+    ]
+    assert Path("q2.receipt").read_text().startswith("c2sp.org/tlog-proof@v1\n")
+    loud = trade.ok("attest", "manufacture", trade.write("m", manufacture_doc(["Q-3"])),
+                    "--key", "nvidia.pem", "--verbose")  # fmt: skip
+    lines = loud.stdout.splitlines()
+    assert lines[0] == f"appended entry {seq + 2}: manufacture, signed by nvidia"
+    assert lines[1] == f"checkpoint: {ORIGIN} size {seq + 3}"
+    assert lines[2].startswith("receipt (C2SP tlog-proof")
+    assert lines[3] == "c2sp.org/tlog-proof@v1"
+    assert lines[4].startswith("extra ") and lines[5] == f"index {seq + 2}"
+
+
+def test_check_all_ends_with_a_summary_and_shows_each_shipment_only_with_verbose(
+    shipped: Trade,
+) -> None:
+    """Issue 17 item 8: counts by verdict and the blocked shipments; --verbose for each.
+    (No license LIC-1 was issued, so both shipments are blocked.)"""
+    shipped.append("shipment register", shipment_doc("SHP-2", item(["X-404"])), "meridian")
+    result = shipped("check", "--all", "--as-of", "2026-04-15")
+    assert result.exit_code == 1 and result.stderr == ""
+    assert result.stdout.splitlines() == [
+        "2 shipments checked",
+        "  verdict            shipments",
+        "  blocked                    2",
+        "blocked: SHP-1, SHP-2",
+        "determinations appended: 2 (0 already in the ledger)",
+        "each shipment: provenance check ID, or --all --verbose",
+    ]
+    verbose = shipped("check", "--all", "--as-of", "2026-04-15", "--verbose")
+    assert verbose.exit_code == 1
+    assert "shipment SHP-1 under" in verbose.stdout and "shipment SHP-2 under" in verbose.stdout
+    assert "already entry" in verbose.stdout  # the same determinations: nothing appended
+    dry = shipped("check", "--all", "--as-of", "2026-04-16", "--dry-run")
+    assert dry.stdout.splitlines()[-2:] == [
+        "dry run: nothing appended",
+        "each shipment: provenance check ID, or --all --verbose",
+    ]
