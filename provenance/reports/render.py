@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,26 @@ def _title(report: dict[str, Any]) -> str:
     return f"Dossier of {report['kind']} {params['subject']}"
 
 
+_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
+
+
+def number(value: Any) -> Any:
+    """A figure as a person reads it: thousands separators, no trailing `.0` (a decimal
+    string of the report, such as TPP "126656.0", or an integer); anything else as is."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        whole, _, fraction = value.partition(".")
+        fraction = fraction.rstrip("0")
+        grouped = f"{int(whole):,}" if whole not in ("-0",) else "-0"
+        return f"{grouped}.{fraction}" if fraction else grouped
+    return value
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out.extend("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows)
@@ -47,7 +68,10 @@ _COMPUTE = ("shipments", "units", "tpp", "h100_equivalents", "cumulative_tpp")
 
 def _picked(rows: list[dict[str, Any]], *keys: str) -> list[list[Any]]:
     """The table cells: these keys of each row, in order."""
-    return [[row[k] for k in keys] for row in rows]
+    return [[row[k] if k in _TEXT else number(row[k]) for k in keys] for row in rows]
+
+
+_TEXT = frozenset({"destination", "eccn", "end_user", "license", "exporter", "currency"})
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -94,9 +118,10 @@ def markdown(report: dict[str, Any]) -> str:
     v = report["verdicts"]
     lines += [
         "",
-        f"**{t['shipments']} shipments, {t['units']} units, TPP {t['tpp']} "
-        f"({t['h100_equivalents']} H100-equivalents)**; since the first entry TPP "
-        f"{t['cumulative_tpp']} ({t['cumulative_h100_equivalents']} H100-eq.). "
+        f"**{number(t['shipments'])} shipments, {number(t['units'])} units, TPP "
+        f"{number(t['tpp'])} ({number(t['h100_equivalents'])} H100-equivalents)**; since "
+        f"the first entry TPP {number(t['cumulative_tpp'])} "
+        f"({number(t['cumulative_h100_equivalents'])} H100-eq.). "
         f"Verdicts: {v['blocked']} blocked, {v['license_required']} license required, "
         f"{v.get('hold', 0)} hold, {v['clear']} clear, {v['unchecked']} unchecked.",
         "",
@@ -315,6 +340,7 @@ _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html", "j2"]),
 )
+_ENV.filters["num"] = number
 
 
 def html(report: dict[str, Any]) -> str:

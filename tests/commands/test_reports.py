@@ -91,10 +91,10 @@ def test_regulator_markdown_to_stdout(cli: Reports) -> None:
     assert result.stderr == ""  # no progress on a pipe
     assert out.startswith("# Export compliance report, 2026-Q3\n")
     assert f"size {cli.size()}" in out
-    assert "**6 shipments, 16 units, TPP 199456.0 (12.60 H100-equivalents)**" in out
-    assert "since the first entry TPP 231120.0 (14.60 H100-eq.)" in out
+    assert "**6 shipments, 16 units, TPP 199,456 (12.6 H100-equivalents)**" in out
+    assert "since the first entry TPP 231,120 (14.6 H100-eq.)" in out
     assert "Verdicts: 2 blocked, 0 license required, 4 hold, 0 clear, 0 unchecked." in out
-    assert "| SG | 3 | 7 | 110824.0 | 7.00 | 142488.0 |" in out
+    assert "| SG | 3 | 7 | 110,824 | 7 | 142,488 |" in out
     assert "| L-AE-1 | meridian | AE | 2026-07-01..2027-06-30 | 5 / 10 |" in out
     assert "| diversion.no-end-use-statement | high | 6 | 0 | 0 | 0 |" in out
     assert "- Serials not received: 10 in 5 shipments." in out

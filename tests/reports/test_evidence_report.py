@@ -135,7 +135,7 @@ def test_every_format_carries_the_figures_and_verify_recomputes_them(story: Stor
     text = render.render(report, "md")
     assert "## The 50% cap (FR 2026-00789)" in text
     assert "| nvidia-h200-sxm | 6 | 8 | 0.7500 | NO | 6 / 8 |" in text
-    assert "not a tax or duty assessment" in text and "52500.00" in text
+    assert "not a tax or duty assessment" in text and "| 52,500 |" in text
     html = render.render(report, "html")
     assert "<polyline" in html and "cap 50%" in html and "not a tax or duty assessment" in html
     rows = list(csv.reader(io.StringIO(render.render(report, "csv"))))

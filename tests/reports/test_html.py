@@ -133,7 +133,7 @@ def test_four_inline_plots(html: str, report: dict[str, Any]) -> None:
 
 def test_the_figures_are_on_the_page(html: str, report: dict[str, Any]) -> None:
     assert f"<title>{TITLE}</title>" in html and f"<h1>{TITLE}</h1>" in html
-    assert "<b>199456.0</b>" in html and "12.60 H100-eq." in html
+    assert "<b>199,456</b>" in html and "12.6 H100-eq." in html
     assert '<span class="ok">passed</span>' in html
     assert f"<code>{report['screening_list']['digest'][:16]}</code>" in html
     assert "<td>L-AE-1</td>" in html and "5 / 10" in html
