@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Row
 
 from provenance.errors import AuthorizationError
-from provenance.ledger.projections.custody import write_lines
+from provenance.ledger.projections.custody import shipment_columns, write_lines
 from provenance.ledger.projections.tables import (
     ChipRow,
     ReceiptRow,
@@ -141,19 +141,7 @@ def _amendment(writer: Writer, accepted: Accepted, directory: Directory) -> None
     writer.execute(
         update(ShipmentRow)
         .where(ShipmentRow.id == row.id)
-        .values(
-            consignee=corrected.consignee,
-            end_user=corrected.end_user,
-            forwarder=corrected.forwarder,
-            ship_date=corrected.ship_date,
-            destination=corrected.destination,
-            route=" ".join(corrected.route),
-            license=corrected.license,
-            units=sum(item.quantity for item in corrected.items),
-            payer=corrected.payer,
-            delivery_address=corrected.delivery_address,
-            version_seq=accepted.seq,
-        )
+        .values(**shipment_columns(corrected), version_seq=accepted.seq)
     )
     write_lines(writer, corrected)
     _release(writer, row.id, old - new, accepted.seq)

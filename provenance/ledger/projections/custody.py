@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -162,16 +163,7 @@ def _shipment_statement(writer: Writer, accepted: Accepted, directory: Directory
             "id": statement.id,
             "seq": accepted.seq,
             "exporter": statement.exporter,
-            "consignee": statement.consignee,
-            "end_user": statement.end_user,
-            "forwarder": statement.forwarder,
-            "ship_date": statement.ship_date,
-            "destination": statement.destination,
-            "route": " ".join(statement.route),
-            "license": statement.license,
-            "units": sum(item.quantity for item in statement.items),
-            "payer": statement.payer,
-            "delivery_address": statement.delivery_address,
+            **shipment_columns(statement),
             "version_seq": accepted.seq,
         },
     )
@@ -179,6 +171,23 @@ def _shipment_statement(writer: Writer, accepted: Accepted, directory: Directory
     set_custody(
         writer, statement.serials(), accepted.seq, "shipped", shipment_id=statement.id, country=None
     )
+
+
+def shipment_columns(statement: ShipmentStatement) -> dict[str, Any]:
+    """The `shipments` columns a shipment's facts give (all but its id, entry and
+    exporter): what a registration writes and an amendment replaces."""
+    return {
+        "consignee": statement.consignee,
+        "end_user": statement.end_user,
+        "forwarder": statement.forwarder,
+        "ship_date": statement.ship_date,
+        "destination": statement.destination,
+        "route": " ".join(statement.route),
+        "license": statement.license,
+        "units": sum(item.quantity for item in statement.items),
+        "payer": statement.payer,
+        "delivery_address": statement.delivery_address,
+    }
 
 
 def write_lines(writer: Writer, statement: ShipmentStatement) -> None:
