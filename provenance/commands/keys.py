@@ -14,6 +14,7 @@ from provenance.commands.options import (
     common,
     emit,
     json_option,
+    key_dirs_option,
     pem_option,
     query,
     writes,
@@ -129,14 +130,7 @@ def key_revoke(keyid: str, reason: str, write: Write) -> None:
 
 
 @key_group.command("list")
-@click.option(
-    "--dir",
-    "directories",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="A folder of key files (repeat for several; default: the folder `init` wrote the "
-    "ledger's keys to, and the current folder).",
-)
+@key_dirs_option
 @common
 def key_list(directories: tuple[str, ...], db: str | None, as_json: bool) -> None:
     """The key files found (*.pem, *.pub), and which registered party each key belongs to.

@@ -348,3 +348,14 @@ def exit_on_findings(found: bool, code: int = FINDINGS) -> None:
     """Exit with `code` (FINDINGS unless told) when the result just printed holds any."""
     if found:
         raise click.exceptions.Exit(code)
+
+
+key_dirs_option = click.option(
+    "--dir",
+    "directories",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="A folder of key files (repeat for several; default: the folder `init` wrote the "
+    "ledger's keys to, and the current folder).",
+)
+"""`--dir DIR`: where `keys list` and `status` look for key files."""

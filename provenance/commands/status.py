@@ -6,18 +6,11 @@ from typing import Any
 
 import click
 
-from provenance.commands.options import Read, emit, query, reads
+from provenance.commands.options import Read, emit, key_dirs_option, query, reads
 
 
 @click.command("status")
-@click.option(
-    "--dir",
-    "directories",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="A folder of key files (repeat; default: the folder `init` wrote the ledger's "
-    "keys to, and the current folder).",
-)
+@key_dirs_option
 @reads
 def status(directories: tuple[str, ...], read: Read, as_json: bool) -> None:
     """Where things stand: the ledger, its size, its last checkpoint, keys, open flags.
