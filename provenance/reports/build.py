@@ -23,7 +23,7 @@ from provenance.ledger import queries
 from provenance.ledger.audit import audit
 from provenance.ledger.audit_state import AuditState
 from provenance.ledger.log import Ledger
-from provenance.ledger.projections.tables import FlagRow, LicenseRow, ShipmentRow
+from provenance.ledger.projections.tables import FlagRow, LicenseRow
 from provenance.reports.figures import EvidenceFigures, Figures
 from provenance.reports.periods import Period
 
@@ -160,16 +160,16 @@ def exporter(
     say = progress or (lambda _step: None)
     queries.party(ledger, party)  # NotFoundError for an unknown party
     checkpoint = _checkpoint(ledger, size)
-    own = ShipmentRow.exporter == party
     with ledger.store.read() as conn:
         figures = Figures(conn, checkpoint["size"])
+        own = figures.shipment.exporter == party
         say("shipments and compute")
         compute = figures.compute(period, own)
         shipments = figures.shipments_of(period, own)
         verdicts = figures.verdicts(period, own)
         licenses = figures.licenses(period, LicenseRow.exporter == party)
         say("red flags")
-        own_subjects = select(literal("shipment/") + ShipmentRow.id).where(own)
+        own_subjects = select(literal("shipment/") + figures.shipment.id).where(own)
         flags = figures.flags(period, FlagRow.subject.in_(own_subjects))
         custody = figures.custody(period, own)
     report = {

@@ -8,9 +8,9 @@ units (the TPP of the product the chips are, from the latest determination, else
 the declared product), and in H100-equivalents (TPP / the H100 SXM5's TPP).
 
 A voided shipment counts up to the size of its void, not after. An amended one counts
-once, with the facts in force now (the projections keep the latest version's facts
-only): a report signed before an amendment recomputes with the amended facts, and
-`report verify` names the figures that changed.
+once, with the facts in force at the size: the version an amendment at or after the
+size superseded (`shipment_versions`) stands in for the facts in force now, so a report
+signed before an amendment recomputes to the figures it was signed with.
 """
 
 from __future__ import annotations
@@ -30,10 +30,13 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import FromClause
 
 from provenance.ledger.projections.tables import (
+    SHIPMENT_FACTS,
     DeterminationItemRow,
     DeterminationRow,
     EndUseRow,
@@ -51,6 +54,9 @@ from provenance.ledger.projections.tables import (
     ShipmentItemRow,
     ShipmentRow,
     ShipmentSerialRow,
+    ShipmentVersionItemRow,
+    ShipmentVersionRow,
+    ShipmentVersionSerialRow,
 )
 from provenance.reports.periods import Period
 
@@ -72,12 +78,69 @@ def money_text(value: float | None) -> str:
     return f"{(value or 0.0):.2f}"
 
 
+def shipments_at(conn: Connection, size: int) -> tuple[FromClause, FromClause, FromClause]:
+    """The shipments, their items and their serials as the ledger held them at `size`,
+    with the columns of `shipments`, `shipment_items` and `shipment_serials`: the tables
+    themselves unless an amendment at or after `size` superseded a version in force then;
+    else each table with that version's rows in place of the shipment's rows now."""
+    version = ShipmentVersionRow
+    then = and_(version.seq < size, version.superseded_seq >= size)
+    shipments = ShipmentRow.__table__
+    items = ShipmentItemRow.__table__
+    serials = ShipmentSerialRow.__table__
+    if conn.execute(select(literal(1)).where(then).limit(1)).first() is None:
+        return shipments, items, serials
+    now = func.coalesce(ShipmentRow.version_seq, ShipmentRow.seq) < size
+
+    def version_column(name: str) -> Any:
+        if name in SHIPMENT_FACTS:
+            return getattr(version, name).label(name)
+        return version.seq.label(name) if name == "version_seq" else shipments.c[name]
+
+    shipments_then = union_all(
+        select(shipments).where(now),
+        select(*(version_column(c.name) for c in shipments.c))
+        .join(ShipmentRow, ShipmentRow.id == version.shipment_id)
+        .where(then),
+    ).subquery("shipments_then")
+    version_items = ShipmentVersionItemRow.__table__.c
+    items_then = union_all(
+        select(items).join(ShipmentRow, ShipmentRow.id == items.c.shipment_id).where(now),
+        select(
+            *(
+                version.shipment_id.label(c.name)
+                if c.name == "shipment_id"
+                else version_items[c.name]
+                for c in items.c
+            )
+        )
+        .join(version, version.seq == version_items.seq)
+        .where(then),
+    ).subquery("shipment_items_then")
+    serials_then = union_all(
+        select(serials).join(ShipmentRow, ShipmentRow.id == serials.c.shipment_id).where(now),
+        select(
+            version.shipment_id.label("shipment_id"),
+            ShipmentVersionSerialRow.serial,
+            ShipmentVersionSerialRow.line,
+        )
+        .join(version, version.seq == ShipmentVersionSerialRow.seq)
+        .where(then),
+    ).subquery("shipment_serials_then")
+    return shipments_then, items_then, serials_then
+
+
 class Figures:
     """Aggregates over one ledger connection at one tree size."""
 
     def __init__(self, conn: Connection, size: int) -> None:
         self.conn = conn
         self.size = size
+        self.shipments, self.shipment_items, self.shipment_serials = shipments_at(conn, size)
+        self.shipment = self.shipments.c
+        """The columns of the shipments at this size (those of `shipments`)."""
+        self.item = self.shipment_items.c
+        self.serial = self.shipment_serials.c
         self.h100 = float(
             conn.execute(
                 select(ProductVersionRow.tpp)
@@ -128,27 +191,27 @@ class Figures:
         )
         return (
             select(
-                ShipmentRow.id.label("shipment"),
-                ShipmentRow.destination.label("destination"),
-                ShipmentRow.end_user.label("end_user"),
-                ShipmentRow.exporter.label("exporter"),
-                ShipmentRow.ship_date.label("ship_date"),
-                ShipmentItemRow.quantity.label("quantity"),
+                self.shipment.id.label("shipment"),
+                self.shipment.destination.label("destination"),
+                self.shipment.end_user.label("end_user"),
+                self.shipment.exporter.label("exporter"),
+                self.shipment.ship_date.label("ship_date"),
+                self.item.quantity.label("quantity"),
                 func.coalesce(DeterminationItemRow.eccn, literal("unchecked")).label("eccn"),
-                (unit_tpp * ShipmentItemRow.quantity).label("tpp"),
+                (unit_tpp * self.item.quantity).label("tpp"),
                 DeterminationRow.verdict.label("verdict"),
             )
-            .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
-            .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .join(self.shipment_items, self.item.shipment_id == self.shipment.id)
+            .outerjoin(latest, latest.c.shipment_id == self.shipment.id)
             .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
             .outerjoin(
                 DeterminationItemRow,
                 and_(
                     DeterminationItemRow.seq == latest.c.seq,
-                    DeterminationItemRow.line == ShipmentItemRow.line,
+                    DeterminationItemRow.line == self.item.line,
                 ),
             )
-            .outerjoin(products, products.c.id == ShipmentItemRow.product)
+            .outerjoin(products, products.c.id == self.item.product)
             .where(self._counted(), *where)
             .subquery("items")
         )
@@ -157,12 +220,12 @@ class Figures:
         """A shipment the ledger held at this size, not voided by then (a voided shipment
         is no export; an amended one counts once, with the facts in force)."""
         return and_(
-            ShipmentRow.seq < self.size,
-            or_(ShipmentRow.voided_seq.is_(None), ShipmentRow.voided_seq >= self.size),
+            self.shipment.seq < self.size,
+            or_(self.shipment.voided_seq.is_(None), self.shipment.voided_seq >= self.size),
         )
 
     def _in_period(self, period: Period) -> Any:
-        return ShipmentRow.ship_date.between(period.start, period.end)
+        return self.shipment.ship_date.between(period.start, period.end)
 
     # --- shipments and compute ----------------------------------------------------------
 
@@ -170,7 +233,7 @@ class Figures:
         """Shipments, units and compute in the period by destination, ECCN and end user,
         with the cumulative compute since the first entry."""
         items = self._items(self._in_period(period), *scope)
-        upto = self._items(ShipmentRow.ship_date <= period.end, *scope)
+        upto = self._items(self.shipment.ship_date <= period.end, *scope)
         c = self.conn
         blocked = case((items.c.verdict == literal_column("'blocked'"), items.c.tpp), else_=0.0)
         by_destination = c.execute(
@@ -268,8 +331,8 @@ class Figures:
         verdict = func.coalesce(DeterminationRow.verdict, literal_column("'unchecked'"))
         rows = self.conn.execute(
             select(verdict, func.count())
-            .select_from(ShipmentRow)
-            .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .select_from(self.shipments)
+            .outerjoin(latest, latest.c.shipment_id == self.shipment.id)
             .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
             .where(self._counted(), self._in_period(period), *scope)
             .group_by(verdict)
@@ -296,32 +359,32 @@ class Figures:
         ).all()
         if not rows:
             return []
-        items = self._items(ShipmentRow.ship_date <= period.end)
-        value = cast(ShipmentItemRow.unit_value, Float) * ShipmentItemRow.quantity
+        items = self._items(self.shipment.ship_date <= period.end)
+        value = cast(self.item.unit_value, Float) * self.item.quantity
         drawn_value: dict[str, float] = dict(
             c.execute(
-                select(ShipmentRow.license, func.sum(value))
-                .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
+                select(self.shipment.license, func.sum(value))
+                .join(self.shipment_items, self.item.shipment_id == self.shipment.id)
                 .where(
                     self._counted(),
-                    ShipmentRow.ship_date <= period.end,
-                    ShipmentRow.license.in_([r.id for r in rows]),
+                    self.shipment.ship_date <= period.end,
+                    self.shipment.license.in_([r.id for r in rows]),
                 )
-                .group_by(ShipmentRow.license)
+                .group_by(self.shipment.license)
             ).all()
         )
         drawn = {
             lic: (int(n), int(u or 0), t)
             for lic, n, u, t in c.execute(
                 select(
-                    ShipmentRow.license,
+                    self.shipment.license,
                     func.count(func.distinct(items.c.shipment)),
                     func.sum(items.c.quantity),
                     func.sum(items.c.tpp),
                 )
-                .join(items, items.c.shipment == ShipmentRow.id)
-                .where(ShipmentRow.license.in_([r.id for r in rows]))
-                .group_by(ShipmentRow.license)
+                .join(items, items.c.shipment == self.shipment.id)
+                .where(self.shipment.license.in_([r.id for r in rows]))
+                .group_by(self.shipment.license)
             )
         }
         out = []
@@ -408,12 +471,12 @@ class Figures:
         ).scalar()
         # By the ship date of the shipment a flag is about (a party's or a chip's flag: the
         # day it was raised), in the twelve months to the period's end.
-        plotted = func.coalesce(ShipmentRow.ship_date, FlagRow.raised_on)
+        plotted = func.coalesce(self.shipment.ship_date, FlagRow.raised_on)
         by_day = c.execute(
             select(plotted, FlagRow.severity, func.count())
             .select_from(FlagRow)
             .outerjoin(
-                ShipmentRow, FlagRow.subject == literal_column("'shipment/'") + ShipmentRow.id
+                self.shipments, FlagRow.subject == literal_column("'shipment/'") + self.shipment.id
             )
             .where(*base, plotted <= period.end, plotted > period.end - dt.timedelta(days=366))
             .group_by(plotted, FlagRow.severity)
@@ -455,47 +518,47 @@ class Figures:
             .select_from(ReceiptSerialRow)
             .join(ReceiptRow, ReceiptRow.seq == ReceiptSerialRow.seq)
             .where(
-                ReceiptSerialRow.serial == ShipmentSerialRow.serial,
-                ReceiptRow.shipment_id == ShipmentSerialRow.shipment_id,
+                ReceiptSerialRow.serial == self.serial.serial,
+                ReceiptRow.shipment_id == self.serial.shipment_id,
                 ReceiptRow.seq < self.size,
             )
         )
         not_received = c.execute(
-            select(ShipmentRow.id, ShipmentRow.ship_date, ShipmentRow.destination, func.count())
-            .join(ShipmentSerialRow, ShipmentSerialRow.shipment_id == ShipmentRow.id)
+            select(
+                self.shipment.id, self.shipment.ship_date, self.shipment.destination, func.count()
+            )
+            .join(self.shipment_serials, self.serial.shipment_id == self.shipment.id)
             .where(
                 self._counted(),
                 self._in_period(period),
                 ~exists(received),
                 *scope,
             )
-            .group_by(ShipmentRow.id, ShipmentRow.ship_date, ShipmentRow.destination)
-            .order_by(ShipmentRow.ship_date, ShipmentRow.id)
+            .group_by(self.shipment.id, self.shipment.ship_date, self.shipment.destination)
+            .order_by(self.shipment.ship_date, self.shipment.id)
         ).all()
         # As the rules read it: a statement by the shipment's end user, valid on the ship
         # date, that names the shipment or one of its serials.
-        its_serials = select(ShipmentSerialRow.serial).where(
-            ShipmentSerialRow.shipment_id == ShipmentRow.id
-        )
+        its_serials = select(self.serial.serial).where(self.serial.shipment_id == self.shipment.id)
         covered = (
             select(literal(1))
             .select_from(EndUseScopeRow)
             .join(EndUseRow, EndUseRow.seq == EndUseScopeRow.seq)
             .where(
                 or_(
-                    and_(EndUseScopeRow.kind == "shipment", EndUseScopeRow.ref == ShipmentRow.id),
+                    and_(EndUseScopeRow.kind == "shipment", EndUseScopeRow.ref == self.shipment.id),
                     and_(EndUseScopeRow.kind == "serial", EndUseScopeRow.ref.in_(its_serials)),
                 ),
-                EndUseRow.party == ShipmentRow.end_user,
+                EndUseRow.party == self.shipment.end_user,
                 EndUseRow.seq < self.size,
-                EndUseRow.date <= ShipmentRow.ship_date,
-                EndUseRow.valid_until >= ShipmentRow.ship_date,
+                EndUseRow.date <= self.shipment.ship_date,
+                EndUseRow.valid_until >= self.shipment.ship_date,
             )
         )
         missing_end_use = c.execute(
-            select(ShipmentRow.id, ShipmentRow.end_user, ShipmentRow.ship_date)
+            select(self.shipment.id, self.shipment.end_user, self.shipment.ship_date)
             .where(self._counted(), self._in_period(period), ~exists(covered), *scope)
-            .order_by(ShipmentRow.ship_date, ShipmentRow.id)
+            .order_by(self.shipment.ship_date, self.shipment.id)
         ).all()
         expired_where = [
             EndUseRow.seq < self.size,
@@ -508,11 +571,11 @@ class Figures:
             InspectionRow.date.between(period.start, period.end),
         ]
         if scope:  # an exporter's report: its own end users and serials only
-            expired_where.append(EndUseRow.party.in_(select(ShipmentRow.end_user).where(*scope)))
+            expired_where.append(EndUseRow.party.in_(select(self.shipment.end_user).where(*scope)))
             missing_where.append(
                 InspectionSerialRow.serial.in_(
-                    select(ShipmentSerialRow.serial)
-                    .join(ShipmentRow, ShipmentRow.id == ShipmentSerialRow.shipment_id)
+                    select(self.serial.serial)
+                    .join(self.shipments, self.shipment.id == self.serial.shipment_id)
                     .where(*scope)
                 )
             )
@@ -584,21 +647,21 @@ class Figures:
         latest = self._latest()
         rows = self.conn.execute(
             select(
-                ShipmentRow.id,
-                ShipmentRow.seq,
-                ShipmentRow.ship_date,
-                ShipmentRow.destination,
-                ShipmentRow.consignee,
-                ShipmentRow.end_user,
-                ShipmentRow.units,
-                ShipmentRow.license,
+                self.shipment.id,
+                self.shipment.seq,
+                self.shipment.ship_date,
+                self.shipment.destination,
+                self.shipment.consignee,
+                self.shipment.end_user,
+                self.shipment.units,
+                self.shipment.license,
                 DeterminationRow.verdict,
                 DeterminationRow.seq,
             )
-            .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .outerjoin(latest, latest.c.shipment_id == self.shipment.id)
             .outerjoin(DeterminationRow, DeterminationRow.seq == latest.c.seq)
             .where(self._counted(), self._in_period(period), *scope)
-            .order_by(ShipmentRow.ship_date, ShipmentRow.id)
+            .order_by(self.shipment.ship_date, self.shipment.id)
         ).all()
         return [
             {
@@ -672,28 +735,26 @@ class EvidenceFigures(Figures):
         latest = self._latest()
         return (
             select(
-                ShipmentRow.id.label("shipment"),
-                ShipmentRow.exporter.label("exporter"),
-                ShipmentRow.destination.label("destination"),
-                ShipmentRow.route.label("route"),
-                ShipmentRow.ship_date.label("ship_date"),
-                ShipmentRow.license.label("license"),
-                func.coalesce(DeterminationItemRow.product, ShipmentItemRow.product).label(
-                    "product"
-                ),
-                ShipmentItemRow.quantity.label("quantity"),
-                (cast(ShipmentItemRow.unit_value, Float) * ShipmentItemRow.quantity).label("value"),
-                ShipmentItemRow.currency.label("currency"),
+                self.shipment.id.label("shipment"),
+                self.shipment.exporter.label("exporter"),
+                self.shipment.destination.label("destination"),
+                self.shipment.route.label("route"),
+                self.shipment.ship_date.label("ship_date"),
+                self.shipment.license.label("license"),
+                func.coalesce(DeterminationItemRow.product, self.item.product).label("product"),
+                self.item.quantity.label("quantity"),
+                (cast(self.item.unit_value, Float) * self.item.quantity).label("value"),
+                self.item.currency.label("currency"),
                 DeterminationItemRow.eccn.label("eccn"),
                 DeterminationItemRow.policy.label("policy"),
             )
-            .join(ShipmentItemRow, ShipmentItemRow.shipment_id == ShipmentRow.id)
-            .outerjoin(latest, latest.c.shipment_id == ShipmentRow.id)
+            .join(self.shipment_items, self.item.shipment_id == self.shipment.id)
+            .outerjoin(latest, latest.c.shipment_id == self.shipment.id)
             .outerjoin(
                 DeterminationItemRow,
                 and_(
                     DeterminationItemRow.seq == latest.c.seq,
-                    DeterminationItemRow.line == ShipmentItemRow.line,
+                    DeterminationItemRow.line == self.item.line,
                 ),
             )
             .where(self._counted(), *where)
@@ -705,14 +766,14 @@ class EvidenceFigures(Figures):
         end users, cumulative from 2026-01-15, at the period's end and at each month's end
         (every exporter), and the ratio against the 50% cap."""
         items = self._path_items(
-            ShipmentRow.ship_date >= CAP_FROM,
-            ShipmentRow.ship_date <= period.end,
+            self.shipment.ship_date >= CAP_FROM,
+            self.shipment.ship_date <= period.end,
             or_(
                 and_(
-                    ShipmentRow.destination.in_(CHINA_MACAU),
-                    or_(ShipmentRow.route == "US", ShipmentRow.route.like("US %")),
+                    self.shipment.destination.in_(CHINA_MACAU),
+                    or_(self.shipment.route == "US", self.shipment.route.like("US %")),
                 ),
-                ShipmentRow.destination == "US",
+                self.shipment.destination == "US",
             ),
         )
         on_path = or_(
@@ -780,12 +841,12 @@ class EvidenceFigures(Figures):
         """Per exporter and currency: the declared value of envelope chips exported from the
         US to China/Macau on the case-by-case path and 25% of it; the declared value of
         licensed H20/MI308 shipments to China/Macau and 15% of it."""
-        in_period = ShipmentRow.ship_date.between(period.start, period.end)
+        in_period = self.shipment.ship_date.between(period.start, period.end)
         envelope = self._path_items(
             in_period,
-            ShipmentRow.ship_date >= CHARGE_FROM,
-            ShipmentRow.destination.in_(CHINA_MACAU),
-            or_(ShipmentRow.route == "US", ShipmentRow.route.like("US %")),
+            self.shipment.ship_date >= CHARGE_FROM,
+            self.shipment.destination.in_(CHINA_MACAU),
+            or_(self.shipment.route == "US", self.shipment.route.like("US %")),
         )
         rows = self.conn.execute(
             select(
@@ -801,11 +862,11 @@ class EvidenceFigures(Figures):
         ).all()
         licensed = self._path_items(
             in_period,
-            ShipmentRow.ship_date >= SHARE_FROM,
-            ShipmentRow.destination.in_(CHINA_MACAU),
+            self.shipment.ship_date >= SHARE_FROM,
+            self.shipment.destination.in_(CHINA_MACAU),
             exists(
                 select(literal(1)).where(
-                    LicenseRow.id == ShipmentRow.license, LicenseRow.seq < self.size
+                    LicenseRow.id == self.shipment.license, LicenseRow.seq < self.size
                 )
             ),
         )
@@ -858,26 +919,26 @@ class EvidenceFigures(Figures):
         controlled = or_(*(DeterminationItemRow.eccn.like(f"{p}%") for p in CONTROLLED_PREFIXES))
         serials = (
             select(
-                ShipmentSerialRow.serial.label("serial"),
-                func.max(ShipmentRow.id).label("shipment"),
-                func.max(ShipmentRow.destination).label("destination"),
+                self.serial.serial.label("serial"),
+                func.max(self.shipment.id).label("shipment"),
+                func.max(self.shipment.destination).label("destination"),
             )
-            .join(ShipmentRow, ShipmentRow.id == ShipmentSerialRow.shipment_id)
-            .join(latest, latest.c.shipment_id == ShipmentRow.id)
+            .join(self.shipments, self.shipment.id == self.serial.shipment_id)
+            .join(latest, latest.c.shipment_id == self.shipment.id)
             .join(
                 DeterminationItemRow,
                 and_(
                     DeterminationItemRow.seq == latest.c.seq,
-                    DeterminationItemRow.line == ShipmentSerialRow.line,
+                    DeterminationItemRow.line == self.serial.line,
                 ),
             )
             .where(
                 self._counted(),
-                ShipmentRow.ship_date <= period.end,
-                ShipmentRow.destination != "US",
+                self.shipment.ship_date <= period.end,
+                self.shipment.destination != "US",
                 controlled,
             )
-            .group_by(ShipmentSerialRow.serial)
+            .group_by(self.serial.serial)
             .subquery("controlled_serials")
         )
         since = dt.datetime.combine(period.end - dt.timedelta(days=days), dt.time(), dt.UTC)

@@ -321,3 +321,34 @@ def test_a_void_signed_offline_is_appended_like_any_statement(shipped: Trade) ->
     # signed by another exporter: refused by the same handler, nothing written
     shipped.ok("sign", path, "--key", "harbor.pem", "--out", "harbor.env.json")
     shipped.refused(("ledger", "append", "harbor.env.json"), 3, "not by the signer 'harbor'")
+
+
+@pytest.mark.parametrize("report", ["regulator", "exporter"])
+def test_a_report_signed_before_an_amendment_still_verifies(shipped: Trade, report: str) -> None:  # noqa: F811
+    """A report is recomputed at its own tree size: the facts in force then, not the
+    amended ones; a report made after the amendment counts the amended facts."""
+    shipped.append("license issue", license_doc(), "bis")  # entry 31
+    scope = ("--party", "meridian") if report == "exporter" else ()
+    signer = "meridian" if report == "exporter" else "bis"
+    before = shipped.obj("report", report, *scope, "--period", "2026")
+    shipped.ok("report", report, *scope, "--period", "2026", "--sign", f"{signer}.pem",
+               "-o", "before.json")  # fmt: skip
+    assert (before["totals"]["shipments"], before["totals"]["units"]) == (1, 4)
+    # the amendment takes a serial out, and the shipment goes to another country
+    moved = shipment_doc("SHP-1", item(SERIALS[:3]), destination="MY", route=["US", "MY"])
+    assert amend(shipped, moved, "--no-check").exit_code == 0
+    verified = shipped("report", "verify", "before.json")
+    assert verified.stderr == ""
+    assert "every figure recomputed from the ledger matches" in verified.stdout
+    assert verified.exit_code == 0
+    at_size = shipped.obj(
+        "report", report, *scope, "--period", "2026", "--size", str(before["checkpoint"]["size"])
+    )
+    for figure in ("totals", "by_destination", "licenses", "custody"):
+        assert at_size[figure] == before[figure], figure
+    after = shipped.obj("report", report, *scope, "--period", "2026")
+    assert (after["totals"]["shipments"], after["totals"]["units"]) == (1, 3)
+    assert [d["destination"] for d in after["by_destination"]] == ["MY"]
+    # replayed, the versions' facts are rebuilt from the entries: the report still verifies
+    shipped.ok("ledger", "replay")
+    assert shipped("report", "verify", "before.json").exit_code == 0

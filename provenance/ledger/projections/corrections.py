@@ -2,23 +2,26 @@
 been) and `shipment-void` (withdrawn), each signed by the shipment's exporter and naming
 the entry in force. The ledger never changes an entry: the `shipments` row (and its
 items and serials) holds the facts in force, `shipment_versions` the versions they
-superseded; the entries hold every version."""
+superseded, each with its facts, items and serials (a report at an earlier tree size
+counts the version in force then); the entries hold every version."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.engine import Row
 
 from provenance.errors import AuthorizationError
 from provenance.ledger.projections.custody import shipment_columns, write_lines
 from provenance.ledger.projections.tables import (
+    SHIPMENT_FACTS,
     ChipRow,
     ReceiptRow,
     ShipmentItemRow,
     ShipmentRow,
     ShipmentSerialRow,
+    ShipmentVersionItemRow,
     ShipmentVersionRow,
     ShipmentVersionSerialRow,
 )
@@ -31,6 +34,7 @@ from provenance.ledger.projections.writer import (
     set_custody,
     shipment_row,
 )
+from provenance.ledger.tables import BigInt
 from provenance.statements.authority import Directory
 from provenance.statements.payloads import ShipmentAmendmentStatement, ShipmentVoidStatement
 
@@ -95,6 +99,40 @@ def _release(writer: Writer, shipment_id: str, serials: set[str], seq: int) -> N
         )
 
 
+def _keep_version(writer: Writer, row: Row[Any], superseded_by: int) -> None:
+    """The facts in force, items and serials, kept as the version `superseded_by`
+    replaces (before the amendment's facts overwrite them)."""
+    superseded = in_force(row)
+    writer.insert(
+        ShipmentVersionRow,
+        {
+            "seq": superseded,
+            "shipment_id": row.id,
+            "superseded_seq": superseded_by,
+            **{name: getattr(row, name) for name in SHIPMENT_FACTS},
+        },
+    )
+    kept = literal(superseded, BigInt)
+    items = ShipmentItemRow.__table__.c
+    item_columns = [c.name for c in ShipmentVersionItemRow.__table__.c if c.name != "seq"]
+    writer.execute(
+        insert(ShipmentVersionItemRow).from_select(
+            ["seq", *item_columns],
+            select(kept, *(items[name] for name in item_columns)).where(
+                items.shipment_id == row.id
+            ),
+        )
+    )
+    writer.execute(
+        insert(ShipmentVersionSerialRow).from_select(
+            ["seq", "serial", "line"],
+            select(kept, ShipmentSerialRow.serial, ShipmentSerialRow.line).where(
+                ShipmentSerialRow.shipment_id == row.id
+            ),
+        )
+    )
+
+
 @handles("shipment-amendment")
 def _amendment(writer: Writer, accepted: Accepted, directory: Directory) -> None:
     statement = accepted.statement
@@ -129,13 +167,7 @@ def _amendment(writer: Writer, accepted: Accepted, directory: Directory) -> None
             f"amended ({shown})",
             hint="an amendment after receipt may correct every field but the serials",
         )
-    superseded = in_force(row)
-    writer.insert(
-        ShipmentVersionRow,
-        {"seq": superseded, "shipment_id": row.id, "superseded_seq": accepted.seq},
-    )
-    for serial in sorted(old):
-        writer.insert(ShipmentVersionSerialRow, {"seq": superseded, "serial": serial})
+    _keep_version(writer, row, accepted.seq)
     writer.execute(delete(ShipmentSerialRow).where(ShipmentSerialRow.shipment_id == row.id))
     writer.execute(delete(ShipmentItemRow).where(ShipmentItemRow.shipment_id == row.id))
     writer.execute(

@@ -190,10 +190,30 @@ class ShipmentSerialRow(Base):
     line: Mapped[int] = mapped_column(Integer)
 
 
+SHIPMENT_FACTS = (
+    "consignee",
+    "end_user",
+    "forwarder",
+    "ship_date",
+    "destination",
+    "route",
+    "license",
+    "units",
+    "payer",
+    "delivery_address",
+)
+"""The `shipments` columns an amendment may change (not the id, entry or exporter): what
+a superseded version keeps."""
+
+
 class ShipmentVersionRow(Base):
     """A superseded version of a shipment: the facts an amendment replaced (the entry
     holds them too; kept here so that a chip's history finds a serial an amendment
-    removed, and so that history lists every version)."""
+    removed, that history lists every version, and that a report at an earlier tree size
+    counts the facts in force then).
+
+    The facts are NULL in a row written before `0013_shipment_version_facts` until
+    `provenance ledger replay` rebuilds it."""
 
     __tablename__ = "shipment_versions"
     seq: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=False)
@@ -201,6 +221,30 @@ class ShipmentVersionRow(Base):
     shipment_id: Mapped[str] = mapped_column(String(128), index=True)
     superseded_seq: Mapped[int] = mapped_column(BigInt)
     """The amendment that replaced it."""
+    consignee: Mapped[str | None] = mapped_column(String(128))
+    end_user: Mapped[str | None] = mapped_column(String(128))
+    forwarder: Mapped[str | None] = mapped_column(String(128))
+    ship_date: Mapped[dt.date | None] = mapped_column(Date)
+    destination: Mapped[str | None] = mapped_column(String(2))
+    route: Mapped[str | None] = mapped_column(Text)
+    license: Mapped[str | None] = mapped_column(String(128))
+    units: Mapped[int | None] = mapped_column(Integer)
+    payer: Mapped[str | None] = mapped_column(String(128))
+    delivery_address: Mapped[str | None] = mapped_column(String(16))
+
+
+class ShipmentVersionItemRow(Base):
+    """The items of a superseded version, as `shipment_items` held them."""
+
+    __tablename__ = "shipment_version_items"
+    seq: Mapped[int] = mapped_column(ForeignKey("shipment_versions.seq"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    product: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text)
+    hs_code: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_value: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
 
 
 class ShipmentVersionSerialRow(Base):
@@ -209,6 +253,8 @@ class ShipmentVersionSerialRow(Base):
     __tablename__ = "shipment_version_serials"
     seq: Mapped[int] = mapped_column(ForeignKey("shipment_versions.seq"), primary_key=True)
     serial: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    line: Mapped[int | None] = mapped_column(Integer)
+    """The item it was on (NULL before 0013, until a replay)."""
 
 
 class ReceiptRow(Base):
