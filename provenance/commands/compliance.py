@@ -165,7 +165,12 @@ def check(
     """
     from provenance.compliance import checks
 
+    if check_all and shipment_ids:
+        raise click.UsageError("name shipments or give --all, not both")
     ids = checks.every_shipment(db) if check_all else list(shipment_ids)
+    if check_all and not ids:
+        emit(as_json, [], "nothing to check: the ledger holds no shipment in force")
+        return
     with progress_bar("checking", len(ids)) as advance:
         results = checks.check_shipments(
             db,
@@ -196,7 +201,8 @@ def check(
             elif dry_run:
                 click.echo("dry run: nothing appended")
 
-    emit(as_json, results[0] if len(results) == 1 else results, human)
+    # --all is a list however many shipments it found; one id named, its object.
+    emit(as_json, results[0] if len(results) == 1 and not check_all else results, human)
     verdict_exit(results)
 
 

@@ -1268,11 +1268,24 @@ def test_an_append_prints_one_line_the_receipt_to_a_file_or_with_verbose(trade: 
     assert lines[4].startswith("extra ") and lines[5] == f"index {seq + 2}"
 
 
+def test_check_all_on_a_ledger_without_shipments_says_so(catalog: Trade) -> None:
+    result = catalog("check", "--all")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == "nothing to check: the ledger holds no shipment in force\n"
+    as_json = catalog("check", "--all", "--json")
+    assert (as_json.exit_code, json.loads(as_json.stdout), as_json.stderr) == (0, [], "")
+    both = catalog("check", "SHP-1", "--all")
+    assert (both.exit_code, both.stdout) == (2, "")
+    assert "name shipments or give --all, not both" in both.stderr
+
+
 def test_check_all_ends_with_a_summary_and_shows_each_shipment_only_with_verbose(
     shipped: Trade,
 ) -> None:
     """Issue 17 item 8: counts by verdict and the blocked shipments; --verbose for each.
     (No license LIC-1 was issued, so both shipments are blocked.)"""
+    one = shipped("check", "--all", "--as-of", "2026-04-15", "--dry-run", "--json")
+    assert [d["shipment"] for d in json.loads(one.stdout)] == ["SHP-1"]  # a list, even of one
     shipped.append("shipment register", shipment_doc("SHP-2", item(["X-404"])), "meridian")
     result = shipped("check", "--all", "--as-of", "2026-04-15")
     assert result.exit_code == 1 and result.stderr == ""
