@@ -114,7 +114,8 @@ def serve(
     """Serve the ledger over HTTP: C2SP tlog-tiles for anyone, signed reads, the write API.
 
     Public: /checkpoint, /tile/<L>/<N>[.p/<W>], /v1/proofs/...; signed with a registered
-    key (RFC 9421): /v1/entries, /tile/entries/..., /v1/chips/SERIAL, /v1/shipments/ID;
+    key (RFC 9421): /v1/entries, /tile/entries/..., /v1/chips/SERIAL, /v1/shipments/ID,
+    /v1/status;
     POST /v1/entries appends a DSSE envelope as `ledger append` does (201; 200 when it is
     already there). Errors are RFC 9457 problems. /healthz, /metrics (Prometheus).
     SIGTERM finishes the batch in flight, then stops.

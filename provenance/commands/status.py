@@ -18,12 +18,14 @@ def status(directories: tuple[str, ...], read: Read, as_json: bool) -> None:
     On a database (--db): the database, the ledger's origin and size, the last signed
     checkpoint, the key files found here and which registered party each belongs to,
     and the open red flags by severity. On a served ledger (--ledger URL): its origin,
-    the pinned verifier key and the latest checkpoint, verified (the flags and parties
-    are in the database the service holds: `provenance mirror` copies it).
+    the pinned verifier key and the latest checkpoint, verified; with --key, whose that
+    key is and the open flags it may read (the parties and every key's owner are in the
+    database the service holds: `provenance mirror` copies it).
     """
     if read.ledger:
         with read.remote() as remote:
             checkpoint, _ = remote.checkpoint()
+            reader = remote.status() if read.key_paths else None
             data: dict[str, Any] = {
                 "database": None,
                 "ledger": remote.url,
@@ -35,8 +37,12 @@ def status(directories: tuple[str, ...], read: Read, as_json: bool) -> None:
                 "parties": None,
                 "shipments": None,
                 "keys": None,
+                "reader": None,
                 "open_flags": None,
             }
+            if reader is not None:
+                data["reader"] = {k: reader[k] for k in ("party", "roles", "keyid")}
+                data["open_flags"] = reader["open_flags"]
     else:
         from pathlib import Path
 
@@ -73,11 +79,18 @@ def _human(data: dict[str, Any]) -> None:
         click.echo(f"keys found: {len(data['keys'])}, {owned} of registered parties")
         for key in data["keys"]:
             click.echo(f"  {', '.join(key['files'])}: {describe_key(key)}")
+    reader = data.get("reader")
+    if reader is not None:
+        click.echo(f"reading as: {reader['party']} ({', '.join(reader['roles'])})")
     flags = data["open_flags"]
     if flags is not None:
         counts = ", ".join(f"{n} {s}" for s, n in flags["by_severity"].items() if n)
-        click.echo(f"open flags: {flags['total']}" + (f" ({counts})" if counts else ""))
-        if flags["total"]:
+        mine = " that this key may read" if reader is not None else ""
+        click.echo(f"open flags{mine}: {flags['total']}" + (f" ({counts})" if counts else ""))
+        if flags["total"] and reader is None:
             click.echo("  provenance flag list --open")
     else:
-        click.echo("open flags: not shown for a served ledger (mirror it: provenance mirror)")
+        click.echo(
+            "open flags: not shown for a served ledger without --key (or mirror it: "
+            "provenance mirror)"
+        )

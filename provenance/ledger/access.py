@@ -11,6 +11,7 @@ registered, unrevoked key, under this table:
 | a shipment's exporter, consignee, end user, forwarder | it, and every entry about it |
 | exporter, consignee, end user named by a license | that license |
 | manufacturer | the entries about the serials it registered (their custody) |
+| any party | the open flags whose raising entries it reads, by severity (`/v1/status`) |
 
 `Reader` is who asks; `visible` filters entry numbers by the table, in bulk queries.
 """

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, select
+from sqlalchemy.engine import Connection
 
 from provenance.crypto.envelope import verified_keyids
 from provenance.crypto.keys import VerifyingKey, load_public
 from provenance.errors import IntegrityError, NotFoundError, ProvenanceError
+from provenance.ledger.access import Reader, visible
 from provenance.ledger.log import Ledger
 from provenance.ledger.projections.tables import (
     ChipRow,
@@ -727,20 +729,13 @@ def status(ledger: Ledger, folders: Sequence[Path]) -> dict[str, Any]:
     from provenance.ledger.database import display_url
 
     with ledger.store.read() as conn:
-        open_flags = dict(
-            conn.execute(
-                select(FlagRow.severity, func.count())
-                .where(FlagRow.status.in_(("open", "disputed")))
-                .group_by(FlagRow.severity)
-            ).all()
-        )
+        flags = open_flags(conn)
         party_count = conn.execute(select(func.count()).select_from(PartyRow)).scalar_one()
         shipment_count = conn.execute(select(func.count()).select_from(ShipmentRow)).scalar_one()
     try:
         checkpoint: dict[str, Any] | None = ledger.checkpoint().checkpoint.to_json()
     except NotFoundError:
         checkpoint = None
-    by_severity = {s: int(open_flags.get(s, 0)) for s in reversed(SEVERITIES)}
     return {
         "database": display_url(ledger.store.url),
         "ledger": None,
@@ -752,5 +747,29 @@ def status(ledger: Ledger, folders: Sequence[Path]) -> dict[str, Any]:
         "parties": int(party_count),
         "shipments": int(shipment_count),
         "keys": key_files(ledger, folders),
-        "open_flags": {"total": sum(by_severity.values()), "by_severity": by_severity},
+        "reader": None,
+        "open_flags": flags,
     }
+
+
+def open_flags(conn: Connection, who: Reader | None = None) -> dict[str, Any]:
+    """The open flags (a disputed one awaits the regulator: open) by severity, every one
+    or, for `who`, those whose raising entry it may read (`access.visible`)."""
+    from sqlalchemy import func
+
+    still_open = FlagRow.status.in_(("open", "disputed"))
+    if who is None or who.reads_all:
+        counts = dict(
+            conn.execute(
+                select(FlagRow.severity, func.count()).where(still_open).group_by(FlagRow.severity)
+            ).all()
+        )
+    else:
+        raised = conn.execute(select(FlagRow.raised_seq, FlagRow.severity).where(still_open)).all()
+        readable = visible(conn, who, [seq for seq, _ in raised])
+        counts = {}
+        for seq, severity in raised:
+            if seq in readable:
+                counts[severity] = counts.get(severity, 0) + 1
+    by_severity = {s: int(counts.get(s, 0)) for s in reversed(SEVERITIES)}
+    return {"total": sum(by_severity.values()), "by_severity": by_severity}

@@ -512,6 +512,11 @@ class RemoteLedger:
                 )
         return data
 
+    def status(self) -> dict[str, Any]:
+        """Whose the signing key is, and the open flags it may read, by severity."""
+        data: dict[str, Any] = self.json("/v1/status", signed=True)
+        return data
+
     def shipment(self, shipment_id: str) -> dict[str, Any]:
         """A shipment as served, its entry's receipt verified here and the declaration
         checked against the signed statement."""

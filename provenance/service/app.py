@@ -18,6 +18,7 @@ Signed by a registered key (RFC 9421; `requests`), under the read policy of
     GET  /v1/bundle?seq=&seq=                an offline bundle of entries it may read
     GET  /v1/chips/<serial>                  a chip's verified history (entries readable)
     GET  /v1/shipments/<id>                  a shipment (its parties, and full readers)
+    GET  /v1/status                          whose the key is, and the open flags it reads
 
 The write API, authenticated by the envelope's own signatures (a request signature is
 optional and only counts toward the key's rate limit):
@@ -443,6 +444,18 @@ def chip(request: Request) -> Response:
     return JSONResponse(data)
 
 
+def status(request: Request) -> Response:
+    """Whose the request's key is (party and roles), and the open flags by severity whose
+    raising entries that key may read (every open flag for a full reader)."""
+    service: Service = request.app.state.service
+    who = service.reader(request)
+    with service.ledger.store.read() as conn:
+        flags = queries.open_flags(conn, who)
+    return JSONResponse(
+        {"party": who.party, "roles": sorted(who.roles), "keyid": who.keyid, "open_flags": flags}
+    )
+
+
 def shipment(request: Request) -> Response:
     service: Service = request.app.state.service
     who = service.reader(request)
@@ -672,6 +685,7 @@ def create_app(config: ServiceConfig, *, log: IO[str] | None = None) -> ASGIApp:
         Route("/v1/bundle", bundle),
         Route("/v1/chips/{serial}", chip),
         Route("/v1/shipments/{shipment_id}", shipment),
+        Route("/v1/status", status),
     ]
     app = Starlette(
         routes=routes,

@@ -199,10 +199,33 @@ def test_status_and_a_chips_bundle_of_a_served_ledger(
     assert data["ledger"] == remote.url and data["database"] is None
     assert data["verifier_key"] == world.ledger.verifier_key
     assert data["size"] == data["checkpoint"]["size"] == world.ledger.size()
-    assert data["keys"] is None and data["open_flags"] is None
+    assert data["keys"] is None and data["reader"] is None and data["open_flags"] is None
     human = remote.ok("status").stdout
     assert human.startswith(f"ledger {world.ledger.origin} (served at {remote.url})\n")
-    assert "open flags: not shown for a served ledger" in human
+    assert "open flags: not shown for a served ledger without --key" in human
+    # with a key: whose it is, and the open flags it may read (its own shipments' only)
+    raised: dict[str, list[str]] = {}
+    for exporter, shipment_id, serials in (("meridian", "SH-M", 0), ("rival", "SH-X", 8)):
+        document = shipment_doc(shipment_id, SERIALS[serials : serials + 8], exporter=exporter)
+        Path(f"{shipment_id}.yaml").write_text(yaml.safe_dump(document))
+        registered = remote("shipment", "register", f"{shipment_id}.yaml", "--json", key=exporter)
+        assert registered.exit_code in (0, 1, 6), registered.stderr
+        flags = json.loads(registered.stdout)["determination"]["flags"]
+        raised[exporter] = [f["severity"] for f in flags]
+    assert raised["meridian"] and raised["rival"], raised
+
+    def by_severity(severities: list[str]) -> dict[str, int]:
+        return {s: severities.count(s) for s in ("blocking", "high", "warning", "info")}
+
+    mine = json.loads(remote.ok("status", "--json", key="meridian").stdout)
+    assert mine["reader"]["party"] == "meridian" and mine["reader"]["roles"] == ["exporter"]
+    assert mine["open_flags"]["total"] == len(raised["meridian"])
+    assert mine["open_flags"]["by_severity"] == by_severity(raised["meridian"])
+    every = json.loads(remote.ok("status", "--json", key="bis").stdout)["open_flags"]
+    assert every["by_severity"] == by_severity(raised["meridian"] + raised["rival"])
+    text = remote.ok("status", key="meridian").stdout
+    assert "reading as: meridian (exporter)\n" in text
+    assert f"open flags that this key may read: {len(raised['meridian'])} (" in text
     exported = remote.ok("ledger", "export", "--chip", SERIALS[0], "-o", "chip.json", key="bis")
     assert exported.stdout.startswith("wrote chip.json: ")
     history = json.loads(remote.ok("chip", SERIALS[0], "--json", key="bis").stdout)["history"]
@@ -211,3 +234,47 @@ def test_status_and_a_chips_bundle_of_a_served_ledger(
     assert verified.exit_code == 0, verified.stderr
     bad = remote("status", "--ledger-key", "nowhere.vkey")
     assert bad.exit_code == 2 and "is neither a verifier key nor a file" in bad.stderr
+
+
+def test_a_shipment_is_amended_and_voided_over_http(
+    remote: Remote, parties: Parties, world: World
+) -> None:
+    """The entry in force is read from the server; the correction goes to it, is judged
+    there and refused there as locally; a refusal writes nothing."""
+    registered, _ = world.ledger.append(parties.shipment("SH-FIX"))
+    Path("fixed.yaml").write_text(yaml.safe_dump(shipment_doc("SH-FIX", SERIALS[:6])))
+    amended = remote(
+        "shipment", "amend", "SH-FIX", "fixed.yaml", "--reason", "two units too many", "--json",
+        key="meridian",
+    )  # fmt: skip
+    assert amended.exit_code in (0, 1, 6), amended.stderr
+    answer = json.loads(amended.stdout)
+    seq = answer["entry"]["seq"]
+    assert world.ledger.entry(seq).kind == "shipment-amendment"
+    assert [i["quantity"] for i in answer["determination"]["items"]] == [6]
+    shown = json.loads(remote.ok("shipment", "show", "SH-FIX", "--json", key="meridian").stdout)
+    assert (shown["status"], shown["version_seq"], shown["units"]) == ("amended", seq, 6)
+    assert [h.get("superseded_by") for h in shown["history"]] == [seq, None]
+    # another exporter's correction is refused by the server: exit 3, nothing appended
+    size = world.ledger.size()
+    unread = remote("shipment", "void", "SH-FIX", "--reason", "mine", key="rival")
+    assert (unread.exit_code, unread.stdout) == (3, "")  # it may not even read the shipment
+    assert "rival is not a party to shipment SH-FIX (HTTP 403)" in unread.stderr
+    refused = remote(
+        "shipment", "void", "SH-FIX", "--reason", "mine", "--corrects", str(seq), key="rival"
+    )
+    assert (refused.exit_code, refused.stdout) == (3, "")
+    assert "was registered by 'meridian', not by the signer 'rival'" in refused.stderr
+    stale = remote(
+        "shipment", "void", "SH-FIX", "--reason", "x", "--corrects", str(registered.seq),
+        key="meridian",
+    )  # fmt: skip
+    assert stale.exit_code == 2 and "is not the version of shipment 'SH-FIX' in force" in (
+        stale.stderr
+    )
+    assert world.ledger.size() == size
+    voided = remote("shipment", "void", "SH-FIX", "--reason", "never left", key="meridian")
+    assert voided.exit_code == 0, voided.stderr
+    assert voided.stdout.startswith(f"appended entry {size}: shipment-void, signed by meridian")
+    after = json.loads(remote.ok("shipment", "show", "SH-FIX", "--json", key="meridian").stdout)
+    assert (after["status"], after["voided_seq"]) == ("void", size)

@@ -247,6 +247,9 @@ def test_the_read_policy_party_by_party(server: Server, parties: Parties, world:
             answer = signed_get(server.url, f"/v1/entries/{entry}", parties.keys[party])
             expected = 200 if entry in readable else 403
             assert answer.status_code == expected, (party, entry, answer.text)
+        status = signed_get(server.url, "/v1/status", parties.keys[party])
+        assert status.status_code == 200 and status.json()["party"] == party
+    assert httpx.get(f"{server.url}/v1/status").status_code == 401
     assert signed_get(server.url, "/v1/shipments/SH-MINE", parties.keys["rival"]).status_code == 403
     mine = signed_get(server.url, "/v1/shipments/SH-MINE", parties.keys["meridian"])
     assert mine.status_code == 200 and mine.json()["id"] == "SH-MINE"
