@@ -22,6 +22,7 @@ from provenance.commands.options import (
     Write,
     checkpoint_key_option,
     common,
+    counted,
     date_option,
     dry_run_option,
     emit,
@@ -596,12 +597,14 @@ def shipment_import(
     if dry_run:
         data["dry_run"] = True
     would = "would be appended" if dry_run else "appended"
+    first, last = results[0].seq, results[-1].seq
+    where = f"entry {first}" if first == last else f"entries {first}-{last}"
     emit(
         as_json,
         data,
-        f"{'dry run: ' if dry_run else ''}imported {len(results)} shipments from {source}: "
-        f"{len(added)} {would} (entries {results[0].seq}-{results[-1].seq}), "
-        f"{data['duplicates']} already present; "
+        f"{'dry run: ' if dry_run else ''}imported {counted(len(results), 'shipment')} "
+        f"from {source}: "
+        f"{len(added)} {would} ({where}), {data['duplicates']} already present; "
         + ("nothing written" if dry_run else f"tree size {size}"),
     )
 

@@ -20,6 +20,7 @@ from provenance.commands.options import (
     Write,
     checkpoint_key_option,
     common,
+    counted,
     dry_run_option,
     emit,
     ledger_key_option,
@@ -194,11 +195,14 @@ def ledger_import(
     if dry_run:
         data["dry_run"] = True
         text = (
-            f"dry run: {added} entries would be appended ({data['duplicates']} already "
-            "present); nothing written"
+            f"dry run: {counted(added, 'entry', 'entries')} would be appended "
+            f"({data['duplicates']} already present); nothing written"
         )
     else:
-        text = f"appended {added} entries ({data['duplicates']} already present); tree size {size}"
+        text = (
+            f"appended {counted(added, 'entry', 'entries')} ({data['duplicates']} already "
+            f"present); tree size {size}"
+        )
     emit(as_json, data, text)
 
 

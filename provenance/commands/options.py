@@ -56,6 +56,11 @@ def common(func: F) -> F:
     return db_option(json_option(func))
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 entry`, `2 entries`: a count with its noun (the plural: noun + s, unless given)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def emit(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
     """Print `data` as JSON, or the human form. Stdout carries one JSON document: an error
     raised after this (a report that does not verify) goes to stderr only."""

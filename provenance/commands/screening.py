@@ -12,6 +12,7 @@ from provenance.commands.appending import load_signers
 from provenance.commands.options import (
     Write,
     common,
+    counted,
     date_option,
     emit,
     exit_on_findings,
@@ -97,11 +98,14 @@ def screening_import(
             )
             return
         counts = ", ".join(f"{k} {v}" for k, v in done.counts.items())
-        click.echo(f"snapshot {done.digest[:16]}: {done.total} entries ({counts})")
+        click.echo(
+            f"snapshot {done.digest[:16]}: {counted(done.total, 'entry', 'entries')} ({counts})"
+        )
         click.echo(f"entry {done.seq}: screening-list, signed by the operator")
         new = [h for h in done.hits if h.new]
         click.echo(
-            f"re-screened {done.parties_screened} parties: {len(done.hits)} matches, "
+            f"re-screened {counted(done.parties_screened, 'party', 'parties')}: "
+            f"{counted(len(done.hits), 'match', 'matches')}, "
             f"{len(new)} new (flagged)"
         )
         for h in done.hits:

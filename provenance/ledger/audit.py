@@ -757,7 +757,8 @@ def _check_against_seen(conn: Connection, seen: Seen, tip: _Tip) -> None:
     if tip.size < seen.size:
         raise IntegrityError(
             f"the ledger's latest checkpoint is at size {tip.size}, but the auditor verified "
-            f"size {seen.size} before: {seen.size - tip.size} entries were removed (a rollback)",
+            f"size {seen.size} before: {seen.size - tip.size} "
+            f"{'entry was' if seen.size - tip.size == 1 else 'entries were'} removed (a rollback)",
             hint="keep the state file: it and the checkpoint it names are the evidence",
         )
     root = conn.execute(

@@ -1106,7 +1106,7 @@ def test_bulk_dry_runs_write_nothing(trade: Trade) -> None:
     imported = trade("shipment", "import", "ship.csv", "--key", "meridian.pem", "--dry-run")
     assert imported.exit_code == 0 and imported.stderr == ""
     assert imported.stdout == (
-        "dry run: imported 1 shipments from ship.csv: 1 would be appended (entries 29-29), "
+        "dry run: imported 1 shipment from ship.csv: 1 would be appended (entry 29), "
         "0 already present; nothing written\n"
     )
     appended = trade("ledger", "append", "m.env.json", "--dry-run")
@@ -1115,7 +1115,7 @@ def test_bulk_dry_runs_write_nothing(trade: Trade) -> None:
     lines = trade("ledger", "import", "m.jsonl", "--dry-run")
     assert lines.exit_code == 0 and lines.stderr == ""
     assert lines.stdout == (
-        "dry run: 1 entries would be appended (0 already present); nothing written\n"
+        "dry run: 1 entry would be appended (0 already present); nothing written\n"
     )
     assert ledger_state(trade) == before
     assert trade("chip", "E-1").exit_code == 5

@@ -214,7 +214,7 @@ def test_ledger_verify_pins_the_key_and_remembers_what_it_saw(
                 shutil.copy(f"before.db{suffix}", f"{path}{suffix}")
         rolled = ledger("ledger", "verify", "--workers", "1", "--state", "st.json", "--full")
         assert rolled.exit_code == 4 and rolled.stdout == ""
-        assert "1 entries were removed (a rollback)" in rolled.stderr
+        assert "1 entry was removed (a rollback)" in rolled.stderr
 
 
 def test_import_is_all_or_nothing_with_line_numbers(ledger: Cli) -> None:
