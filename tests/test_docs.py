@@ -75,6 +75,34 @@ def test_a_guide_runs_in_an_empty_folder(guide: Path, tmp_path: Path) -> None:
     )
     assert "internal error" not in result.stderr
     assert "Traceback" not in result.stderr
+    shown = [" ".join(line.split()) for line in (result.stdout + result.stderr).splitlines()]
+    stale = [line for line in shown_lines(guide) if not any(s.startswith(line) for s in shown)]
+    assert not stale, f"{guide.name} shows output the commands no longer print:\n" + "\n".join(
+        stale
+    )
+
+
+VARIES = re.compile(
+    r"[0-9a-f]{8}|\+[A-Za-z0-9/+]{20,}|evaluated |generated |days after|^provenance |^export |^--"
+)
+"""A line of a guide's output block that is not compared: a digest, root or key (they
+change with the keys a run generates), today's date or a count of days to it, or a
+command (or its continuation) shown as text."""
+
+
+def shown_lines(guide: Path) -> list[str]:
+    """The lines of a guide's `text` blocks that its commands must print: each as a
+    prefix of a line printed (a line ending in `...` is cut there), whitespace folded;
+    `...` alone elides lines."""
+    lines = []
+    for block in fenced(guide.read_text(encoding="utf-8"), "text"):
+        for line in block.splitlines():
+            line = " ".join(line.split())
+            if line.endswith("..."):
+                line = line[:-3].rstrip()
+            if line and not VARIES.search(line):
+                lines.append(line)
+    return lines
 
 
 # --- the README ---------------------------------------------------------------------
