@@ -15,7 +15,10 @@ this one run:
   remembered in its state file, timed apart), then the quarter's determinations were
   appended; the report's verification audits only those (plus the consistency proof
   from the remembered checkpoint): `with_verification_s`;
-* the same report with a full re-audit of every entry (no state), for comparison.
+* the same report with a full re-audit of every entry (no state), for comparison;
+* the report at the full size again after one in ten of the quarter's shipments was
+  amended (another destination and price): the same figures, read through the
+  superseded versions, and its time as a ratio of the report before the amendments.
 
 Target: <= 10 s for the report with verification on SQLite and on PostgreSQL. The
 last line printed is one JSON object of the figures.
@@ -32,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scratch import scratch_database
@@ -41,6 +46,7 @@ from provenance.crypto import keys
 from provenance.ledger.audit import audit
 from provenance.ledger.audit_state import AuditState
 from provenance.ledger.log import Ledger
+from provenance.ledger.projections.tables import ShipmentRow
 from provenance.ledger.setup import initialise
 from provenance.reports import build, render
 from provenance.reports.periods import parse_period
@@ -69,7 +75,9 @@ def ship_date(i: int) -> str:
     return f"{year}-{month + (i // 8) % 3:02d}-{1 + (i // 24) % 28:02d}"
 
 
-def build_ledger(db: str, tmp: Path, n: int) -> tuple[Ledger, keys.SigningKey, list[int]]:
+def build_ledger(
+    db: str, tmp: Path, n: int
+) -> tuple[Ledger, keys.SigningKey, keys.SigningKey, list[int]]:
     done = initialise(db, origin="bench.provenance.dev/ledger", keys_dir=tmp / "keys")
     ledger = done.ledger
     operator = keys.load_private(done.operator_key)
@@ -137,37 +145,74 @@ def build_ledger(db: str, tmp: Path, n: int) -> tuple[Ledger, keys.SigningKey, l
     marks = {n // 10, (3 * n) // 10}
     batch: list[Any] = []
     for i in range(n):
-        relabeled = i % 10 == 9
-        country = ("SG", "JP", "DE", "AE", "IN")[i % 5]
-        document: dict[str, Any] = {
-            "kind": "shipment",
-            "id": f"S{i:07d}",
-            "exporter": "meridian",
-            "consignee": "swift" if relabeled else f"cloud-{country.lower()}",
-            "end_user": "lotus" if relabeled else f"cloud-{country.lower()}",
-            "ship_date": ship_date(i),
-            "destination": "HK" if relabeled else country,
-            "route": ["US", "MY", "HK"] if relabeled else ["US", country],
-            "items": [
-                {
-                    "product": "gpu-module" if relabeled else "nvidia-h100-sxm5",
-                    "description": "adapters" if relabeled else "NVIDIA H100 SXM5 80GB",
-                    "hs_code": "8504.40.9580" if relabeled else "8473.30.1180",
-                    "quantity": 2,
-                    "serials": [f"Q{2 * i:011d}", f"Q{2 * i + 1:011d}"],
-                    "unit_value": {"amount": "2500" if relabeled else "30000", "currency": "USD"},
-                }
-            ],
-        }
-        if not relabeled:
-            document["license"] = f"L-AE-{document['ship_date'][:4]}" if country == "AE" else "NLR"
+        document = shipment_document(i)
         batch.append(sign(kinds.from_document(document), [party_keys["meridian"]]))
         if i + 1 in marks or len(batch) == 20000 or i + 1 == n:
             ledger.import_envelopes(batch)
             batch = []
             if i + 1 in marks:
                 sizes.append(ledger.size())
-    return ledger, operator, sizes
+    return ledger, operator, party_keys["meridian"], sizes
+
+
+def shipment_document(i: int) -> dict[str, Any]:
+    """Shipment i of the bench ledger: one in ten relabeled through a hub."""
+    relabeled = i % 10 == 9
+    country = ("SG", "JP", "DE", "AE", "IN")[i % 5]
+    document: dict[str, Any] = {
+        "kind": "shipment",
+        "id": f"S{i:07d}",
+        "exporter": "meridian",
+        "consignee": "swift" if relabeled else f"cloud-{country.lower()}",
+        "end_user": "lotus" if relabeled else f"cloud-{country.lower()}",
+        "ship_date": ship_date(i),
+        "destination": "HK" if relabeled else country,
+        "route": ["US", "MY", "HK"] if relabeled else ["US", country],
+        "items": [
+            {
+                "product": "gpu-module" if relabeled else "nvidia-h100-sxm5",
+                "description": "adapters" if relabeled else "NVIDIA H100 SXM5 80GB",
+                "hs_code": "8504.40.9580" if relabeled else "8473.30.1180",
+                "quantity": 2,
+                "serials": [f"Q{2 * i:011d}", f"Q{2 * i + 1:011d}"],
+                "unit_value": {"amount": "2500" if relabeled else "30000", "currency": "USD"},
+            }
+        ],
+    }
+    if not relabeled:
+        document["license"] = f"L-AE-{document['ship_date'][:4]}" if country == "AE" else "NLR"
+    return document
+
+
+def amend(ledger: Ledger, exporter: keys.SigningKey, ids: list[str]) -> None:
+    """Amend shipments S<i>: the serials stay, the destination and the unit value change
+    (what a report at an earlier size must not see)."""
+    with ledger.store.read() as conn:
+        seqs = dict(
+            conn.execute(
+                select(ShipmentRow.id, ShipmentRow.seq).where(ShipmentRow.id.in_(ids))
+            ).all()
+        )
+    envelopes = []
+    for shipment_id in ids:
+        corrected = shipment_document(int(shipment_id[1:]))
+        del corrected["kind"]
+        corrected["destination"], corrected["route"] = "JP", ["US", "JP"]
+        corrected["items"][0]["unit_value"]["amount"] = "31000"
+        amendment = {
+            "kind": "shipment-amendment",
+            "corrects": seqs[shipment_id],
+            "date": "2026-11-30",
+            "reason": "destination and price typed wrong",
+            "shipment": corrected,
+        }
+        envelopes.append(sign(kinds.from_document(amendment), [exporter]))
+    ledger.import_envelopes(envelopes)
+
+
+def figures_of(report: dict[str, Any]) -> dict[str, Any]:
+    """A report's figures: everything but when it was generated and its verification."""
+    return {k: v for k, v in report.items() if k not in ("generated_at", "verification")}
 
 
 def main() -> None:
@@ -183,7 +228,7 @@ def main() -> None:
 
 def run(db: str, backend: str, tmp: Path, n: int) -> dict[str, object]:
     start = time.perf_counter()
-    ledger, operator, sizes = build_ledger(db, tmp, n)
+    ledger, operator, exporter, sizes = build_ledger(db, tmp, n)
     period = parse_period(QUARTER)
     quarter_ids = [
         f"S{i:07d}"
@@ -221,6 +266,17 @@ def run(db: str, backend: str, tmp: Path, n: int) -> dict[str, object]:
     begin = time.perf_counter()
     fully = build.regulator(ledger, period, verify=True)
     with_full = time.perf_counter() - begin
+    # One in ten of the quarter's shipments amended after the report: recomputed at its
+    # size, the report must give the same figures (the versions then stand in).
+    amended = quarter_ids[::10]
+    log(f"amending {len(amended):,} shipments of {QUARTER} ...")
+    amend(ledger, exporter, amended)
+    begin = time.perf_counter()
+    then = build.regulator(ledger, period, size=size, verify=False)
+    render.render(then, "json")
+    render.render(then, "html")
+    after_amendments = time.perf_counter() - begin
+    unchanged = figures_of(then) == figures_of(report)
     ledger.close()
     full = timings[size]
     check = verified["verification"]
@@ -239,6 +295,11 @@ def run(db: str, backend: str, tmp: Path, n: int) -> dict[str, object]:
     )
     print(f"the auditor's earlier full audit of {earlier.size:,} entries: {earlier_s:.2f} s")
     print(
+        f"report at size {size:,} after {len(amended):,} amendments  {after_amendments:6.2f} s "
+        f"= {after_amendments / full:.2f} x the same report before them; figures "
+        f"{'unchanged' if unchanged else 'CHANGED'}"
+    )
+    print(
         f"target                   <= 10 s with verification: "
         f"{'met' if with_verify <= 10 and check['ok'] else 'MISSED'} "
         f"({full:.2f} s without the audit)"
@@ -254,6 +315,10 @@ def run(db: str, backend: str, tmp: Path, n: int) -> dict[str, object]:
         "with_full_audit_s": round(with_full, 2),
         "earlier_full_audit_s": round(earlier_s, 2),
         "target_met": with_verify <= 10 and bool(check["ok"]),
+        "amended": len(amended),
+        "report_after_amendments_s": round(after_amendments, 3),
+        "after_amendments_ratio": round(after_amendments / full, 2),
+        "figures_unchanged_by_amendments": unchanged,
         "quarter_shipments": report["totals"]["shipments"],
     }
 
