@@ -250,6 +250,7 @@ README_RUN: list[tuple[str, tuple[int, ...]]] = [
     ("provenance attest end-use end-use.yaml --key end-user.pem", (0,)),
     ("provenance attest inspection visit.yaml --nvidia-smi node07.xml --key auditor.pem", (0,)),
     ("provenance license issue license.yaml --key regulator.pem", (0,)),
+    ("provenance license list --valid-on 2026-10-02", (0,)),
     ("provenance chip 1654923000101", (0,)),
     ("provenance ledger export --chip 1654923000101 -o chip.json", (0,)),
     ("provenance shipment show MX-2026-0042", (0,)),

@@ -18,6 +18,9 @@ from provenance.commands.options import (
     emit,
     exit_on_findings,
     json_option,
+    limit_option,
+    limited,
+    listed,
     progress_bar,
     query,
     writes,
@@ -410,9 +413,7 @@ def flag_group() -> None:
     help="Only this severity and above.",
 )
 @click.option("--shipment", "shipment_id", default=None, help="Only this shipment's flags.")
-@click.option(
-    "--limit", type=click.IntRange(min=1), default=None, help="At most this many (the first)."
-)
+@limit_option
 @common
 def flag_list(
     only_open: bool,
@@ -429,7 +430,7 @@ def flag_list(
             ledger, only_open=only_open, severity=severity, shipment=shipment_id
         ),
     )
-    rows = rows[:limit] if limit is not None else rows
+    rows, total = limited(rows, limit)
 
     def human() -> None:
         for f in rows:
@@ -438,7 +439,7 @@ def flag_list(
                 f"{f['id']:<10} {f['severity'].upper():<8} {f['status']:<9} {f['subject']}{where}  "
                 f"{f['rule']}: {f['message']}"
             )
-        click.echo(f"{len(rows)} flags")
+        click.echo(listed(len(rows), total, "flag"))
 
     emit(as_json, rows, human)
 

@@ -28,6 +28,9 @@ from provenance.commands.options import (
     emit,
     ledger_key_option,
     ledger_url_option,
+    limit_option,
+    limited,
+    listed,
     progress_bar,
     query,
     reads,
@@ -91,10 +94,11 @@ def product_import(file: str, write: Write) -> None:
 
 
 @product_group.command("list")
+@limit_option
 @common
-def product_list(db: str | None, as_json: bool) -> None:
+def product_list(limit: int | None, db: str | None, as_json: bool) -> None:
     """Every product in the ledger's catalog, with its TPP and performance density."""
-    rows = query(db, queries.products)
+    rows, total = limited(query(db, queries.products), limit)
 
     def human() -> None:
         click.echo(
@@ -106,6 +110,8 @@ def product_list(db: str | None, as_json: bool) -> None:
                 f"{_short(p['performance_density']):>9} {p['die_area_mm2'] or '-':>8} "
                 f"{'yes' if p['datacenter'] else 'no'}"
             )
+        if len(rows) < total:
+            click.echo(listed(len(rows), total, "product"))
 
     emit(as_json, rows, human)
 
@@ -685,7 +691,7 @@ def shipment_show(shipment_id: str, read: Read, as_json: bool) -> None:
 @click.option("--destination", default=None, metavar="CC", help="Only to this country.")
 @date_option("--from", "since", help="Shipped on or after this date (YYYY-MM-DD).")
 @date_option("--to", "until", help="Shipped on or before this date (YYYY-MM-DD).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N shipments.")
+@limit_option
 @common
 def shipment_list(
     exporter: str | None,
@@ -697,15 +703,15 @@ def shipment_list(
     as_json: bool,
 ) -> None:
     """Shipments, newest first."""
+    filters: dict[str, Any] = {
+        "exporter": exporter,
+        "destination": destination,
+        "since": since.date() if since else None,
+        "until": until.date() if until else None,
+    }
     with Ledger.open(db) as ledger:
-        rows = queries.shipments(
-            ledger,
-            exporter=exporter,
-            destination=destination,
-            since=since.date() if since else None,
-            until=until.date() if until else None,
-            limit=limit,
-        )
+        rows = queries.shipments(ledger, **filters, limit=limit)
+        total = len(rows) if limit is None else queries.shipment_count(ledger, **filters)
 
     def human() -> None:
         for s in rows:
@@ -714,7 +720,7 @@ def shipment_list(
                 f"{s['consignee']:<18} {s['units']:>4} units  license {s['license'] or '-'}"
                 + ("  (void)" if s.get("status") == "void" else "")
             )
-        click.echo(f"{len(rows)} shipments")
+        click.echo(listed(len(rows), total, "shipment"))
 
     emit(as_json, rows, human)
 
@@ -736,6 +742,43 @@ def license_issue(file: str, write: Write) -> None:
     """
     statement = statement_from(file, "license")
     sign_and_append(statement, write)
+
+
+@license_group.command("list")
+@click.option("--exporter", default=None, help="Only this exporter's licenses.")
+@click.option("--destination", default=None, metavar="CC", help="Only to this country.")
+@date_option("--valid-on", "valid_on", help="Only licenses valid on this date (YYYY-MM-DD).")
+@limit_option
+@common
+def license_list(
+    exporter: str | None,
+    destination: str | None,
+    valid_on: dt.datetime | None,
+    limit: int | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
+    """Licenses, in the order issued: exporter, destination, ECCNs, validity and how many
+    shipments cite each (`license show ID` for one, with its caps and conditions)."""
+    day = valid_on.date() if valid_on else None
+    every = query(
+        db,
+        lambda ledger: queries.licenses(
+            ledger, exporter=exporter, destination=destination, valid_on=day
+        ),
+    )
+    rows, total = limited(every, limit)
+
+    def human() -> None:
+        for r in rows:
+            click.echo(
+                f"{r['id']:<20} {r['exporter']:<18} -> {r['destination']}  "
+                f"{' '.join(r['eccns']):<18} {r['valid_from']} to {r['valid_until']}  "
+                f"cited by {counted(r['cited_by'], 'shipment')}"
+            )
+        click.echo(listed(len(rows), total, "license"))
+
+    emit(as_json, rows, human)
 
 
 @license_group.command("show")

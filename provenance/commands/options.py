@@ -61,6 +61,28 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+limit_option = click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="At most N rows (the first, in the order listed); the last line says how many "
+    "there are in all.",
+)
+
+
+def limited(rows: list[Any], limit: int | None) -> tuple[list[Any], int]:
+    """The first `limit` rows, and how many there were."""
+    return (rows if limit is None else rows[:limit]), len(rows)
+
+
+def listed(shown: int, total: int, noun: str, plural: str | None = None) -> str:
+    """The last line of a listing: `15 flags`, or `2 of 15 flags shown (--limit 2)`."""
+    if shown == total:
+        return counted(total, noun, plural)
+    return f"{shown:,} of {counted(total, noun, plural)} shown (--limit {shown})"
+
+
 def emit(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
     """Print `data` as JSON, or the human form. Stdout carries one JSON document: an error
     raised after this (a report that does not verify) goes to stderr only."""

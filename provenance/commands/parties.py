@@ -8,7 +8,17 @@ import click
 
 from provenance import documents
 from provenance.commands.appending import sign_and_append
-from provenance.commands.options import Write, common, emit, pem_option, query, writes
+from provenance.commands.options import (
+    Write,
+    common,
+    emit,
+    limit_option,
+    limited,
+    listed,
+    pem_option,
+    query,
+    writes,
+)
 from provenance.crypto import keys
 from provenance.statements import kinds
 
@@ -75,17 +85,20 @@ def party_show(party_id: str, db: str | None, as_json: bool) -> None:
 
 
 @party_group.command("list")
+@limit_option
 @common
-def party_list(db: str | None, as_json: bool) -> None:
-    """Every registered party."""
+def party_list(limit: int | None, db: str | None, as_json: bool) -> None:
+    """Every registered party, by id."""
     from provenance.ledger.queries import parties
 
-    rows = query(db, parties)
+    rows, total = limited(query(db, parties), limit)
 
     def human() -> None:
         for row in rows:
             click.echo(
                 f"{row['id']:<24} {row['country']}  {','.join(row['roles']):<28} {row['name']}"
             )
+        if len(rows) < total:
+            click.echo(listed(len(rows), total, "party", "parties"))
 
     emit(as_json, rows, human)

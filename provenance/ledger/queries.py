@@ -409,20 +409,47 @@ def shipments(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Shipments, newest ship date first, filtered by exporter, destination and dates."""
-    query = select(ShipmentRow.__table__)
-    if exporter:
-        query = query.where(ShipmentRow.exporter == exporter)
-    if destination:
-        query = query.where(ShipmentRow.destination == destination.upper())
-    if since:
-        query = query.where(ShipmentRow.ship_date >= since)
-    if until:
-        query = query.where(ShipmentRow.ship_date <= until)
-    query = query.order_by(ShipmentRow.ship_date.desc(), ShipmentRow.seq.desc())
+    query = (
+        select(ShipmentRow.__table__)
+        .where(*_shipment_filters(exporter, destination, since, until))
+        .order_by(ShipmentRow.ship_date.desc(), ShipmentRow.seq.desc())
+    )
     if limit:
         query = query.limit(limit)
     with ledger.store.read() as conn:
         return [_shipment_dict(r) for r in conn.execute(query)]
+
+
+def shipment_count(
+    ledger: Ledger,
+    *,
+    exporter: str | None = None,
+    destination: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> int:
+    """How many shipments `shipments` lists with these filters and no limit."""
+    from sqlalchemy import func
+
+    query = select(func.count()).select_from(ShipmentRow)
+    query = query.where(*_shipment_filters(exporter, destination, since, until))
+    with ledger.store.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _shipment_filters(
+    exporter: str | None, destination: str | None, since: dt.date | None, until: dt.date | None
+) -> list[Any]:
+    where: list[Any] = []
+    if exporter:
+        where.append(ShipmentRow.exporter == exporter)
+    if destination:
+        where.append(ShipmentRow.destination == destination.upper())
+    if since:
+        where.append(ShipmentRow.ship_date >= since)
+    if until:
+        where.append(ShipmentRow.ship_date <= until)
+    return where
 
 
 # --- products and licenses -------------------------------------------------------------------
@@ -472,7 +499,7 @@ def product(ledger: Ledger, product_id: str) -> dict[str, Any]:
             guess = did_you_mean(product_id, conn.execute(select(ProductRow.id)).scalars())
         raise NotFoundError(
             f"no product {product_id!r}",
-            hint=(f"{guess}; " if guess else "") + "provenance product list",
+            hint=f"{guess} (provenance product list)" if guess else "provenance product list",
         )
     data = _product_dict(row)
     data["registered_serials"] = len(units)
@@ -484,7 +511,12 @@ def license_record(ledger: Ledger, license_id: str) -> dict[str, Any]:
     with ledger.store.read() as conn:
         row = conn.execute(select(LicenseRow.__table__).where(LicenseRow.id == license_id)).first()
         if row is None:
-            raise NotFoundError(f"no license {license_id!r}")
+            known = conn.execute(select(LicenseRow.id)).scalars()
+            guess = did_you_mean(license_id, known)
+            raise NotFoundError(
+                f"no license {license_id!r}",
+                hint=f"{guess} (provenance license list)" if guess else "provenance license list",
+            )
         cited = list(
             conn.execute(
                 select(ShipmentRow.id)
@@ -492,6 +524,39 @@ def license_record(ledger: Ledger, license_id: str) -> dict[str, Any]:
                 .order_by(ShipmentRow.seq)
             ).scalars()
         )
+    return {**_license_dict(row), "shipments": cited}
+
+
+def licenses(
+    ledger: Ledger,
+    *,
+    exporter: str | None = None,
+    destination: str | None = None,
+    valid_on: dt.date | None = None,
+) -> list[dict[str, Any]]:
+    """Licenses in the order issued, filtered by exporter, destination and a day they
+    are valid on, each with how many shipments (not voided) cite it."""
+    from sqlalchemy import func
+
+    cited = (
+        select(ShipmentRow.license.label("id"), func.count().label("n"))
+        .where(ShipmentRow.license.is_not(None), ShipmentRow.voided_seq.is_(None))
+        .group_by(ShipmentRow.license)
+        .subquery("cited")
+    )
+    query = select(LicenseRow.__table__, cited.c.n).outerjoin(cited, cited.c.id == LicenseRow.id)
+    if exporter:
+        query = query.where(LicenseRow.exporter == exporter)
+    if destination:
+        query = query.where(LicenseRow.destination == destination.upper())
+    if valid_on:
+        query = query.where(LicenseRow.valid_from <= valid_on, LicenseRow.valid_until >= valid_on)
+    with ledger.store.read() as conn:
+        rows = conn.execute(query.order_by(LicenseRow.seq)).all()
+    return [{**_license_dict(r), "cited_by": int(r.n or 0)} for r in rows]
+
+
+def _license_dict(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "seq": row.seq,
@@ -512,7 +577,6 @@ def license_record(ledger: Ledger, license_id: str) -> dict[str, Any]:
         "valid_from": row.valid_from.isoformat(),
         "valid_until": row.valid_until.isoformat(),
         "conditions": json.loads(row.conditions),
-        "shipments": cited,
     }
 
 

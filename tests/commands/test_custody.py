@@ -552,6 +552,41 @@ def test_license_issue_and_show(shipped: Trade) -> None:
     assert human.startswith(f"LIC-1: issued by bis at entry {seq}\n")
     assert "  caps:         100 units" in human and "  cited by:     SHP-1" in human
     assert one_error_line(shipped("license", "show", "LIC-9"), 5) == "error: no license 'LIC-9'"
+    assert shipped("license", "show", "LIC-9").stderr.endswith(
+        "hint: did you mean 'LIC-1'? (provenance license list)\n"
+    )
+
+
+def test_license_list_filters_and_limits(shipped: Trade) -> None:
+    shipped.append("license issue", license_doc(), "bis")
+    later = {"valid_from": dt.date(2027, 1, 1), "valid_until": dt.date(2027, 6, 30)}
+    shipped.append("license issue", license_doc(id="LIC-JP", destination="JP", **later), "bis")
+    every = shipped.json("license", "list")
+    assert isinstance(every, list)
+    assert [(r["id"], r["cited_by"]) for r in every] == [("LIC-1", 1), ("LIC-JP", 0)]
+    assert every[0]["eccns"] == ["3A090.a"] and "shipments" not in every[0]
+    assert [r["id"] for r in shipped.json("license", "list", "--destination", "jp")] == ["LIC-JP"]  # type: ignore[index]
+    valid = shipped.json("license", "list", "--valid-on", "2026-06-01", "--exporter", "meridian")
+    assert [r["id"] for r in valid] == ["LIC-1"]  # type: ignore[index]
+    assert shipped.json("license", "list", "--exporter", "harbor") == []
+    human = shipped.ok("license", "list")
+    assert human.stderr == ""
+    lines = human.stdout.splitlines()
+    assert lines[0].split() == ["LIC-1", "meridian", "->", "SG", "3A090.a", "2026-01-01", "to",
+                                "2026-12-31", "cited", "by", "1", "shipment"]  # fmt: skip
+    assert lines[-1] == "2 licenses"
+    cut = shipped.ok("license", "list", "--limit", "1").stdout.splitlines()
+    assert (len(cut), cut[-1]) == (2, "1 of 2 licenses shown (--limit 1)")
+    for args in (("party", "list"), ("product", "list")):
+        rows = shipped.json(*args)
+        assert isinstance(rows, list) and len(rows) > 2
+        assert shipped.json(*args, "--limit", "2") == rows[:2]
+        noun = "parties" if args[0] == "party" else "products"
+        shown = shipped.ok(*args, "--limit", "2").stdout.splitlines()
+        assert shown[-1] == f"2 of {len(rows)} {noun} shown (--limit 2)"
+        assert not shipped.ok(*args).stdout.splitlines()[-1].endswith("shown")
+    bad = shipped("license", "list", "--limit", "0")
+    assert (bad.exit_code, bad.stdout) == (2, "") and "--limit" in bad.stderr
 
 
 def test_shipment_list_filters(trade: Trade) -> None:
@@ -583,6 +618,9 @@ def test_shipment_list_filters(trade: Trade) -> None:
     assert isinstance(everything, list) and len(everything) == len(shipments)
     human = trade.ok("shipment", "list", *filters, *dates)
     assert human.stdout.splitlines()[-1] == "2 shipments" and human.stderr == ""
+    first = trade.ok("shipment", "list", *filters, *dates, "--limit", "1").stdout.splitlines()
+    assert first[0].split()[1] == "SHP-F" and first[-1] == "1 of 2 shipments shown (--limit 1)"
+    assert trade.json("shipment", "list", "--limit", "3") == everything[:3]
     bad_date = trade("shipment", "list", "--from", "2026-13-01")
     assert bad_date.exit_code == 2 and "--from" in bad_date.stderr
 
@@ -1126,7 +1164,7 @@ def test_an_unknown_product_id_gets_a_did_you_mean(trade: Trade) -> None:
     assert shown.exit_code == 5 and shown.stdout == ""
     assert shown.stderr == (
         "error: no product 'nvidia-h100-sxm'\n"
-        "hint: did you mean 'nvidia-h100-sxm5'?; provenance product list\n"
+        "hint: did you mean 'nvidia-h100-sxm5'? (provenance product list)\n"
     )
     path = trade.write("m", manufacture_doc(["N-1"], product="nvidia-h100-sxm"))
     made = trade("attest", "manufacture", path, "--key", "nvidia.pem", "--dry-run")
@@ -1196,7 +1234,8 @@ def test_flags_follow_the_facts_at_a_recheck(shipped: Trade) -> None:
     assert (missing.exit_code, missing.stdout) == (5, "")
     assert missing.stderr == "error: no flag 'F-999-0'\nhint: provenance flag list\n"
     limited = shipped.ok("flag", "list", "--shipment", "SHP-1", "--limit", "1")
-    assert limited.stdout.splitlines()[-1] == "1 flags" and limited.stderr == ""
+    assert limited.stderr == ""
+    assert re.fullmatch(r"1 of \d+ flags shown \(--limit 1\)", limited.stdout.splitlines()[-1])
     report = shipped.obj("report", "regulator", "--period", "2026")
     [row] = [r for r in report["flags"]["by_rule"] if r["rule"] == "diversion.not-received"]
     assert (row["open"], row["closed"], row["total"]) == (0, 1, 1)
