@@ -277,6 +277,7 @@ def evaluate(
         flags.append(raised)
         if explain:
             fired.append(Fired(flag.id, flag.when, seen))
+    flags.extend(_standing(shipment, flags))
     flags.sort(key=lambda f: (-SEVERITY_ORDER[f["severity"]], f["rule"], f["line"] or 0))
     license_covers = bool(
         license_facts["cited"]
@@ -318,6 +319,32 @@ def evaluate(
         verdict=verdict,
         explain=[f.to_json() for f in fired],
     )
+
+
+def _standing(shipment: ShipmentFacts, raised: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The flags a signed resolution confirmed on this shipment that the facts no longer
+    raise (an amendment, a receipt, a new pack): a confirmation is a person's finding, so
+    it stands, and blocks, until a regulator resolves the flag otherwise. Only a
+    regulator changes a confirmed flag (`flag resolve`)."""
+    held = {(f["rule"], f["line"]) for f in raised}
+    return [
+        {
+            "rule": rule,
+            "category": rule.split(".", 1)[0],
+            "severity": severity,
+            "scope": "shipment" if line is None else "item",
+            "line": line,
+            "message": f"confirmed ({flag}), it stands though these facts no longer raise "
+            f"it: {message}",
+            "facts": {},
+            "sources": [],
+            "resolution": "confirmed",
+        }
+        for (rule, line), (flag, severity, message) in sorted(
+            shipment.confirmed.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)
+        )
+        if (rule, line) not in held
+    ]
 
 
 VERDICTS = ("clear", "hold", "license_required", "blocked")

@@ -507,6 +507,9 @@ class ShipmentFacts:
     """(rule, line) -> the signed resolution of that flag raised on this shipment earlier
     (cleared, confirmed, escalated, disputed; flags still open, and allow-list clearances past
     their expiry on the evaluation date, are not listed)."""
+    confirmed: dict[tuple[str, int | None], tuple[str, str, str]] = field(default_factory=dict)
+    """(rule, line) -> (flag id, severity, message) of each flag on this shipment that a
+    signed resolution confirmed: it stands even when the facts no longer raise it."""
 
 
 def _kyc_on(rows: list[Any], on: dt.date) -> str:
@@ -925,6 +928,9 @@ class Facts:
             foreign: dict[str, int] = defaultdict(int)
             receipt_countries: dict[str, set[str]] = defaultdict(set)
             resolutions: dict[str, dict[tuple[str, int | None], str]] = defaultdict(dict)
+            confirmed: dict[str, dict[tuple[str, int | None], tuple[str, str, str]]] = defaultdict(
+                dict
+            )
             for chunk in in_chunks(ids):
                 for shipment_id, carried in conn.execute(
                     select(ReceiptRow.shipment_id, ReceiptSerialRow.carried)
@@ -940,9 +946,16 @@ class Facts:
                 ):
                     receipt_countries[shipment_id].add(country)
                 subjects = {f"shipment/{s}": s for s in chunk}
-                for subject, rule, line, status, expires in conn.execute(
+                for subject, rule, line, status, expires, flag, severity, message in conn.execute(
                     select(
-                        FlagRow.subject, FlagRow.rule, FlagRow.line, FlagRow.status, FlagRow.expires
+                        FlagRow.subject,
+                        FlagRow.rule,
+                        FlagRow.line,
+                        FlagRow.status,
+                        FlagRow.expires,
+                        FlagRow.id,
+                        FlagRow.severity,
+                        FlagRow.message,
                     ).where(
                         FlagRow.subject.in_(list(subjects)),
                         FlagRow.status.in_(("cleared", "confirmed", "escalated", "disputed")),
@@ -951,6 +964,8 @@ class Facts:
                     if expires is not None and expires < self.as_of:
                         continue  # an allow-list clearance past its expiry: open again
                     resolutions[subjects[subject]][(rule, line)] = status
+                    if status == "confirmed":
+                        confirmed[subjects[subject]][(rule, line)] = (flag, severity, message)
             end_users = sorted({r.end_user for r in shipments.values()})
             end_uses: dict[str, list[tuple[Any, set[str], set[str]]]] = defaultdict(list)
             for chunk in in_chunks(end_users):
@@ -1046,6 +1061,7 @@ class Facts:
                     Evidence(lab, located, kyc),
                 )
             )
+            out[-1].confirmed = confirmed.get(shipment_id, {})
         return out
 
     # --- one shipment -------------------------------------------------------------------

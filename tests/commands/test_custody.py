@@ -1197,8 +1197,18 @@ def test_flags_follow_the_facts_at_a_recheck(shipped: Trade) -> None:
     again = shipped("check", "SHP-1", "--as-of", "2026-04-16", "--json")
     assert again.stderr == ""
     determination = json.loads(again.stdout)
-    # Neither condition holds now, so neither flag is raised: the verdict is clear.
-    assert again.exit_code == 0 and determination["verdict"] == "clear"
+    # Neither condition holds now, but the regulator's confirmation stands, and blocks,
+    # until a regulator resolves the flag otherwise: the facts do not undo a finding.
+    assert again.exit_code == 1 and determination["verdict"] == "blocked"
+    [standing] = determination["flags"]
+    assert (standing["id"], standing["rule"], standing["resolution"]) == (
+        no_statement,
+        "diversion.no-end-use-statement",
+        "confirmed",
+    )
+    assert standing["message"].startswith(
+        f"confirmed ({no_statement}), it stands though these facts no longer raise it: "
+    )
     seq = determination["seq"]
     listed = {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")}  # type: ignore[union-attr]
     closed = listed[unreceived]
@@ -1244,6 +1254,15 @@ def test_flags_follow_the_facts_at_a_recheck(shipped: Trade) -> None:
     # replay rebuilds exactly the same flags
     shipped.ok("ledger", "replay")
     assert {f["id"]: f for f in shipped.json("flag", "list", "--shipment", "SHP-1")} == listed  # type: ignore[union-attr]
+    # the regulator clears it (the statement arrived): the next check is clear
+    shipped.ok("flag", "resolve", no_statement, "--status", "cleared", "--reason",
+               "statement filed", "--key", "bis.pem")  # fmt: skip
+    cleared = shipped("check", "SHP-1", "--as-of", "2026-04-17", "--json")
+    assert cleared.exit_code == 0 and json.loads(cleared.stdout)["flags"] == []
+    # an exporter may not lift a confirmed flag
+    shipped.refused(
+        ("flag", "resolve", no_statement, "--status", "cleared", "--reason", "x", "--key",
+         "meridian.pem"), 3)  # fmt: skip
 
 
 def test_flags_follow_the_facts_within_one_batch(shipped: Trade) -> None:
