@@ -435,9 +435,10 @@ def flag_list(
     def human() -> None:
         for f in rows:
             where = f" item {f['line']}" if f["line"] is not None else ""
+            lapsed = f" [allow-list clearance expired {f['expires']}]" if f["expired"] else ""
             click.echo(
                 f"{f['id']:<10} {f['severity'].upper():<8} {f['status']:<9} {f['subject']}{where}  "
-                f"{f['rule']}: {f['message']}"
+                f"{f['rule']}: {f['message']}{lapsed}"
             )
         click.echo(listed(len(rows), total, "flag"))
 
@@ -454,7 +455,8 @@ def flag_show(flag: str, db: str | None, as_json: bool) -> None:
 
     def human() -> None:
         where = f" item {data['line']}" if data["line"] is not None else ""
-        click.echo(f"{data['id']}: {data['rule']} ({data['severity']}), {data['status']}")
+        lapsed = f" (the allow-list clearance expired {data['expires']})" if data["expired"] else ""
+        click.echo(f"{data['id']}: {data['rule']} ({data['severity']}), {data['status']}{lapsed}")
         click.echo(f"  on:      {data['subject']}{where}")
         click.echo(f"  raised:  entry {data['raised_seq']}, {data['raised_on']}")
         click.echo(f"  message: {data['message']}")

@@ -604,48 +604,68 @@ def devices_seen(ledger: Ledger, serial: str) -> list[dict[str, Any]]:
 SEVERITIES = ("info", "warning", "high", "blocking")
 
 
+def still_open(on: dt.date | None = None) -> Any:
+    """The flags open on `on` (default today, UTC): open, disputed (it awaits a
+    regulator's decision), or cleared by an allow-list clearance that expired before it
+    (the checks treat it as open again)."""
+    from sqlalchemy import or_
+
+    today = on or dt.datetime.now(dt.UTC).date()
+    return or_(
+        FlagRow.status.in_(("open", "disputed")),
+        and_(FlagRow.status == "cleared", FlagRow.expires < today),
+    )
+
+
 def flags(
     ledger: Ledger,
     *,
     only_open: bool = False,
     severity: str | None = None,
     shipment: str | None = None,
+    on: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """Red flags, most severe first, then oldest first."""
+    """Red flags, most severe first, then oldest first; an allow-list clearance that
+    expired before `on` (default today) shows as open again (`expired` is its date)."""
+    today = on or dt.datetime.now(dt.UTC).date()
     query = select(FlagRow.__table__)
-    if only_open:  # a disputed flag still awaits a regulator's decision
-        query = query.where(FlagRow.status.in_(("open", "disputed")))
+    if only_open:
+        query = query.where(still_open(today))
     if severity:
         query = query.where(FlagRow.severity.in_(SEVERITIES[SEVERITIES.index(severity) :]))
     if shipment:
         query = query.where(FlagRow.subject == f"shipment/{shipment}")
     with ledger.store.read() as conn:
         rows = conn.execute(query.order_by(FlagRow.raised_seq, FlagRow.id)).all()
-    out = _flag_dicts(rows)
+    out = _flag_dicts(rows, today)
     out.sort(key=lambda f: -SEVERITIES.index(f["severity"]))
     return out
 
 
-def _flag_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": r.id,
-            "rule": r.rule,
-            "severity": r.severity,
-            "subject": r.subject,
-            "line": r.line,
-            "message": r.message,
-            "facts": json.loads(r.facts),
-            "raised_seq": r.raised_seq,
-            "raised_on": r.raised_on.isoformat(),
-            "status": r.status,
-            "resolved_seq": r.resolved_seq,
-            "resolved_by": r.resolved_by,
-            "resolution": r.resolution,
-            "expires": r.expires.isoformat() if r.expires else None,
-        }
-        for r in rows
-    ]
+def _flag_dicts(rows: Sequence[Any], today: dt.date | None = None) -> list[dict[str, Any]]:
+    today = today or dt.datetime.now(dt.UTC).date()
+    return [_flag_dict(r, today) for r in rows]
+
+
+def _flag_dict(r: Any, today: dt.date) -> dict[str, Any]:
+    expired = r.status == "cleared" and r.expires is not None and r.expires < today
+    return {
+        "id": r.id,
+        "rule": r.rule,
+        "severity": r.severity,
+        "subject": r.subject,
+        "line": r.line,
+        "message": r.message,
+        "facts": json.loads(r.facts),
+        "raised_seq": r.raised_seq,
+        "raised_on": r.raised_on.isoformat(),
+        "status": "open" if expired else r.status,
+        "resolved_seq": r.resolved_seq,
+        "resolved_by": r.resolved_by,
+        "resolution": r.resolution,
+        "expires": r.expires.isoformat() if r.expires else None,
+        "expired": expired,
+    }
 
 
 def flag(ledger: Ledger, flag_id: str) -> dict[str, Any]:
@@ -817,19 +837,22 @@ def status(ledger: Ledger, folders: Sequence[Path]) -> dict[str, Any]:
 
 
 def open_flags(conn: Connection, who: Reader | None = None) -> dict[str, Any]:
-    """The open flags (a disputed one awaits the regulator: open) by severity, every one
-    or, for `who`, those whose raising entry it may read (`access.visible`)."""
+    """The flags open today (`still_open`) by severity, every one or, for `who`, those
+    whose raising entry it may read (`access.visible`)."""
     from sqlalchemy import func
 
-    still_open = FlagRow.status.in_(("open", "disputed"))
     if who is None or who.reads_all:
         counts = dict(
             conn.execute(
-                select(FlagRow.severity, func.count()).where(still_open).group_by(FlagRow.severity)
+                select(FlagRow.severity, func.count())
+                .where(still_open())
+                .group_by(FlagRow.severity)
             ).all()
         )
     else:
-        raised = conn.execute(select(FlagRow.raised_seq, FlagRow.severity).where(still_open)).all()
+        raised = conn.execute(
+            select(FlagRow.raised_seq, FlagRow.severity).where(still_open())
+        ).all()
         readable = visible(conn, who, [seq for seq, _ in raised])
         counts = {}
         for seq, severity in raised:

@@ -528,3 +528,13 @@ def test_an_allow_list_clearance_is_a_regulators_and_expires(trade: Trade) -> No
     assert json.loads(before.stdout)["verdict"] == "clear", before.stdout
     after = trade("check", "SH-HOLD", "--as-of", "2026-06-16", "--json")
     assert after.exit_code == 6 and json.loads(after.stdout)["verdict"] == "hold"
+    # today is past 2026-06-15: the lists show the clearance lapsed, the flag open again
+    lapsed = {f["id"]: f for f in trade.json("flag", "list", "--open", "--shipment", "SH-HOLD")}
+    assert set(high) <= set(lapsed)
+    assert (lapsed[high[0]]["status"], lapsed[high[0]]["expired"]) == ("open", True)
+    text = trade.ok("flag", "list", "--open", "--shipment", "SH-HOLD").stdout
+    assert "[allow-list clearance expired 2026-06-15]" in text
+    shown = trade.ok("flag", "show", high[0]).stdout.splitlines()[0]
+    assert shown.endswith(", open (the allow-list clearance expired 2026-06-15)")
+    status = trade.json("status")
+    assert status["open_flags"]["by_severity"]["high"] >= len(high)  # type: ignore[index,call-overload]
