@@ -626,7 +626,8 @@ def flags(
     on: dt.date | None = None,
 ) -> list[dict[str, Any]]:
     """Red flags, most severe first, then oldest first; an allow-list clearance that
-    expired before `on` (default today) shows as open again (`expired` is its date)."""
+    expired before `on` (default today) shows as open again (`expired` true, `expires`
+    the day it lapsed)."""
     today = on or dt.datetime.now(dt.UTC).date()
     query = select(FlagRow.__table__)
     if only_open:
