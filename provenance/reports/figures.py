@@ -471,18 +471,29 @@ class Figures:
         ).scalar()
         # By the ship date of the shipment a flag is about (a party's or a chip's flag: the
         # day it was raised), in the twelve months to the period's end.
-        plotted = func.coalesce(self.shipment.ship_date, FlagRow.raised_on)
-        by_day = c.execute(
-            select(plotted, FlagRow.severity, func.count())
-            .select_from(FlagRow)
-            .outerjoin(
-                self.shipments, FlagRow.subject == literal_column("'shipment/'") + self.shipment.id
+        # (Driven from the shipments, so that each looks its flags up by subject: a join on
+        # the expression the other way round scans every shipment for every flag.)
+        year = (period.end - dt.timedelta(days=366), period.end)
+        shipped_on = self.shipment.ship_date
+        by_ship_date = c.execute(
+            select(shipped_on, FlagRow.severity, func.count())
+            .select_from(self.shipments)
+            .join(FlagRow, FlagRow.subject == literal_column("'shipment/'") + self.shipment.id)
+            .where(*base, shipped_on <= year[1], shipped_on > year[0])
+            .group_by(shipped_on, FlagRow.severity)
+        ).all()
+        by_raised_on = c.execute(
+            select(FlagRow.raised_on, FlagRow.severity, func.count())
+            .where(
+                *base,
+                ~FlagRow.subject.like("shipment/%"),
+                FlagRow.raised_on <= year[1],
+                FlagRow.raised_on > year[0],
             )
-            .where(*base, plotted <= period.end, plotted > period.end - dt.timedelta(days=366))
-            .group_by(plotted, FlagRow.severity)
+            .group_by(FlagRow.raised_on, FlagRow.severity)
         ).all()
         months: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for day, severity, n in by_day:
+        for day, severity, n in [*by_ship_date, *by_raised_on]:
             months[day.isoformat()[:7]][severity] += int(n)
         return {
             "by_rule": [
@@ -930,6 +941,9 @@ class EvidenceFigures(Figures):
                 and_(
                     DeterminationItemRow.seq == latest.c.seq,
                     DeterminationItemRow.line == self.serial.line,
+                    # implied, and said: SQLite then looks serials up by shipment and
+                    # line, not by line alone (which scans them all per item)
+                    self.serial.shipment_id == latest.c.shipment_id,
                 ),
             )
             .where(
