@@ -309,6 +309,9 @@ NOT_RUN = {
     "provenance chip 1654923000101 --key auditor.pem --ledger http://127.0.0.1:8080": (
         "the service: tests/commands/test_remote.py"
     ),
+    "provenance status --key auditor.pem --ledger http://127.0.0.1:8080": (
+        "the service: tests/commands/test_remote.py"
+    ),
     "provenance mirror http://127.0.0.1:8080 --db replica.db --key regulator.pem": (
         "the service: tests/remote/test_mirror.py"
     ),
