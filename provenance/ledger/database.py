@@ -197,6 +197,22 @@ class Store:
                 self._pinned = None
                 transaction.rollback()
 
+    def refresh_statistics(self, tables: Sequence[str]) -> list[str]:
+        """After a bulk write on PostgreSQL, ANALYZE `tables`, so that the planner does
+        not join a freshly imported table as if it were empty (a server with autovacuum
+        off, or a report run before autovacuum's next round; PostgreSQL's own counters
+        of changed rows reach `pg_stat_user_tables` only later). Returns the tables
+        analysed: none on SQLite, whose planner needs no statistics to use the indexes,
+        nor inside `rolled_back`."""
+        if self.dialect != "postgresql" or self._pinned is not None:
+            return []
+        quote = self.engine.dialect.identifier_preparer.quote
+        with _translated(self.url), self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in tables:
+                conn.execute(text(f"ANALYZE {quote(table)}"))
+        return list(tables)
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -91,7 +91,8 @@ def test_a_rollback_is_caught_against_what_the_auditor_saw(world: World, removed
     _remove_from(world, size - removed)
     assert audit(world.ledger, workers=1).size == size - removed  # consistent on its own
     for full in (False, True):
-        with pytest.raises(IntegrityError, match=f"{removed} entries were removed"):
+        said = "1 entry was" if removed == 1 else f"{removed} entries were"
+        with pytest.raises(IntegrityError, match=f"{said} removed"):
             audit(world.ledger, workers=1, seen=seen, full=full)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
@@ -464,3 +465,53 @@ def test_a_party_registered_and_updated_in_one_import(world: World) -> None:
     before = snapshot(world)
     world.ledger.replay()
     assert snapshot(world) == before
+
+
+def test_a_bulk_import_refreshes_the_planners_statistics(world: World) -> None:
+    """On PostgreSQL a write of BULK_ANALYZE new entries or more (and over a tenth of the
+    ledger) ANALYZEs the ledger's tables (the planner otherwise joins them as if empty);
+    on SQLite there is nothing to refresh. A smaller write leaves them alone."""
+    from provenance.ledger.log import BULK_ANALYZE
+
+    envelopes = [
+        world.envelope(
+            {"kind": "party", "id": f"bulk{i}", "name": f"Bulk {i}", "roles": ["consignee"],
+             "country": "SG", "headquarters": "SG", "keys": []},
+            world.operator,
+        )
+        for i in range(BULK_ANALYZE)
+    ]  # fmt: skip
+    store = world.ledger.store
+
+    def analysed() -> dict[str, Any]:
+        with store.read() as conn:
+            return dict(
+                conn.execute(
+                    text(
+                        "SELECT relname, last_analyze FROM pg_stat_user_tables "
+                        "WHERE schemaname = current_schema()"
+                    )
+                ).all()
+            )
+
+    world.ledger.import_envelopes(envelopes[:10])  # a small write: no analysis
+    if store.dialect != "postgresql":
+        world.ledger.import_envelopes(envelopes[10:])
+        assert store.refresh_statistics(["entries"]) == []
+        return
+    assert analysed()["entries"] is None
+    world.ledger.import_envelopes(envelopes[10:])  # 990 new: below BULK_ANALYZE
+    assert analysed()["entries"] is None
+    world.ledger.import_envelopes(envelopes)  # every one a duplicate now: no analysis
+    assert analysed()["entries"] is None
+    more = [
+        world.envelope(
+            {"kind": "party", "id": f"more{i}", "name": f"More {i}", "roles": ["consignee"],
+             "country": "SG", "headquarters": "SG", "keys": []},
+            world.operator,
+        )
+        for i in range(BULK_ANALYZE)
+    ]  # fmt: skip
+    world.ledger.import_envelopes(more)
+    after = analysed()
+    assert after["entries"] and after["parties"] and after["subjects"], after
