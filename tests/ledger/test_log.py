@@ -473,14 +473,17 @@ def test_a_bulk_import_refreshes_the_planners_statistics(world: World) -> None:
     on SQLite there is nothing to refresh. A smaller write leaves them alone."""
     from provenance.ledger.log import BULK_ANALYZE
 
-    envelopes = [
-        world.envelope(
-            {"kind": "party", "id": f"bulk{i}", "name": f"Bulk {i}", "roles": ["consignee"],
-             "country": "SG", "headquarters": "SG", "keys": []},
-            world.operator,
-        )
-        for i in range(BULK_ANALYZE)
-    ]  # fmt: skip
+    def consignees(prefix: str) -> list[Envelope]:
+        return [
+            world.envelope(
+                {"kind": "party", "id": f"{prefix}{i}", "name": f"{prefix} {i}",
+                 "roles": ["consignee"], "country": "SG", "headquarters": "SG", "keys": []},
+                world.operator,
+            )
+            for i in range(BULK_ANALYZE)
+        ]  # fmt: skip
+
+    envelopes = consignees("bulk")
     store = world.ledger.store
 
     def analysed() -> dict[str, Any]:
@@ -504,14 +507,6 @@ def test_a_bulk_import_refreshes_the_planners_statistics(world: World) -> None:
     assert analysed()["entries"] is None
     world.ledger.import_envelopes(envelopes)  # every one a duplicate now: no analysis
     assert analysed()["entries"] is None
-    more = [
-        world.envelope(
-            {"kind": "party", "id": f"more{i}", "name": f"More {i}", "roles": ["consignee"],
-             "country": "SG", "headquarters": "SG", "keys": []},
-            world.operator,
-        )
-        for i in range(BULK_ANALYZE)
-    ]  # fmt: skip
-    world.ledger.import_envelopes(more)
+    world.ledger.import_envelopes(consignees("more"))
     after = analysed()
     assert after["entries"] and after["parties"] and after["subjects"], after
