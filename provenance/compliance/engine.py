@@ -334,8 +334,9 @@ def _standing(shipment: ShipmentFacts, raised: list[dict[str, Any]]) -> list[dic
             "severity": severity,
             "scope": "shipment" if line is None else "item",
             "line": line,
-            "message": f"confirmed ({flag}), it stands though these facts no longer raise "
-            f"it: {message}",
+            "message": _bounded(
+                f"confirmed ({flag}), it stands though these facts no longer raise it: {message}"
+            ),
             "facts": {},
             "sources": [],
             "resolution": "confirmed",
@@ -345,6 +346,11 @@ def _standing(shipment: ShipmentFacts, raised: list[dict[str, Any]]) -> list[dic
         )
         if (rule, line) not in held
     ]
+
+
+def _bounded(message: str, limit: int = 2000) -> str:
+    """A flag's message within what a statement holds (`payloads.Text`)."""
+    return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
 VERDICTS = ("clear", "hold", "license_required", "blocked")

@@ -137,6 +137,7 @@ def determine(
     pack: Pack,
     overrides: Overrides,
     resolutions: dict[tuple[str, int | None], str] | None = None,
+    confirmed: dict[tuple[str, int | None], tuple[str, str, str]] | None = None,
 ) -> dict[str, Any]:
     """The determination of the baseline with `overrides`, under `pack` (with the signed
     resolutions of earlier flags, `(rule, line) -> status`)."""
@@ -163,6 +164,7 @@ def determine(
         facts,
         [item_facts],
         resolutions=resolutions or {},
+        confirmed=confirmed or {},
     )
     return evaluate(pack, shipment, evaluated_on=EVALUATED_ON).to_json()
 
@@ -642,6 +644,34 @@ def test_the_baseline_is_clean(pack_id: str) -> None:
 
 
 # --- cross-rule behaviour worth pinning -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("severity", "verdict"), [("high", "blocked"), ("blocking", "blocked"), ("warning", "clear")]
+)
+def test_a_confirmed_flag_the_facts_no_longer_raise_stands(severity: str, verdict: str) -> None:
+    """The baseline raises nothing; a flag confirmed on the shipment before is carried all
+    the same (its message bounded as a statement's), and a high one blocks."""
+    from provenance.statements.payloads import DeterminedFlag
+
+    earlier = {("relabel.undervalued", 0): ("F-9-0", severity, "x" * 2000)}
+    data = determine(PACKS["ear-2026-01"], {}, confirmed=earlier)
+    [flag] = data["flags"]
+    assert (flag["rule"], flag["line"], flag["resolution"]) == (
+        "relabel.undervalued",
+        0,
+        "confirmed",
+    )
+    assert flag["message"].startswith("confirmed (F-9-0), it stands though these facts no longer")
+    assert len(flag["message"]) == 2000 and flag["message"].endswith("...")
+    DeterminedFlag.model_validate(flag)
+    assert data["verdict"] == verdict
+    # raised again by the facts, it is the raised one that counts, once
+    case = case_of("relabel.undervalued", "ear-2026-01")
+    assert case is not None
+    raised = determine(PACKS["ear-2026-01"], case.fires, confirmed=earlier)
+    [again] = [f for f in raised["flags"] if f["rule"] == "relabel.undervalued"]
+    assert not again["message"].startswith("confirmed (")
 
 
 def test_entity_list_license_is_required_even_for_ear99_items() -> None:
