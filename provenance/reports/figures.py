@@ -30,7 +30,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     union_all,
 )
 from sqlalchemy.engine import Connection
@@ -91,11 +90,6 @@ def shipments_at(conn: Connection, size: int) -> tuple[FromClause, FromClause, F
     serials = ShipmentSerialRow.__table__
     if conn.execute(select(literal(1)).where(then).limit(1)).first() is None:
         return shipments, items, serials
-    if conn.dialect.name == "postgresql":
-        # The planner cannot see how many rows a union of a table and its versions
-        # holds; estimating a few, it joins them by nested loops (295 s for a report
-        # at 100,000 shipments). Hash joins, for this read transaction only.
-        conn.execute(text("SET LOCAL enable_nestloop = off"))
     now = func.coalesce(ShipmentRow.version_seq, ShipmentRow.seq) < size
 
     def version_column(name: str) -> Any:

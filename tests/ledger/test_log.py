@@ -468,9 +468,9 @@ def test_a_party_registered_and_updated_in_one_import(world: World) -> None:
 
 
 def test_a_bulk_import_refreshes_the_planners_statistics(world: World) -> None:
-    """On PostgreSQL a write of BULK_ANALYZE new entries or more (and over a tenth of the
-    ledger) ANALYZEs the ledger's tables (the planner otherwise joins them as if empty);
-    on SQLite there is nothing to refresh. A smaller write leaves them alone."""
+    """On PostgreSQL a write of BULK_ANALYZE new entries or more ANALYZEs the ledger's
+    tables (the planner otherwise joins them as if empty); on SQLite there is nothing to
+    refresh. A smaller write, or one of duplicates, leaves them alone."""
     from provenance.ledger.log import BULK_ANALYZE
 
     def consignees(prefix: str) -> list[Envelope]:
