@@ -604,13 +604,18 @@ def devices_seen(ledger: Ledger, serial: str) -> list[dict[str, Any]]:
 SEVERITIES = ("info", "warning", "high", "blocking")
 
 
+def _today() -> dt.date:
+    """The day a flag's allow-list clearance is judged against (UTC)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def still_open(on: dt.date | None = None) -> Any:
     """The flags open on `on` (default today, UTC): open, disputed (it awaits a
     regulator's decision), or cleared by an allow-list clearance that expired before it
     (the checks treat it as open again)."""
     from sqlalchemy import or_
 
-    today = on or dt.datetime.now(dt.UTC).date()
+    today = on or _today()
     return or_(
         FlagRow.status.in_(("open", "disputed")),
         and_(FlagRow.status == "cleared", FlagRow.expires < today),
@@ -628,7 +633,7 @@ def flags(
     """Red flags, most severe first, then oldest first; an allow-list clearance that
     expired before `on` (default today) shows as open again (`expired` true, `expires`
     the day it lapsed)."""
-    today = on or dt.datetime.now(dt.UTC).date()
+    today = on or _today()
     query = select(FlagRow.__table__)
     if only_open:
         query = query.where(still_open(today))
@@ -638,14 +643,9 @@ def flags(
         query = query.where(FlagRow.subject == f"shipment/{shipment}")
     with ledger.store.read() as conn:
         rows = conn.execute(query.order_by(FlagRow.raised_seq, FlagRow.id)).all()
-    out = _flag_dicts(rows, today)
+    out = [_flag_dict(r, today) for r in rows]
     out.sort(key=lambda f: -SEVERITIES.index(f["severity"]))
     return out
-
-
-def _flag_dicts(rows: Sequence[Any], today: dt.date | None = None) -> list[dict[str, Any]]:
-    today = today or dt.datetime.now(dt.UTC).date()
-    return [_flag_dict(r, today) for r in rows]
 
 
 def _flag_dict(r: Any, today: dt.date) -> dict[str, Any]:
@@ -683,7 +683,7 @@ def flag(ledger: Ledger, flag_id: str) -> dict[str, Any]:
             .where(ResolutionRow.flag_id == flag_id)
             .order_by(ResolutionRow.seq)
         ).all()
-    [found] = _flag_dicts([row])
+    found = _flag_dict(row, _today())
     found["history"] = [
         {"seq": h.seq, "status": h.status, "party": h.party, "reason": h.reason} for h in history
     ]

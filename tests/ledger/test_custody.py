@@ -417,3 +417,15 @@ def test_dates_and_shapes_are_checked_before_anything_is_signed(story: Story) ->
     with pytest.raises(InputError, match=r"destination: 'XX' is not an ISO 3166-1"):
         kinds.from_document(shipment_doc("S", ["A"], destination="XX"))
     assert dt.date.fromisoformat(END_USE["valid_until"]) > dt.date(2026, 1, 1)
+
+
+def test_a_superseded_version_keeps_every_column_a_shipment_writes() -> None:
+    """`SHIPMENT_FACTS` (what a superseded version keeps, what reports read of it) names
+    the columns `shipment_columns` writes: a fact added to one is added to the other."""
+    from provenance.ledger.projections.custody import shipment_columns
+    from provenance.ledger.projections.tables import SHIPMENT_FACTS, ShipmentVersionRow
+
+    statement = kinds.from_document(shipment_doc("SH-F", SERIALS[:2]))
+    assert isinstance(statement, kinds.get("shipment").model)
+    assert set(shipment_columns(statement)) == set(SHIPMENT_FACTS)  # type: ignore[arg-type]
+    assert set(SHIPMENT_FACTS) <= set(ShipmentVersionRow.__table__.c.keys())
